@@ -1,0 +1,53 @@
+//! Authentication: password hashing, access tokens, sessions and the
+//! [`AuthUser`] extractor that guards every signed-in endpoint.
+
+pub mod password;
+pub mod token;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// The signed-in caller: a valid token whose session is live. Taking this as
+/// a handler argument is what makes an endpoint require a token.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// The caller's user id.
+    pub user_id: String,
+    /// The session the token belongs to.
+    pub session_id: String,
+}
+
+/// The bearer token of a request, if it carries one.
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let token = bearer_token(req).map(str::to_owned);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::Internal("app state missing".into()))?;
+            let token = token.filter(|t| !t.is_empty()).ok_or(ApiError::MissingToken)?;
+            let claims = state.tokens.check(&token).map_err(ApiError::InvalidToken)?;
+            if !state.store.session_exists(&claims.sub, &claims.sid).await? {
+                return Err(ApiError::InvalidToken("revoked"));
+            }
+            Ok(AuthUser {
+                user_id: claims.sub,
+                session_id: claims.sid,
+            })
+        })
+    }
+}

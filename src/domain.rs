@@ -1,0 +1,365 @@
+//! Newtypes that parse untrusted input at the edge, so the inside of confab
+//! never sees an invalid username, body or id. Each `parse` returns the
+//! `validation_failed` error a client gets, naming the field.
+
+use std::fmt;
+
+use crate::error::ApiError;
+
+/// Parses a string field into a newtype, naming `field` in the error.
+fn chars_between(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
+    let n = value.chars().count();
+    if n < min || n > max {
+        return Err(ApiError::validation(
+            field,
+            format!("must be {min} to {max} characters long (got {n})"),
+        ));
+    }
+    Ok(())
+}
+
+/// A string with no control characters (newlines and tabs are allowed where
+/// `allow_newlines` says so).
+fn no_control_chars(field: &str, value: &str, allow_newlines: bool) -> Result<(), ApiError> {
+    let bad = value
+        .chars()
+        .any(|c| c.is_control() && !(allow_newlines && matches!(c, '\n' | '\r' | '\t')));
+    if bad {
+        return Err(ApiError::validation(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// A username: 3..=32 of `[A-Za-z0-9_.-]`, not `online` in any case. Unique
+/// ignoring case; [`Username::canonical`] is the form uniqueness is checked on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    /// Checks the username rules.
+    pub fn parse(value: &str) -> Result<Self, ApiError> {
+        const FIELD: &str = "username";
+        chars_between(FIELD, value, 3, 32)?;
+        if !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
+            return Err(ApiError::validation(
+                FIELD,
+                "may contain only letters A-Z and a-z, digits, `_`, `.` and `-`",
+            ));
+        }
+        if value.eq_ignore_ascii_case("online") {
+            return Err(ApiError::validation(FIELD, "`online` is reserved"));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The lower-case form that uniqueness and look-ups use.
+    pub fn canonical(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+
+    /// The username as the user typed it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password: 8..=128 characters. Never logged; only its hash is stored.
+pub struct Password(String);
+
+impl Password {
+    /// Checks the password rules.
+    pub fn parse(value: String) -> Result<Self, ApiError> {
+        chars_between("password", &value, 8, 128)?;
+        Ok(Self(value))
+    }
+
+    /// The secret itself, for hashing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+/// A display name: 1..=64 characters after trimming, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// Checks the display name rules.
+    pub fn parse(value: &str) -> Result<Self, ApiError> {
+        const FIELD: &str = "display_name";
+        let value = value.trim();
+        chars_between(FIELD, value, 1, 64)?;
+        no_control_chars(FIELD, value, false)?;
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The display name of someone who did not choose one: their username.
+    pub fn from_username(username: &Username) -> Self {
+        Self(username.as_str().to_owned())
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A room name: 1..=64 characters after trimming; unique ignoring case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomName(String);
+
+impl RoomName {
+    /// Checks the room name rules.
+    pub fn parse(value: &str) -> Result<Self, ApiError> {
+        const FIELD: &str = "name";
+        let value = value.trim();
+        chars_between(FIELD, value, 1, 64)?;
+        no_control_chars(FIELD, value, false)?;
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The lower-case form that uniqueness uses.
+    pub fn canonical(&self) -> String {
+        self.0.to_lowercase()
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A room topic: up to 256 characters; empty means none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic(String);
+
+impl Topic {
+    /// Checks the topic rules; an empty topic is `None`.
+    pub fn parse(value: &str) -> Result<Option<Self>, ApiError> {
+        const FIELD: &str = "topic";
+        let value = value.trim();
+        chars_between(FIELD, value, 0, 256)?;
+        no_control_chars(FIELD, value, false)?;
+        Ok((!value.is_empty()).then(|| Self(value.to_owned())))
+    }
+
+    /// The topic.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A message body: 1..=4000 characters, not only whitespace. Newlines are
+/// kept; other control characters are refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageBody(String);
+
+impl MessageBody {
+    /// Checks the body rules.
+    pub fn parse(value: String) -> Result<Self, ApiError> {
+        const FIELD: &str = "body";
+        chars_between(FIELD, &value, 1, 4000)?;
+        if value.trim().is_empty() {
+            return Err(ApiError::validation(FIELD, "must not be only whitespace"));
+        }
+        no_control_chars(FIELD, &value, true)?;
+        Ok(Self(value))
+    }
+
+    /// The body.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A client-chosen idempotency key: 1..=64 printable characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// Checks the client id rules.
+    pub fn parse(value: &str) -> Result<Self, ApiError> {
+        const FIELD: &str = "client_id";
+        chars_between(FIELD, value, 1, 64)?;
+        no_control_chars(FIELD, value, false)?;
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A message id: a Redis Stream entry id `<unix ms>-<sequence>`. Room and
+/// direct messages share this form, so ids order by time across both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MessageId {
+    /// Milliseconds since the Unix epoch.
+    pub ms: u64,
+    /// Order among messages of the same millisecond.
+    pub seq: u64,
+}
+
+impl MessageId {
+    /// Parses `<ms>-<seq>`, both plain decimal numbers.
+    pub fn parse(value: &str) -> Option<Self> {
+        let (ms, seq) = value.split_once('-')?;
+        let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(ms) || !digits(seq) {
+            return None;
+        }
+        Some(Self {
+            ms: ms.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+
+    /// Parses a query parameter, answering 400 naming it when malformed.
+    pub fn parse_param(field: &str, value: &str) -> Result<Self, ApiError> {
+        Self::parse(value).ok_or_else(|| {
+            ApiError::validation(field, "must be a message id such as `1732357500123-0`")
+        })
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+/// The `?limit=` of a list or history request: 1..=100, default 50.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(pub usize);
+
+impl Limit {
+    /// The page size when the client names none.
+    pub const DEFAULT: Limit = Limit(50);
+
+    /// Checks the limit rules.
+    pub fn parse(value: Option<&str>) -> Result<Self, ApiError> {
+        let Some(value) = value else {
+            return Ok(Self::DEFAULT);
+        };
+        match value.parse::<usize>() {
+            Ok(n) if (1..=100).contains(&n) => Ok(Self(n)),
+            _ => Err(ApiError::validation("limit", "must be an integer from 1 to 100")),
+        }
+    }
+}
+
+/// Whether `id` has the form of the ids confab generates (UUIDs). Anything
+/// else cannot name a room or user, so it is "not found" without asking Redis.
+pub fn is_valid_id(id: &str) -> bool {
+    uuid::Uuid::try_parse(id).is_ok()
+}
+
+/// A new random id for a user or room.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(err: ApiError) -> &'static str {
+        err.code()
+    }
+
+    #[test]
+    fn usernames_follow_the_rules() {
+        assert!(Username::parse("al").is_err());
+        assert!(Username::parse("alice").is_ok());
+        assert!(Username::parse("a.l-i_ce9").is_ok());
+        assert!(Username::parse(&"a".repeat(32)).is_ok());
+        assert!(Username::parse(&"a".repeat(33)).is_err());
+        assert!(Username::parse("al ice").is_err());
+        assert!(Username::parse("alicé").is_err());
+        assert!(Username::parse("OnLine").is_err());
+        assert_eq!(Username::parse("Alice").unwrap().canonical(), "alice");
+    }
+
+    #[test]
+    fn a_bad_username_names_the_field() {
+        let err = Username::parse("x").unwrap_err();
+        assert_eq!(code(err), "validation_failed");
+        assert!(Username::parse("x").unwrap_err().to_string().starts_with("username"));
+    }
+
+    #[test]
+    fn passwords_are_8_to_128_characters_and_never_printed() {
+        assert!(Password::parse("1234567".into()).is_err());
+        assert!(Password::parse("12345678".into()).is_ok());
+        assert!(Password::parse("é".repeat(128)).is_ok());
+        assert!(Password::parse("x".repeat(129)).is_err());
+        let p = Password::parse("hunter22secret".into()).unwrap();
+        assert!(!format!("{p:?}").contains("hunter22"));
+    }
+
+    #[test]
+    fn display_names_and_room_names_are_trimmed_and_bounded() {
+        assert_eq!(DisplayName::parse("  Al  ").unwrap().as_str(), "Al");
+        assert!(DisplayName::parse("   ").is_err());
+        assert!(DisplayName::parse(&"é".repeat(64)).is_ok());
+        assert!(DisplayName::parse(&"é".repeat(65)).is_err());
+        assert!(RoomName::parse("").is_err());
+        assert!(RoomName::parse("a\u{0}b").is_err());
+        assert_eq!(RoomName::parse("General").unwrap().canonical(), "general");
+    }
+
+    #[test]
+    fn topics_may_be_empty_but_not_long() {
+        assert_eq!(Topic::parse("").unwrap(), None);
+        assert!(Topic::parse(&"t".repeat(256)).unwrap().is_some());
+        assert!(Topic::parse(&"t".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn message_bodies_are_1_to_4000_characters_and_not_blank() {
+        assert!(MessageBody::parse(String::new()).is_err());
+        assert!(MessageBody::parse(" \n\t ".into()).is_err());
+        assert!(MessageBody::parse("line one\nline two".into()).is_ok());
+        assert!(MessageBody::parse("😀".repeat(4000)).is_ok());
+        assert!(MessageBody::parse("x".repeat(4001)).is_err());
+        assert!(MessageBody::parse("bell\u{7}".into()).is_err());
+    }
+
+    #[test]
+    fn client_ids_are_1_to_64_characters() {
+        assert!(ClientId::parse("").is_err());
+        assert!(ClientId::parse(&"c".repeat(64)).is_ok());
+        assert!(ClientId::parse(&"c".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn message_ids_parse_and_order_by_time() {
+        let a = MessageId::parse("1732357500123-0").unwrap();
+        let b = MessageId::parse("1732357500123-1").unwrap();
+        let c = MessageId::parse("1732357500124-0").unwrap();
+        assert!(a < b && b < c);
+        assert_eq!(a.to_string(), "1732357500123-0");
+        for bad in ["", "-", "1-", "-1", "1", "a-1", "1-b", "+1-0", "1-0-0", "99999999999999999999999-0"] {
+            assert!(MessageId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn limits_default_to_50_and_stay_within_1_to_100() {
+        assert_eq!(Limit::parse(None).unwrap(), Limit(50));
+        assert_eq!(Limit::parse(Some("100")).unwrap(), Limit(100));
+        for bad in ["0", "101", "-1", "abc", ""] {
+            assert!(Limit::parse(Some(bad)).is_err(), "{bad}");
+        }
+    }
+}

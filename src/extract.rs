@@ -1,0 +1,203 @@
+//! Extractors for untrusted request parts that answer with confab's problem
+//! documents instead of actix's plain-text errors: [`ApiJson`] for bodies,
+//! [`ApiQuery`] for query strings, and [`path_error`] for path segments.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::de::DeserializeOwned;
+
+use crate::domain::{Limit, MessageId};
+use crate::error::ApiError;
+use crate::store::messages::HistoryQuery;
+use crate::store::pagination::{Cursor, PageRequest};
+
+/// A JSON request body. Refuses (with `invalid_json`) a body that is not
+/// sent as JSON or does not parse, and (with `validation_failed`, naming the
+/// field) one whose fields have the wrong type, are missing or unknown.
+/// Bodies over the configured size get 413.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+/// Whether the request says its body is JSON (`application/json` or any
+/// `+json` type, parameters allowed).
+fn is_json(req: &HttpRequest) -> bool {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses JSON, classifying failures the way clients need them.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                // serde's message without its "at line 1 column 9" suffix.
+                let message = inner.to_string();
+                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+                // A missing field is reported at its parent; the message
+                // names it between backticks.
+                let named = message
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split('`').next());
+                let field = match (named, path.as_str()) {
+                    (Some(name), ".") => name.to_owned(),
+                    (Some(name), parent) => format!("{parent}.{name}"),
+                    (None, ".") => "body".to_owned(),
+                    (None, _) => path,
+                };
+                ApiError::validation(field, message)
+            }
+            _ => ApiError::InvalidJson(format!("the body is not valid JSON: {inner}")),
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::InvalidJson(format!("trailing characters after the JSON value: {e}")))?;
+    Ok(value)
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let limit = req
+            .app_data::<web::Data<crate::startup::AppState>>()
+            .map_or(0, |s| s.settings.server.max_body_bytes);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = bytes.await.map_err(|err| match err.as_error::<PayloadError>() {
+                Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(limit),
+                _ => match err.as_response_error().status_code().as_u16() {
+                    413 => ApiError::PayloadTooLarge(limit),
+                    _ => ApiError::InvalidJson(format!("the body could not be read: {err}")),
+                },
+            })?;
+            if !json {
+                return Err(ApiError::InvalidJson(
+                    "send the body as JSON with `Content-Type: application/json`".into(),
+                ));
+            }
+            parse_json(&bytes).map(ApiJson)
+        })
+    }
+}
+
+/// A query string parsed into `T`; a malformed one is 400 naming the
+/// parameter.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(req.query_string()));
+        std::future::ready(
+            serde_path_to_error::deserialize(de)
+                .map(ApiQuery)
+                .map_err(|err| {
+                    let path = err.path().to_string();
+                    ApiError::validation(if path == "." { "query".into() } else { path }, err.into_inner().to_string())
+                }),
+        )
+    }
+}
+
+fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(query.as_bytes())
+}
+
+/// `?limit=&cursor=` of a list endpoint, checked.
+pub fn page_request(limit: Option<&str>, cursor: Option<&str>) -> Result<PageRequest, ApiError> {
+    let Limit(limit) = Limit::parse(limit)?;
+    let cursor = match cursor {
+        None => None,
+        Some(text) => Some(
+            Cursor::decode(text)
+                .ok_or_else(|| ApiError::validation("cursor", "is not a cursor this server issued"))?,
+        ),
+    };
+    Ok(PageRequest { limit, cursor })
+}
+
+/// `?limit=&before=&after=` of a history endpoint, checked.
+pub fn history_request(
+    limit: Option<&str>,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> Result<(HistoryQuery, usize), ApiError> {
+    let Limit(limit) = Limit::parse(limit)?;
+    let query = match (before, after) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation("before", "use either `before` or `after`, not both"));
+        }
+        (Some(id), None) => HistoryQuery::Before(MessageId::parse_param("before", id)?),
+        (None, Some(id)) => HistoryQuery::After(MessageId::parse_param("after", id)?),
+        (None, None) => HistoryQuery::Latest,
+    };
+    Ok((query, limit))
+}
+
+/// The `PathConfig` error handler: a path segment that cannot be decoded
+/// (invalid UTF-8, say) is 400 `validation_failed`.
+pub fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::validation("path", format!("a path segment could not be decoded: {err}")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        count: Option<u32>,
+    }
+
+    #[test]
+    fn syntax_errors_are_invalid_json() {
+        for bad in ["", "{", "nul", "{\"name\": \"x\"} trailing", "{\"name\": \"x\",}"] {
+            assert_eq!(parse_json::<Body>(bad.as_bytes()).unwrap_err().code(), "invalid_json", "{bad}");
+        }
+    }
+
+    #[test]
+    fn shape_errors_name_the_field() {
+        let cases = [
+            (r#"{"name": 5}"#, "name"),
+            (r#"{}"#, "name"),
+            (r#"{"name": "x", "count": "many"}"#, "count"),
+            (r#"{"name": "x", "extra": 1}"#, "extra"),
+            (r#"[]"#, "body"),
+        ];
+        for (json, field) in cases {
+            match parse_json::<Body>(json.as_bytes()).unwrap_err() {
+                ApiError::Validation { field: f, .. } => assert_eq!(f, field, "{json}"),
+                other => panic!("{json}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn history_cursors_are_checked() {
+        assert!(history_request(None, Some("1-0"), Some("2-0")).is_err());
+        assert!(history_request(None, Some("nope"), None).is_err());
+        assert!(history_request(Some("0"), None, None).is_err());
+        assert_eq!(history_request(None, None, None).unwrap(), (HistoryQuery::Latest, 50));
+    }
+}

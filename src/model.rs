@@ -1,0 +1,280 @@
+//! The JSON objects of the public contract (`../shared/API.md`, "Objects"),
+//! and their conversions from what the store holds. Their doc comments are
+//! the OpenAPI schema descriptions.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::clock::rfc3339_ms;
+use crate::store::direct::DirectMessageRecord;
+use crate::store::messages::{RoomMessageRecord, Sender};
+use crate::store::rooms::RoomRecord;
+use crate::store::users::{PublicUserRecord, UserRecord};
+
+/// The signed-in user, as they see themselves.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11",
+    "username": "alice",
+    "display_name": "Alice",
+    "created_at": "2026-11-23T10:25:00.123Z"
+}))]
+pub struct User {
+    /// Stable user id.
+    pub id: String,
+    /// Unique ignoring case; 3..=32 of `[A-Za-z0-9_.-]`.
+    pub username: String,
+    /// 1..=64 characters; defaults to the username.
+    pub display_name: String,
+    /// Registration time (RFC 3339, UTC, milliseconds).
+    pub created_at: String,
+}
+
+/// Another user, as anyone signed in sees them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PublicUser {
+    /// Stable user id.
+    pub id: String,
+    /// Unique ignoring case.
+    pub username: String,
+    /// Shown beside their messages.
+    pub display_name: String,
+    /// Whether they hold at least one open event stream.
+    pub online: bool,
+    /// When their last stream closed; null if never seen or online now.
+    pub last_seen_at: Option<String>,
+}
+
+/// The short form of a user carried inside messages.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserLite {
+    /// Stable user id.
+    pub id: String,
+    /// Username at the time of sending.
+    pub username: String,
+    /// Display name at the time of sending.
+    pub display_name: String,
+}
+
+/// A chat room.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Room {
+    /// Stable room id.
+    pub id: String,
+    /// 1..=64 characters, unique ignoring case.
+    pub name: String,
+    /// Up to 256 characters, or null.
+    pub topic: Option<String>,
+    /// Id of the user who created the room.
+    pub created_by: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Current number of members.
+    pub member_count: u64,
+    /// Messages ever sent to the room (history keeps the most recent ones).
+    pub message_count: u64,
+    /// Time of the latest message; null before the first.
+    pub last_activity_at: Option<String>,
+}
+
+/// A message in a room.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "1732357500123-0",
+    "room_id": "0b7e6a52-3c1d-4f5e-8a9b-1c2d3e4f5a6b",
+    "sender": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"},
+    "body": "hello, world",
+    "created_at": "2024-11-23T10:25:00.123Z",
+    "client_id": "a1b2c3"
+}))]
+pub struct Message {
+    /// The Redis Stream entry id, `<ms>-<seq>`; orders by time.
+    pub id: String,
+    /// The room it was sent to.
+    pub room_id: String,
+    /// Who sent it.
+    pub sender: UserLite,
+    /// 1..=4000 characters.
+    pub body: String,
+    /// When the server stored it.
+    pub created_at: String,
+    /// The sender's idempotency key, if one was given.
+    pub client_id: Option<String>,
+}
+
+/// A direct message between two users.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DirectMessage {
+    /// `<ms>-<seq>`, the same kind of id as room messages; orders by time.
+    pub id: String,
+    /// Who sent it.
+    pub sender: UserLite,
+    /// Who it was sent to.
+    pub recipient: UserLite,
+    /// 1..=4000 characters.
+    pub body: String,
+    /// When the server stored it.
+    pub created_at: String,
+    /// The sender's idempotency key, if one was given.
+    pub client_id: Option<String>,
+}
+
+/// A page of room history, always oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MessagePage {
+    /// Oldest first.
+    pub messages: Vec<Message>,
+    /// Whether messages exist beyond this page in the direction of travel
+    /// (older for `before` and for no cursor, newer for `after`).
+    pub has_more: bool,
+}
+
+/// A page of a direct conversation, always oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DirectMessagePage {
+    /// Oldest first.
+    pub messages: Vec<DirectMessage>,
+    /// Whether messages exist beyond this page in the direction of travel.
+    pub has_more: bool,
+}
+
+/// A room member.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Member {
+    /// The member.
+    pub user: PublicUser,
+    /// When they joined.
+    pub joined_at: String,
+}
+
+/// A direct conversation and its latest message.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Conversation {
+    /// The other participant.
+    pub user: PublicUser,
+    /// The latest message either of you sent.
+    pub last_message: DirectMessage,
+}
+
+/// One of a room's most active senders.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TopSender {
+    /// The sender.
+    pub user: UserLite,
+    /// Messages they sent to the room.
+    pub count: u64,
+}
+
+/// A room's message statistics.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RoomStats {
+    /// Messages ever sent to the room.
+    pub message_count: u64,
+    /// At most 10, most messages first.
+    pub top_senders: Vec<TopSender>,
+}
+
+/// A successful login.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    /// Send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the token (and its session) expires.
+    pub expires_in: u64,
+    /// The signed-in user.
+    pub user: User,
+}
+
+macro_rules! list_type {
+    ($name:ident, $item:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+        pub struct $name {
+            /// This page, newest first.
+            pub items: Vec<$item>,
+            /// Pass as `?cursor=` for the next page; null on the last page.
+            pub next_cursor: Option<String>,
+        }
+    };
+}
+
+list_type!(RoomList, Room, "A page of rooms.");
+list_type!(MemberList, Member, "A page of room members, latest joined first.");
+list_type!(PublicUserList, PublicUser, "A page of users.");
+list_type!(ConversationList, Conversation, "A page of conversations, most recent first.");
+
+impl From<&UserRecord> for User {
+    fn from(u: &UserRecord) -> Self {
+        Self {
+            id: u.id.clone(),
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            created_at: rfc3339_ms(u.created_ms),
+        }
+    }
+}
+
+impl From<PublicUserRecord> for PublicUser {
+    fn from(u: PublicUserRecord) -> Self {
+        Self {
+            id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            online: u.online,
+            last_seen_at: if u.online { None } else { u.last_seen_ms.map(rfc3339_ms) },
+        }
+    }
+}
+
+impl From<Sender> for UserLite {
+    fn from(s: Sender) -> Self {
+        Self {
+            id: s.id,
+            username: s.username,
+            display_name: s.display_name,
+        }
+    }
+}
+
+impl From<RoomRecord> for Room {
+    fn from(r: RoomRecord) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            topic: r.topic,
+            created_by: r.created_by,
+            created_at: rfc3339_ms(r.created_ms),
+            member_count: r.member_count,
+            message_count: r.message_count,
+            last_activity_at: r.last_activity_ms.map(rfc3339_ms),
+        }
+    }
+}
+
+impl From<RoomMessageRecord> for Message {
+    fn from(m: RoomMessageRecord) -> Self {
+        Self {
+            id: m.id.to_string(),
+            room_id: m.room_id,
+            sender: m.sender.into(),
+            body: m.body,
+            created_at: rfc3339_ms(m.id.ms),
+            client_id: m.client_id,
+        }
+    }
+}
+
+impl From<DirectMessageRecord> for DirectMessage {
+    fn from(m: DirectMessageRecord) -> Self {
+        Self {
+            id: m.id.to_string(),
+            sender: m.sender.into(),
+            recipient: m.recipient.into(),
+            body: m.body,
+            created_at: rfc3339_ms(m.id.ms),
+            client_id: m.client_id,
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The OpenAPI 3.1 document. Paths and schemas are collected from the
+//! handlers by `utoipa-actix-web` (see `startup::openapi`); this adds the
+//! parts no handler owns: info, the bearer scheme, tags, and the problem
+//! responses shared by every endpoint. `confab openapi` prints it, and a test
+//! keeps `openapi/openapi.json` equal to it.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+
+use crate::error::Problem;
+
+/// The hand-written parts of the document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "confab",
+        description = "A chat API on Redis: accounts, rooms, room and direct messages with \
+paginated history, and (soon) a Server-Sent Events stream.\n\n\
+Errors are RFC 9457 problem documents (`application/problem+json`) with a stable \
+`code`. Times are RFC 3339 UTC with milliseconds. Lists take `limit` (1..=100, \
+default 50) and an opaque `cursor`, and return `{items, next_cursor}` newest first. \
+Any request may also get 404 `not_found` (unknown route), 413 `payload_too_large` \
+and 503 `unavailable` (Redis unreachable; retry after `Retry-After` seconds)."
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "accounts", description = "Registration, login, logout"),
+        (name = "users", description = "Profiles and presence"),
+        (name = "rooms", description = "Rooms and membership"),
+        (name = "messages", description = "Room and direct messages"),
+        (name = "operations", description = "Health probes"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Adds the bearer scheme.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "The `access_token` from `POST /api/v1/auth/login`. 401 answers carry \
+                         `WWW-Authenticate: Bearer`.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+impl ApiDoc {
+    /// The base document handlers are merged into.
+    pub fn openapi_base() -> Document {
+        <ApiDoc as OpenApi>::openapi()
+    }
+
+    /// Final touches after the paths are collected: the `Problem` schema is
+    /// registered once, and every operation that can fail for reasons
+    /// outside its control documents them.
+    pub fn finish(mut api: Document) -> Document {
+        let components = api.components.get_or_insert_with(Default::default);
+        components
+            .schemas
+            .insert(Problem::name().into_owned(), <Problem as PartialSchema>::schema());
+        let problem = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/problem+json",
+                        ContentBuilder::new().schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Problem")))).build(),
+                    )
+                    .build(),
+            )
+        };
+        for item in api.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let responses = &mut op.responses.responses;
+                if op.request_body.is_some() && !responses.contains_key("413") {
+                    responses.insert("413".into(), problem("`payload_too_large`"));
+                }
+                if !responses.contains_key("503") {
+                    responses.insert("503".into(), problem("`unavailable`: Redis is unreachable"));
+                }
+            }
+        }
+        api
+    }
+}

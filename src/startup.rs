@@ -1,0 +1,171 @@
+//! The application: shared state, the actix `App` (routes, middleware,
+//! docs), and the HTTP server with graceful shutdown.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{ErrorHandlers, Next, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, http, web};
+use anyhow::Context;
+use utoipa_actix_web::{AppExt, scope};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::password;
+use crate::auth::token::Tokens;
+use crate::config::Settings;
+use crate::error::{ApiError, handlers::problem_for_plain_errors};
+use crate::extract::path_error;
+use crate::openapi::ApiDoc;
+use crate::routes;
+use crate::store::Store;
+
+/// What every handler can reach. Cheap to clone (all handles).
+pub struct AppState {
+    /// Redis.
+    pub store: Store,
+    /// Access token signing and checking.
+    pub tokens: Tokens,
+    /// The settings confab was started with.
+    pub settings: Arc<Settings>,
+}
+
+/// A bound, not yet running, confab server.
+pub struct Application {
+    /// The port actually bound (useful when the settings said 0).
+    port: u16,
+    /// The server; runs when awaited.
+    server: Server,
+}
+
+impl Application {
+    /// Binds the configured address and prepares the server. Redis need not
+    /// be up yet: requests answer 503 until it is.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.server.bind)
+            .with_context(|| format!("Failed to bind {}", settings.server.bind))?;
+        let port = listener.local_addr().context("Failed to read the bound address")?.port();
+        let store = Store::new(&settings.redis, &settings.limits)?;
+        let tokens = Tokens::new(settings.auth.secret_bytes(), settings.auth.token_ttl_secs);
+        let workers = settings.server.workers;
+        let state = web::Data::new(AppState {
+            store,
+            tokens,
+            settings: Arc::new(settings),
+        });
+        let openapi = web::Data::new(openapi());
+        tokio::task::spawn_blocking(password::warm_up);
+        let mut server = HttpServer::new(move || {
+            let (app, _) = App::new()
+                .into_utoipa_app()
+                .openapi(ApiDoc::openapi_base())
+                .service(scope::scope("/api/v1").configure(routes::api_v1))
+                .service(routes::health::healthz)
+                .service(routes::health::readyz)
+                .split_for_parts();
+            app.app_data(state.clone())
+                .app_data(web::PayloadConfig::new(state.settings.server.max_body_bytes))
+                .app_data(web::PathConfig::default().error_handler(path_error))
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.get_ref().clone()))
+                .service(web::redirect("/docs", "/docs/"))
+                .default_service(web::to(not_found))
+                .wrap(ErrorHandlers::new().default_handler(problem_for_plain_errors))
+                .wrap(cors(&state.settings.server.cors_origins))
+                .wrap(from_fn(log_request))
+        })
+        .listen(listener)
+        .context("Failed to listen")?
+        .shutdown_timeout(10);
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process gets SIGINT/SIGTERM (actix handles both:
+    /// it stops accepting, lets in-flight requests finish for up to 10 s,
+    /// then exits).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// A handle to stop the server (tests use it).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}
+
+/// The OpenAPI document of everything the server routes, generated from the
+/// handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi_base())
+        .service(scope::scope("/api/v1").configure(routes::api_v1))
+        .service(routes::health::healthz)
+        .service(routes::health::readyz)
+        .split_for_parts();
+    ApiDoc::finish(api)
+}
+
+/// Any route nobody registered: 404 `not_found`.
+async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound {
+        code: "not_found",
+        detail: format!("no route matches {} {}", req.method(), req.path()),
+    })
+}
+
+/// CORS for browser frontends on other origins.
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "DELETE", "OPTIONS"])
+        .allowed_headers([
+            http::header::AUTHORIZATION,
+            http::header::CONTENT_TYPE,
+            http::header::ACCEPT,
+            http::header::HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([http::header::LOCATION, http::header::RETRY_AFTER, http::header::WWW_AUTHENTICATE])
+        .max_age(3600);
+    for origin in origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    cors
+}
+
+/// One log line per request: method, path (never the query string, which
+/// may carry a ticket), status and duration.
+async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let res = next.call(req).await?;
+    let elapsed: Duration = started.elapsed();
+    tracing::info!(
+        %method,
+        %path,
+        status = res.status().as_u16(),
+        ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    Ok(res)
+}

@@ -1,0 +1,181 @@
+//! Every Redis key confab uses, built in one place. The README's key schema
+//! table documents each one.
+//!
+//! Keys carry a hash tag (`{u:<id>}`, `{r:<id>}`, `{d:<a>:<b>}`, `{rooms}`) so
+//! that everything one script or MULTI touches lands in one Redis Cluster slot:
+//! a user's keys together, a room's keys together, a conversation's keys
+//! together, and the room directory together. The prefix must therefore not
+//! contain `{` (checked in [`Keys::new`]).
+
+/// Builds keys under one prefix.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    /// Prepended to every key (`confab:` by default).
+    prefix: String,
+}
+
+impl Keys {
+    /// Keys under `prefix`. A `{` or `}` in the prefix would change which
+    /// part of each key Redis Cluster hashes, so those are dropped.
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.replace(['{', '}'], ""),
+        }
+    }
+
+    /// HASH: a user's profile and password hash.
+    pub fn user(&self, user_id: &str) -> String {
+        format!("{}{{u:{user_id}}}:user", self.prefix)
+    }
+
+    /// STRING: user id of the lower-cased username (uniqueness and look-up).
+    pub fn username(&self, canonical: &str) -> String {
+        format!("{}username:{canonical}", self.prefix)
+    }
+
+    /// STRING with TTL: an access-token session; deleting it revokes tokens.
+    pub fn session(&self, user_id: &str, session_id: &str) -> String {
+        format!("{}{{u:{user_id}}}:session:{session_id}", self.prefix)
+    }
+
+    /// ZSET room id -> joined at (ms): the rooms a user belongs to.
+    pub fn user_rooms(&self, user_id: &str) -> String {
+        format!("{}{{u:{user_id}}}:rooms", self.prefix)
+    }
+
+    /// ZSET other user id -> last message at (ms): a user's conversations.
+    pub fn user_conversations(&self, user_id: &str) -> String {
+        format!("{}{{u:{user_id}}}:conversations", self.prefix)
+    }
+
+    /// HASH: a room's fields and counters.
+    pub fn room(&self, room_id: &str) -> String {
+        format!("{}{{r:{room_id}}}:room", self.prefix)
+    }
+
+    /// ZSET user id -> joined at (ms): a room's members.
+    pub fn room_members(&self, room_id: &str) -> String {
+        format!("{}{{r:{room_id}}}:members", self.prefix)
+    }
+
+    /// STREAM: a room's messages, capped with `MAXLEN ~`.
+    pub fn room_messages(&self, room_id: &str) -> String {
+        format!("{}{{r:{room_id}}}:messages", self.prefix)
+    }
+
+    /// ZSET user id -> messages sent: a room's top senders.
+    pub fn room_senders(&self, room_id: &str) -> String {
+        format!("{}{{r:{room_id}}}:senders", self.prefix)
+    }
+
+    /// STRING with TTL: message id of a room send with this `client_id`.
+    pub fn room_idempotency(&self, room_id: &str, sender_id: &str, client_id: &str) -> String {
+        format!("{}{{r:{room_id}}}:idem:{sender_id}:{client_id}", self.prefix)
+    }
+
+    /// STRING: room id of the lower-cased room name (uniqueness).
+    pub fn room_name(&self, canonical: &str) -> String {
+        format!("{}{{rooms}}:name:{canonical}", self.prefix)
+    }
+
+    /// ZSET room id -> created at (ms): rooms, newest first.
+    pub fn rooms_by_created(&self) -> String {
+        format!("{}{{rooms}}:by_created", self.prefix)
+    }
+
+    /// ZSET room id -> activity score: rooms with messages by last message
+    /// time, then rooms without by creation time (see `store::rooms`).
+    pub fn rooms_by_activity(&self) -> String {
+        format!("{}{{rooms}}:by_activity", self.prefix)
+    }
+
+    /// LIST of `<id> <json>`: a direct conversation, oldest first. The two
+    /// user ids are ordered so both directions share one list.
+    pub fn direct_messages(&self, a: &str, b: &str) -> String {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        format!("{}{{d:{lo}:{hi}}}:messages", self.prefix)
+    }
+
+    /// STRING with TTL: the stored message of a direct send with this
+    /// `client_id`.
+    pub fn direct_idempotency(&self, a: &str, b: &str, sender_id: &str, client_id: &str) -> String {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        format!("{}{{d:{lo}:{hi}}}:idem:{sender_id}:{client_id}", self.prefix)
+    }
+
+    /// ZSET user id -> presence expiry (ms): who is online. Written by the
+    /// realtime layer; an entry whose score is in the past is stale.
+    pub fn presence(&self) -> String {
+        format!("{}{{presence}}:online", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The part of a key Redis Cluster hashes: the first `{...}` with content.
+    fn hash_tag(key: &str) -> &str {
+        let open = key.find('{').expect("key has a tag");
+        let close = key[open..].find('}').expect("tag closes") + open;
+        &key[open + 1..close]
+    }
+
+    #[test]
+    fn every_key_starts_with_the_prefix() {
+        let k = Keys::new("test:");
+        for key in [
+            k.user("u1"),
+            k.username("alice"),
+            k.session("u1", "s1"),
+            k.room("r1"),
+            k.room_name("general"),
+            k.rooms_by_activity(),
+            k.direct_messages("a", "b"),
+            k.presence(),
+        ] {
+            assert!(key.starts_with("test:"), "{key}");
+        }
+    }
+
+    #[test]
+    fn a_users_keys_share_one_cluster_slot() {
+        let k = Keys::new("c:");
+        let tag = hash_tag(&k.user("u1")).to_owned();
+        for key in [k.session("u1", "s"), k.user_rooms("u1"), k.user_conversations("u1")] {
+            assert_eq!(hash_tag(&key), tag);
+        }
+    }
+
+    #[test]
+    fn a_rooms_keys_share_one_cluster_slot() {
+        let k = Keys::new("c:");
+        let tag = hash_tag(&k.room("r1")).to_owned();
+        for key in [
+            k.room_members("r1"),
+            k.room_messages("r1"),
+            k.room_senders("r1"),
+            k.room_idempotency("r1", "u1", "c:1"),
+        ] {
+            assert_eq!(hash_tag(&key), tag);
+        }
+        assert_eq!(hash_tag(&k.room_name("x")), hash_tag(&k.rooms_by_created()));
+        assert_eq!(hash_tag(&k.room_name("x")), hash_tag(&k.rooms_by_activity()));
+    }
+
+    #[test]
+    fn both_directions_of_a_conversation_share_one_list() {
+        let k = Keys::new("c:");
+        assert_eq!(k.direct_messages("a", "b"), k.direct_messages("b", "a"));
+        assert_eq!(
+            hash_tag(&k.direct_messages("b", "a")),
+            hash_tag(&k.direct_idempotency("a", "b", "a", "x"))
+        );
+    }
+
+    #[test]
+    fn braces_in_the_prefix_cannot_move_a_key_to_another_slot() {
+        let k = Keys::new("{x}:");
+        assert_eq!(hash_tag(&k.user("u1")), "u:u1");
+    }
+}

@@ -1,0 +1,153 @@
+//! Redis: everything confab stores, behind typed methods. The store knows
+//! nothing about HTTP; handlers never build keys.
+//!
+//! # Connections
+//! Ordinary commands go through one [`ConnectionManager`]: a single
+//! multiplexed connection that pipelines concurrent requests and reconnects by
+//! itself after Redis restarts. Every call is bounded by the configured
+//! timeout, so an outage answers [`StoreError::Unavailable`] quickly instead of
+//! hanging a request.
+//!
+//! # Atomicity
+//! Writes that must not half-happen run as one Lua script on one hash slot
+//! (see `scripts/`). Writes that span slots (a user's index and a room's
+//! members, say) are ordered so that a crash between them leaves only an
+//! unreachable leftover or an index entry that readers filter out, never a
+//! half-stored message.
+
+pub mod direct;
+pub mod keys;
+pub mod messages;
+pub mod pagination;
+pub mod rooms;
+pub mod sessions;
+pub mod users;
+
+use std::future::Future;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::config::{LimitSettings, RedisSettings};
+pub use keys::Keys;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Redis is unreachable, restarting, or slower than the timeout.
+    #[error("redis unavailable: {0}")]
+    Unavailable(String),
+    /// Redis answered something confab did not write (a bug or tampering).
+    #[error("unexpected data in redis: {0}")]
+    Corrupt(String),
+}
+
+impl From<redis::RedisError> for StoreError {
+    fn from(err: redis::RedisError) -> Self {
+        use redis::ErrorKind;
+        // Everything that a Redis restart, overload or network fault causes is
+        // "unavailable"; anything else means confab sent or parsed nonsense.
+        let transient = err.is_io_error()
+            || err.is_timeout()
+            || err.is_connection_dropped()
+            || err.is_connection_refusal()
+            || err.is_unrecoverable_error()
+            || matches!(
+                err.kind(),
+                ErrorKind::Server(_) if err.code().is_some_and(|c| {
+                    matches!(c, "LOADING" | "BUSY" | "MASTERDOWN" | "READONLY" | "TRYAGAIN" | "CLUSTERDOWN")
+                })
+            );
+        if transient {
+            StoreError::Unavailable(err.to_string())
+        } else {
+            StoreError::Corrupt(err.to_string())
+        }
+    }
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The handle every part of confab uses to reach Redis. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    /// The shared multiplexed connection.
+    conn: ConnectionManager,
+    /// Key names under the configured prefix.
+    keys: Keys,
+    /// Upper bound on one call.
+    timeout: Duration,
+    /// Caps on stored history.
+    limits: LimitSettings,
+}
+
+impl Store {
+    /// Prepares a store. Does not wait for Redis: confab starts (and answers
+    /// 503) while Redis is down, and connects as soon as it is up.
+    pub fn new(redis: &RedisSettings, limits: &LimitSettings) -> anyhow::Result<Self> {
+        let client = redis::Client::open(redis.url.as_str())
+            .map_err(|e| anyhow::anyhow!("Invalid Redis URL {:?}: {e}", redis.url))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(redis.timeout()))
+            .set_response_timeout(Some(redis.timeout()))
+            // Few, short retries: requests during an outage fail fast with
+            // 503 and the next request starts a fresh attempt.
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| anyhow::anyhow!("Failed to set up the Redis connection: {e}"))?;
+        Ok(Self {
+            conn,
+            keys: Keys::new(&redis.key_prefix),
+            timeout: redis.timeout(),
+            limits: limits.clone(),
+        })
+    }
+
+    /// The key builder.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// A connection handle for one call (clones share the socket).
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// Runs one Redis call, bounded by the configured timeout.
+    async fn run<T>(&self, call: impl Future<Output = redis::RedisResult<T>>) -> StoreResult<T> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => result.map_err(StoreError::from),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "no answer within {} ms",
+                self.timeout.as_millis()
+            ))),
+        }
+    }
+
+    /// Whether Redis answers a PING (for `/readyz`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn();
+        self.run(redis::cmd("PING").query_async::<String>(&mut conn))
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Reads a required field of a hash, or says which one is missing.
+fn field<'a>(
+    hash: &'a std::collections::HashMap<String, String>,
+    name: &str,
+) -> StoreResult<&'a str> {
+    hash.get(name)
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::Corrupt(format!("hash field `{name}` missing")))
+}
+
+/// Parses a number stored by confab.
+fn number(value: &str) -> StoreResult<u64> {
+    value
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("`{value}` is not a number")))
+}

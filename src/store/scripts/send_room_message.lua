@@ -1,0 +1,39 @@
+-- Stores a room message: membership check, idempotency, the stream entry and
+-- every counter in one atomic step (all keys in the room's slot), so a crash
+-- or a racing retry can never leave half a message or store one twice.
+-- KEYS[1] room hash, KEYS[2] members, KEYS[3] messages stream,
+-- KEYS[4] senders, KEYS[5] idempotency key (only with a client id)
+-- ARGV[1] sender id, ARGV[2] sender username, ARGV[3] sender display name,
+-- ARGV[4] body, ARGV[5] client id or '', ARGV[6] stream MAXLEN (approximate),
+-- ARGV[7] idempotency TTL (s)
+-- Returns {'no_room'}, {'not_member'}, {'new', id} or
+-- {'dup', id, fields-or-nil} for a repeated client id.
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'no_room'}
+end
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+  return {'not_member'}
+end
+if KEYS[5] then
+  local previous = redis.call('GET', KEYS[5])
+  if previous then
+    local entry = redis.call('XRANGE', KEYS[3], previous, previous)
+    if entry[1] then
+      return {'dup', previous, entry[1][2]}
+    end
+    return {'dup', previous}
+  end
+end
+local fields = {'u', ARGV[1], 'n', ARGV[2], 'd', ARGV[3], 'b', ARGV[4]}
+if ARGV[5] ~= '' then
+  fields[#fields + 1] = 'c'
+  fields[#fields + 1] = ARGV[5]
+end
+local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(fields))
+redis.call('HINCRBY', KEYS[1], 'message_count', 1)
+redis.call('HSET', KEYS[1], 'last_message_id', id)
+redis.call('ZINCRBY', KEYS[4], 1, ARGV[1])
+if KEYS[5] then
+  redis.call('SET', KEYS[5], id, 'EX', ARGV[7])
+end
+return {'new', id}

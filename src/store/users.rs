@@ -1,0 +1,154 @@
+//! Users: profiles, the username index and presence look-ups.
+
+use std::collections::HashMap;
+
+use redis::AsyncCommands;
+
+use super::{Store, StoreResult, field, number};
+use crate::clock::now_ms;
+
+/// A user as stored, password hash included. Never sent to clients as is.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    /// Random id.
+    pub id: String,
+    /// As registered (original case).
+    pub username: String,
+    /// Shown beside messages.
+    pub display_name: String,
+    /// Registration time, ms since the epoch.
+    pub created_ms: u64,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// What others may see of a user.
+#[derive(Debug, Clone)]
+pub struct PublicUserRecord {
+    /// Random id.
+    pub id: String,
+    /// As registered.
+    pub username: String,
+    /// Shown beside messages.
+    pub display_name: String,
+    /// Holds at least one open stream right now.
+    pub online: bool,
+    /// When their last stream closed, if ever.
+    pub last_seen_ms: Option<u64>,
+}
+
+impl Store {
+    /// Stores a new user unless the username is taken (ignoring case).
+    /// Returns `false` when it is.
+    ///
+    /// The profile is written before the username is claimed, so a crash in
+    /// between leaves an unreachable profile, never a claimed name without a
+    /// user behind it.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id))]
+    pub async fn create_user(&self, user: &UserRecord, canonical: &str) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let user_key = self.keys.user(&user.id);
+        let created = user.created_ms.to_string();
+        let fields = [
+            ("id", user.id.as_str()),
+            ("username", user.username.as_str()),
+            ("display_name", user.display_name.as_str()),
+            ("created_at", created.as_str()),
+            ("password_hash", user.password_hash.as_str()),
+        ];
+        self.run(conn.hset_multiple::<_, _, _, ()>(&user_key, &fields))
+            .await?;
+        let claimed: bool = self
+            .run(
+                redis::cmd("SET")
+                    .arg(self.keys.username(canonical))
+                    .arg(&user.id)
+                    .arg("NX")
+                    .query_async::<Option<String>>(&mut conn),
+            )
+            .await?
+            .is_some();
+        if !claimed {
+            self.run(conn.del::<_, ()>(&user_key)).await?;
+        }
+        Ok(claimed)
+    }
+
+    /// The id of the user with this lower-cased username.
+    pub async fn user_id_by_username(&self, canonical: &str) -> StoreResult<Option<String>> {
+        let mut conn = self.conn();
+        self.run(conn.get(self.keys.username(canonical))).await
+    }
+
+    /// The user with this id.
+    pub async fn user(&self, user_id: &str) -> StoreResult<Option<UserRecord>> {
+        let mut conn = self.conn();
+        let hash: HashMap<String, String> = self.run(conn.hgetall(self.keys.user(user_id))).await?;
+        if hash.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(UserRecord {
+            id: field(&hash, "id")?.to_owned(),
+            username: field(&hash, "username")?.to_owned(),
+            display_name: field(&hash, "display_name")?.to_owned(),
+            created_ms: number(field(&hash, "created_at")?)?,
+            password_hash: field(&hash, "password_hash")?.to_owned(),
+        }))
+    }
+
+    /// The user with this lower-cased username.
+    pub async fn user_by_username(&self, canonical: &str) -> StoreResult<Option<UserRecord>> {
+        match self.user_id_by_username(canonical).await? {
+            Some(id) => self.user(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Public views of users, in the order asked, with presence; `None` for
+    /// ids with no user. One round trip however many ids.
+    pub async fn public_users(&self, ids: &[String]) -> StoreResult<Vec<Option<PublicUserRecord>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HMGET")
+                .arg(self.keys.user(id))
+                .arg(&["username", "display_name", "last_seen_at"]);
+        }
+        pipe.cmd("ZMSCORE").arg(self.keys.presence()).arg(ids);
+        let mut conn = self.conn();
+        let mut replies: Vec<redis::Value> = self.run(pipe.query_async(&mut conn)).await?;
+        let scores: Vec<Option<f64>> = redis::from_redis_value(replies.pop().unwrap_or(redis::Value::Nil))
+            .map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
+        let now = now_ms() as f64;
+        ids.iter()
+            .zip(replies)
+            .zip(scores)
+            .map(|((id, reply), score)| {
+                let [username, display_name, last_seen]: [Option<String>; 3] =
+                    redis::from_redis_value(reply)
+                        .map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
+                let (Some(username), Some(display_name)) = (username, display_name) else {
+                    return Ok(None);
+                };
+                Ok(Some(PublicUserRecord {
+                    id: id.clone(),
+                    username,
+                    display_name,
+                    online: score.is_some_and(|expiry| expiry > now),
+                    last_seen_ms: last_seen.and_then(|s| s.parse().ok()),
+                }))
+            })
+            .collect()
+    }
+
+    /// Ids of users online now, most recently refreshed first, paged.
+    pub async fn online_user_ids(
+        &self,
+        page: &super::pagination::PageRequest,
+    ) -> StoreResult<super::pagination::IdPage> {
+        let now = now_ms();
+        self.zset_page(&self.keys.presence(), page, Some(now)).await
+    }
+}
