@@ -1,0 +1,358 @@
+//! The test harness: a throwaway `redis-server` per test binary (never the
+//! machine's own Redis), a confab server per test on port 0 with its own key
+//! prefix (so tests run in parallel without seeing each other), and typed
+//! request helpers.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use confab::config::Settings;
+use confab::startup::Application;
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+/// A `redis-server` this test binary started on a free port. A shell
+/// watchdog kills it when the test process exits, however it exits.
+pub struct TestRedis {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Its working directory.
+    dir: PathBuf,
+    /// The watchdog shell.
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Whether a Redis on `port` answers PING.
+pub fn redis_answers(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG"))
+}
+
+impl TestRedis {
+    /// Starts a new server on a free port.
+    pub fn start() -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("confab-test-redis-{port}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("redis dir");
+        let mut redis = Self { port, dir, child: None };
+        redis.resume();
+        redis
+    }
+
+    /// (Re)starts the server on its port, waiting until it answers.
+    pub fn resume(&mut self) {
+        if let Some(mut old) = self.child.take() {
+            let _ = old.wait();
+        }
+        let script = format!(
+            "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no --dir '{dir}' \
+             --logfile '{dir}/redis.log' & pid=$!; \
+             while kill -0 {parent} 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 0.5; done; \
+             kill $pid 2>/dev/null",
+            port = self.port,
+            dir = self.dir.display(),
+            parent = std::process::id(),
+        );
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/test.sh installs it)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !redis_answers(self.port) {
+            assert!(Instant::now() < deadline, "redis-server did not start on port {}", self.port);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server (its data is lost, like a crash without persistence).
+    pub fn stop(&mut self) {
+        let _ = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "shutdown", "nosave"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while redis_answers(self.port) {
+            assert!(Instant::now() < deadline, "redis-server did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+    }
+
+    /// `redis://` URL of this server.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The Redis shared by every test in this binary (each test has its own key
+/// prefix).
+pub fn shared_redis() -> &'static TestRedis {
+    static REDIS: OnceLock<TestRedis> = OnceLock::new();
+    REDIS.get_or_init(TestRedis::start)
+}
+
+/// A running confab and a client for it.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// The key prefix of this test.
+    pub prefix: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    /// Stops the server when dropped.
+    _handle: actix_web::dev::ServerHandle,
+}
+
+/// The settings tests run with.
+pub fn test_settings(redis_url: &str) -> Settings {
+    let mut s = Settings::default();
+    s.server.bind = "127.0.0.1:0".into();
+    s.server.workers = 1;
+    s.redis.url = redis_url.into();
+    s.redis.key_prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    s.redis.timeout_ms = 1000;
+    s.auth.jwt_secret = Some(SecretString::from("test-secret-test-secret"));
+    s
+}
+
+/// Starts confab on the shared Redis.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(test_settings(&shared_redis().url())).await
+}
+
+/// Starts confab with these settings.
+pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        confab::telemetry::init(confab::config::LogFormat::Text);
+    }
+    let prefix = settings.redis.key_prefix.clone();
+    let app = Application::build(settings).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        prefix,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        _handle: handle,
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body as JSON (`Null` when empty or not JSON).
+    pub json: Value,
+    /// Body as text.
+    pub text: String,
+}
+
+impl Reply {
+    /// The problem `code` of an error reply.
+    pub fn code(&self) -> &str {
+        self.json["code"].as_str().unwrap_or("")
+    }
+
+    /// Asserts the status and, for errors, that the body is a problem
+    /// document with this code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        assert_eq!(
+            self.headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "body: {}",
+            self.text
+        );
+        assert_eq!(self.code(), code, "body: {}", self.text);
+        assert_eq!(self.json["status"].as_u64(), Some(u64::from(status)));
+        assert!(self.json["title"].is_string() && self.json["type"].is_string() && self.json["detail"].is_string());
+        if status == 401 {
+            let www = self.headers.get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or("");
+            assert!(www.starts_with("Bearer"), "401 without WWW-Authenticate: Bearer");
+        }
+    }
+
+    /// Asserts the status.
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        &self.json
+    }
+}
+
+/// A registered, signed-in user.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    /// User id.
+    pub id: String,
+    /// Username.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// Access token.
+    pub token: String,
+}
+
+impl TestApp {
+    /// Sends a request; `token` adds a bearer header, `body` a JSON body.
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut req = self.client.request(method, format!("{}{}", self.address, path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Self::read(req.send().await.expect("request sent")).await
+    }
+
+    /// Reads a response whole.
+    pub async fn read(res: reqwest::Response) -> Reply {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body read");
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, headers, json, text }
+    }
+
+    /// GET with a token.
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    /// POST JSON with a token.
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// `POST /auth/register`.
+    pub async fn register(&self, username: &str, password: &str) -> Reply {
+        self.request(
+            Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(json!({"username": username, "password": password})),
+        )
+        .await
+    }
+
+    /// `POST /auth/login`.
+    pub async fn login(&self, username: &str, password: &str) -> Reply {
+        self.request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": username, "password": password})),
+        )
+        .await
+    }
+
+    /// Registers and signs in a user named `name`.
+    pub async fn user(&self, name: &str) -> TestUser {
+        let password = format!("{name}-password");
+        let reg = self.register(name, &password).await;
+        let id = reg.assert_status(201)["id"].as_str().expect("id").to_owned();
+        let login = self.login(name, &password).await;
+        let token = login.assert_status(200)["access_token"].as_str().expect("token").to_owned();
+        TestUser { id, username: name.into(), password, token }
+    }
+
+    /// Creates a room as `user`; returns its id.
+    pub async fn room(&self, user: &TestUser, name: &str) -> String {
+        let reply = self.post("/api/v1/rooms", &user.token, json!({"name": name})).await;
+        reply.assert_status(201)["id"].as_str().expect("room id").to_owned()
+    }
+
+    /// `user` joins the room.
+    pub async fn join(&self, user: &TestUser, room_id: &str) -> Reply {
+        self.request(Method::PUT, &format!("/api/v1/rooms/{room_id}/members/me"), Some(&user.token), None)
+            .await
+    }
+
+    /// `user` sends `body` to the room.
+    pub async fn send(&self, user: &TestUser, room_id: &str, body: &str) -> Reply {
+        self.post(&format!("/api/v1/rooms/{room_id}/messages"), &user.token, json!({"body": body}))
+            .await
+    }
+
+    /// `user` sends a direct message to `to`.
+    pub async fn send_direct(&self, user: &TestUser, to: &str, body: &str) -> Reply {
+        self.post(&format!("/api/v1/users/{to}/messages"), &user.token, json!({"body": body}))
+            .await
+    }
+}
+
+/// Ids of the messages in a history page.
+pub fn ids(page: &Value) -> Vec<String> {
+    page["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// Bodies of the messages in a history page.
+pub fn bodies(page: &Value) -> Vec<String> {
+    page["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["body"].as_str().expect("body").to_owned())
+        .collect()
+}
+
+/// Waits for `cond` to hold, polling; panics after `timeout`.
+pub async fn eventually<F, Fut>(timeout: Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !cond().await {
+        assert!(Instant::now() < deadline, "condition not met within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
