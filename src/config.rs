@@ -93,6 +93,11 @@ pub struct LimitSettings {
     pub direct_history_max_len: u64,
     /// How long a `client_id` makes a send idempotent, in seconds.
     pub idempotency_ttl_secs: u64,
+    /// Messages (room and direct together) one user may send per second,
+    /// sustained; more get 429 `rate_limited`.
+    pub send_rate_per_sec: u32,
+    /// Messages one user may send in a burst before the rate applies.
+    pub send_burst: u32,
 }
 
 impl Default for ServerSettings {
@@ -133,6 +138,8 @@ impl Default for LimitSettings {
             room_history_max_len: 100_000,
             direct_history_max_len: 10_000,
             idempotency_ttl_secs: 24 * 3600,
+            send_rate_per_sec: 10,
+            send_burst: 500,
         }
     }
 }
@@ -227,6 +234,12 @@ impl Settings {
         if let Some(v) = var("CONFAB_ROOM_HISTORY_MAX_LEN") {
             self.limits.room_history_max_len = num("CONFAB_ROOM_HISTORY_MAX_LEN", v)?;
         }
+        if let Some(v) = var("CONFAB_SEND_RATE_PER_SEC") {
+            self.limits.send_rate_per_sec = num("CONFAB_SEND_RATE_PER_SEC", v)?;
+        }
+        if let Some(v) = var("CONFAB_SEND_BURST") {
+            self.limits.send_burst = num("CONFAB_SEND_BURST", v)?;
+        }
         if let Some(v) = var("CONFAB_DIRECT_HISTORY_MAX_LEN") {
             self.limits.direct_history_max_len = num("CONFAB_DIRECT_HISTORY_MAX_LEN", v)?;
         }
@@ -250,6 +263,9 @@ impl Settings {
         }
         if self.limits.room_history_max_len == 0 || self.limits.direct_history_max_len == 0 {
             bail!("limits.*_history_max_len must be positive");
+        }
+        if self.limits.send_rate_per_sec == 0 || self.limits.send_burst == 0 {
+            bail!("limits.send_rate_per_sec and limits.send_burst must be positive");
         }
         if self.redis.timeout_ms == 0 {
             bail!("redis.timeout_ms must be positive");

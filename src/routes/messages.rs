@@ -13,6 +13,7 @@ use crate::routes::HistoryParams;
 use crate::routes::rooms::find_room;
 use crate::startup::AppState;
 use crate::store::messages::{SendOutcome, Sender};
+use crate::store::sessions::Rate;
 
 /// Body of a message send (to a room or a user).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -44,8 +45,19 @@ impl SendMessageRequest {
     }
 }
 
-/// The caller as a message sender.
+/// The caller as a message sender, once their send rate allows another
+/// message (429 `rate_limited` otherwise, with nothing stored).
 pub(crate) async fn sender(state: &AppState, auth: &AuthUser) -> Result<Sender, ApiError> {
+    let limits = &state.settings.limits;
+    let rate = Rate {
+        per_sec: limits.send_rate_per_sec,
+        burst: limits.send_burst,
+    };
+    if let Some(wait) = state.store.rate_limit(&auth.user_id, "send", rate).await? {
+        return Err(ApiError::RateLimited {
+            retry_after: wait.as_secs() + 1,
+        });
+    }
     let user = state
         .store
         .user(&auth.user_id)

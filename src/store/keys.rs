@@ -38,6 +38,11 @@ impl Keys {
         format!("{}{{u:{user_id}}}:session:{session_id}", self.prefix)
     }
 
+    /// STRING with TTL: a user's rate limiter for `action` (GCRA arrival time).
+    pub fn rate_limit(&self, user_id: &str, action: &str) -> String {
+        format!("{}{{u:{user_id}}}:rate:{action}", self.prefix)
+    }
+
     /// ZSET room id -> joined at (ms): the rooms a user belongs to.
     pub fn user_rooms(&self, user_id: &str) -> String {
         format!("{}{{u:{user_id}}}:rooms", self.prefix)
@@ -142,7 +147,12 @@ mod tests {
     fn a_users_keys_share_one_cluster_slot() {
         let k = Keys::new("c:");
         let tag = hash_tag(&k.user("u1")).to_owned();
-        for key in [k.session("u1", "s"), k.user_rooms("u1"), k.user_conversations("u1")] {
+        for key in [
+            k.session("u1", "s"),
+            k.user_rooms("u1"),
+            k.user_conversations("u1"),
+            k.rate_limit("u1", "send"),
+        ] {
             assert_eq!(hash_tag(&key), tag);
         }
     }

@@ -63,3 +63,30 @@ async fn confab_starts_while_redis_is_down_and_serves_once_it_is_up() {
     })
     .await;
 }
+
+#[actix_web::test]
+async fn a_redis_that_stops_answering_gives_503_within_the_timeout() {
+    let redis = TestRedis::start();
+    let settings = test_settings(&redis.url());
+    let timeout = Duration::from_millis(settings.redis.timeout_ms);
+    let app = spawn_app_with(settings).await;
+    let alice = app.user("alice").await;
+    let room = app.room(&alice, "general").await;
+
+    redis.signal("STOP");
+    let started = Instant::now();
+    let frozen = app.send(&alice, &room, "into the void").await;
+    let waited = started.elapsed();
+    redis.signal("CONT");
+
+    frozen.assert_problem(503, "unavailable");
+    assert!(waited < timeout * 3, "waited {waited:?} with a {timeout:?} timeout");
+    eventually(Duration::from_secs(10), || async {
+        app.send(&alice, &room, "after the freeze").await.status == 201
+    })
+    .await;
+    let history = app.get(&format!("/api/v1/rooms/{room}/messages"), &alice.token).await;
+    let bodies = bodies(history.assert_status(200));
+    assert_eq!(bodies.last().map(String::as_str), Some("after the freeze"));
+    assert_eq!(bodies.iter().filter(|b| *b == "after the freeze").count(), 1);
+}

@@ -65,7 +65,7 @@ impl TestRedis {
         }
         let script = format!(
             "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no --dir '{dir}' \
-             --logfile '{dir}/redis.log' & pid=$!; \
+             --logfile '{dir}/redis.log' --pidfile '{dir}/redis.pid' & pid=$!; \
              while kill -0 {parent} 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 0.5; done; \
              kill $pid 2>/dev/null",
             port = self.port,
@@ -103,6 +103,17 @@ impl TestRedis {
         if let Some(mut child) = self.child.take() {
             let _ = child.wait();
         }
+    }
+
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the server: a Redis that
+    /// accepts connections but never answers.
+    pub fn signal(&self, signal: &str) {
+        let pid = std::fs::read_to_string(self.dir.join("redis.pid")).expect("redis pid file");
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), pid.trim()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
     }
 
     /// `redis://` URL of this server.
@@ -355,4 +366,102 @@ where
         assert!(Instant::now() < deadline, "condition not met within {timeout:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+impl TestApp {
+    /// `user` leaves the room.
+    pub async fn leave(&self, user: &TestUser, room_id: &str) -> Reply {
+        self.request(Method::DELETE, &format!("/api/v1/rooms/{room_id}/members/me"), Some(&user.token), None)
+            .await
+    }
+
+    /// `user` sends `body` to the room with an idempotency key.
+    pub async fn send_with_client_id(&self, user: &TestUser, room_id: &str, body: &str, client_id: &str) -> Reply {
+        self.post(
+            &format!("/api/v1/rooms/{room_id}/messages"),
+            &user.token,
+            json!({"body": body, "client_id": client_id}),
+        )
+        .await
+    }
+
+    /// Sends a raw body to `path` with a bearer token and, when given, a
+    /// `Content-Type`.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.address, path))
+            .bearer_auth(token)
+            .body(body);
+        if let Some(content_type) = content_type {
+            req = req.header("content-type", content_type);
+        }
+        Self::read(req.send().await.expect("request sent")).await
+    }
+}
+
+/// Waits (at most about a millisecond) until the wall clock has moved past
+/// the current millisecond, so that whatever happens next gets a later
+/// timestamp than whatever already happened. confab orders rooms and
+/// conversations by millisecond times; this is not synchronisation with the
+/// server, only a guarantee that two events do not share a millisecond.
+pub fn next_millisecond() {
+    let start = confab::clock::now_ms();
+    while confab::clock::now_ms() <= start {
+        std::thread::yield_now();
+    }
+}
+
+/// The `items` of a list page.
+pub fn items(page: &Value) -> &Vec<Value> {
+    page["items"].as_array().expect("items")
+}
+
+/// The `id`s of the `items` of a list page.
+pub fn item_ids(page: &Value) -> Vec<String> {
+    items(page).iter().map(|i| i["id"].as_str().expect("id").to_owned()).collect()
+}
+
+/// A message id `<ms>-<seq>` as a pair that orders like the ids do.
+#[track_caller]
+pub fn parse_message_id(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').unwrap_or_else(|| panic!("not a message id: {id}"));
+    (
+        ms.parse().unwrap_or_else(|_| panic!("not a message id: {id}")),
+        seq.parse().unwrap_or_else(|_| panic!("not a message id: {id}")),
+    )
+}
+
+/// Whether `s` is an RFC 3339 UTC time with milliseconds.
+pub fn is_timestamp(s: &Value) -> bool {
+    s.as_str().is_some_and(|s| {
+        s.len() == 24
+            && s.ends_with('Z')
+            && s.as_bytes()[10] == b'T'
+            && s.as_bytes()[19] == b'.'
+            && s[20..23].bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// The public view of a user nobody has seen online.
+pub fn offline_public_user(user: &TestUser) -> Value {
+    json!({
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.username,
+        "online": false,
+        "last_seen_at": null,
+    })
+}
+
+/// How a user appears as the sender or recipient of a message.
+pub fn user_lite(user: &TestUser) -> Value {
+    json!({"id": user.id, "username": user.username, "display_name": user.username})
 }

@@ -1,0 +1,19 @@
+-- A GCRA rate limit (a token bucket without a refill timer): `burst`
+-- requests at once, then one every `interval` ms. The key holds the
+-- theoretical arrival time (TAT) and expires once it has passed.
+-- KEYS[1] limiter key
+-- ARGV[1] interval between requests (ms), ARGV[2] burst
+-- Returns 0 when allowed (and counted), otherwise the ms until one would be.
+local now = redis.call('TIME')
+now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local tolerance = interval * (tonumber(ARGV[2]) - 1)
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local ahead = tat - now
+if ahead > tolerance then
+  return ahead - tolerance
+end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.max(1, new_tat - now))
+return 0
