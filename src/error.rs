@@ -260,55 +260,81 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// Turns actix's own errors (bad paths, unknown routes, payload errors) into
-/// problem documents, so no response ever leaves without one.
-pub mod handlers {
-    use actix_web::body::MessageBody;
-    use actix_web::dev::ServiceResponse;
-    use actix_web::http::header;
-    use actix_web::middleware::ErrorHandlerResponse;
+/// Turns every error response into a problem document, whatever produced
+/// it: actix itself (an undecodable path, a payload error), a middleware
+/// (CORS refusing a preflight), or a handler. No response leaves with a 4xx
+/// or 5xx status and a body that is not `application/problem+json`.
+pub mod middleware {
+    use actix_web::body::{BoxBody, MessageBody};
+    use actix_web::dev::{ServiceRequest, ServiceResponse};
+    use actix_web::http::{StatusCode, header};
+    use actix_web::middleware::Next;
 
     use super::ApiError;
 
-    /// An `ErrorHandlers` callback: when a response is an error that is not
-    /// already problem+json (e.g. actix's 404 for an unmatched method or a
-    /// 400 from a path it could not decode), replace the body.
-    pub fn problem_for_plain_errors<B: MessageBody + 'static>(
-        res: ServiceResponse<B>,
-    ) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    /// The problem to answer for an error response with this status that
+    /// carries no problem document of its own.
+    fn problem_for(status: StatusCode, path: &str) -> ApiError {
+        match status.as_u16() {
+            404 => ApiError::NotFound {
+                code: "not_found",
+                detail: format!("no route matches {path}"),
+            },
+            405 => ApiError::MethodNotAllowed,
+            413 => ApiError::PayloadTooLarge(0),
+            503 => ApiError::Unavailable,
+            s if (400..500).contains(&s) => ApiError::validation(
+                "request",
+                format!(
+                    "the request was refused: {}",
+                    status.canonical_reason().unwrap_or("client error")
+                ),
+            ),
+            _ => ApiError::Internal(format!("unhandled {status} response")),
+        }
+    }
+
+    /// The middleware function (`actix_web::middleware::from_fn`).
+    pub async fn problem_responses(
+        req: ServiceRequest,
+        next: Next<impl MessageBody + 'static>,
+    ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+        let path = req.path().to_owned();
+        let res = match next.call(req).await {
+            Ok(res) => res.map_into_boxed_body(),
+            // An error raised by an inner middleware: answer it as a problem
+            // (keeping ApiErrors, which already are).
+            Err(err) => {
+                if err.as_error::<ApiError>().is_some() {
+                    return Err(err);
+                }
+                let status = err.as_response_error().status_code();
+                return Err(problem_for(status, &path).into());
+            }
+        };
+        let status = res.status();
         let is_problem = res
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/problem+json"));
-        let is_sse_or_docs = res.request().path().starts_with("/docs");
-        if is_problem || is_sse_or_docs {
-            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        if !(status.is_client_error() || status.is_server_error()) || is_problem {
+            return Ok(res);
         }
-        let status = res.status();
-        let error = match status.as_u16() {
-            404 => ApiError::NotFound {
-                code: "not_found",
-                detail: format!("no route matches {}", res.request().path()),
-            },
-            405 => ApiError::MethodNotAllowed,
-            413 => ApiError::PayloadTooLarge(0),
-            400 => ApiError::validation("request", "the request could not be understood"),
-            s if (400..500).contains(&s) => ApiError::validation("request", status.to_string()),
-            503 => ApiError::Unavailable,
-            _ => ApiError::Internal(format!("unhandled {status} from a handler")),
-        };
+        let error = problem_for(status, &path);
         let (req, old) = res.into_parts();
         let mut new = actix_web::ResponseError::error_response(&error);
-        // Keep headers such as `Allow` that the original response carried.
+        // Keep headers such as `Allow` or CORS headers the original carried.
         for (name, value) in old.headers() {
             if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
                 new.headers_mut().insert(name.clone(), value.clone());
             }
         }
         *new.status_mut() = status;
-        Ok(ErrorHandlerResponse::Response(
-            ServiceResponse::new(req, new).map_into_right_body(),
-        ))
+        // The status is the original one; the body must say the same.
+        let mut problem = error.problem();
+        problem.status = status.as_u16();
+        let new = new.set_body(BoxBody::new(serde_json::to_vec(&problem).unwrap_or_default()));
+        Ok(ServiceResponse::new(req, new))
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{ErrorHandlers, Next, from_fn};
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, http, web};
 use anyhow::Context;
 use utoipa_actix_web::{AppExt, scope};
@@ -17,7 +17,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::password;
 use crate::auth::token::Tokens;
 use crate::config::Settings;
-use crate::error::{ApiError, handlers::problem_for_plain_errors};
+use crate::error::ApiError;
+use crate::error::middleware::problem_responses;
 use crate::extract::path_error;
 use crate::openapi::ApiDoc;
 use crate::routes;
@@ -72,8 +73,8 @@ impl Application {
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.get_ref().clone()))
                 .service(web::redirect("/docs", "/docs/"))
                 .default_service(web::to(not_found))
-                .wrap(ErrorHandlers::new().default_handler(problem_for_plain_errors))
                 .wrap(cors(&state.settings.server.cors_origins))
+                .wrap(from_fn(problem_responses))
                 .wrap(from_fn(log_request))
         })
         .listen(listener)
@@ -158,14 +159,18 @@ async fn log_request(
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.path().to_owned();
-    let res = next.call(req).await?;
+    let res = next.call(req).await;
+    let status = match &res {
+        Ok(res) => res.status(),
+        Err(err) => err.as_response_error().status_code(),
+    };
     let elapsed: Duration = started.elapsed();
     tracing::info!(
         %method,
         %path,
-        status = res.status().as_u16(),
+        status = status.as_u16(),
         ms = elapsed.as_secs_f64() * 1000.0,
         "request"
     );
-    Ok(res)
+    res
 }
