@@ -11,9 +11,8 @@ pub fn now_ms() -> u64 {
 
 /// `ms` since the epoch as `2026-11-23T10:25:00.123Z`.
 pub fn rfc3339_ms(ms: u64) -> String {
-    let format = format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
+    let format =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&format).ok())

@@ -147,7 +147,10 @@ impl Default for LimitSettings {
 impl std::fmt::Debug for AuthSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthSettings")
-            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "[redacted]"),
+            )
             .field("token_ttl_secs", &self.token_ttl_secs)
             .field("ticket_ttl_secs", &self.ticket_ttl_secs)
             .finish()

@@ -25,7 +25,10 @@ fn no_control_chars(field: &str, value: &str, allow_newlines: bool) -> Result<()
         .chars()
         .any(|c| c.is_control() && !(allow_newlines && matches!(c, '\n' | '\r' | '\t')));
     if bad {
-        return Err(ApiError::validation(field, "must not contain control characters"));
+        return Err(ApiError::validation(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -214,7 +217,8 @@ impl MessageId {
     /// Parses `<ms>-<seq>`, both plain decimal numbers.
     pub fn parse(value: &str) -> Option<Self> {
         let (ms, seq) = value.split_once('-')?;
-        let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
         if !digits(ms) || !digits(seq) {
             return None;
         }
@@ -253,7 +257,10 @@ impl Limit {
         };
         match value.parse::<usize>() {
             Ok(n) if (1..=100).contains(&n) => Ok(Self(n)),
-            _ => Err(ApiError::validation("limit", "must be an integer from 1 to 100")),
+            _ => Err(ApiError::validation(
+                "limit",
+                "must be an integer from 1 to 100",
+            )),
         }
     }
 }
@@ -294,7 +301,12 @@ mod tests {
     fn a_bad_username_names_the_field() {
         let err = Username::parse("x").unwrap_err();
         assert_eq!(code(err), "validation_failed");
-        assert!(Username::parse("x").unwrap_err().to_string().starts_with("username"));
+        assert!(
+            Username::parse("x")
+                .unwrap_err()
+                .to_string()
+                .starts_with("username")
+        );
     }
 
     #[test]
@@ -349,7 +361,18 @@ mod tests {
         let c = MessageId::parse("1732357500124-0").unwrap();
         assert!(a < b && b < c);
         assert_eq!(a.to_string(), "1732357500123-0");
-        for bad in ["", "-", "1-", "-1", "1", "a-1", "1-b", "+1-0", "1-0-0", "99999999999999999999999-0"] {
+        for bad in [
+            "",
+            "-",
+            "1-",
+            "-1",
+            "1",
+            "a-1",
+            "1-b",
+            "+1-0",
+            "1-0-0",
+            "99999999999999999999999-0",
+        ] {
             assert!(MessageId::parse(bad).is_none(), "{bad}");
         }
     }

@@ -234,7 +234,8 @@ impl ResponseError for ApiError {
                 response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(value)));
             }
             ApiError::InvalidCredentials => {
-                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
             ApiError::RateLimited { retry_after } => {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
@@ -334,7 +335,9 @@ pub mod middleware {
         // The status is the original one; the body must say the same.
         let mut problem = error.problem();
         problem.status = status.as_u16();
-        let new = new.set_body(BoxBody::new(serde_json::to_vec(&problem).unwrap_or_default()));
+        let new = new.set_body(BoxBody::new(
+            serde_json::to_vec(&problem).unwrap_or_default(),
+        ));
         Ok(ServiceResponse::new(req, new))
     }
 }

@@ -26,43 +26,45 @@ pub struct ApiJson<T>(pub T);
 /// Whether the request says its body is JSON (`application/json` or any
 /// `+json` type, parameters allowed).
 fn is_json(req: &HttpRequest) -> bool {
-    let Some(value) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Parses JSON, classifying failures the way clients need them.
+/// Parses JSON, classifying failures the way clients need them: a body that
+/// is not JSON at all is `invalid_json` (checked first, over the whole body),
+/// and JSON of the wrong shape is `validation_failed` naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::InvalidJson(format!("the body is not valid JSON: {e}")))?;
+    serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                // serde's message without its "at line 1 column 9" suffix.
-                let message = inner.to_string();
-                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-                // A missing field is reported at its parent; the message
-                // names it between backticks.
-                let named = message
-                    .strip_prefix("missing field `")
-                    .and_then(|rest| rest.split('`').next());
-                let field = match (named, path.as_str()) {
-                    (Some(name), ".") => name.to_owned(),
-                    (Some(name), parent) => format!("{parent}.{name}"),
-                    (None, ".") => "body".to_owned(),
-                    (None, _) => path,
-                };
-                ApiError::validation(field, message)
-            }
-            _ => ApiError::InvalidJson(format!("the body is not valid JSON: {inner}")),
-        }
-    })?;
-    de.end()
-        .map_err(|e| ApiError::InvalidJson(format!("trailing characters after the JSON value: {e}")))?;
-    Ok(value)
+        // serde's message, naming the field for a missing one (which is
+        // reported at its parent).
+        let message = err.into_inner().to_string();
+        let named = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next());
+        let field = match (named, path.as_str()) {
+            (Some(name), ".") => name.to_owned(),
+            (Some(name), parent) => format!("{parent}.{name}"),
+            (None, ".") => "body".to_owned(),
+            (None, _) => path,
+        };
+        ApiError::validation(field, message)
+    })
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
@@ -76,13 +78,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .map_or(0, |s| s.settings.server.max_body_bytes);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let bytes = bytes.await.map_err(|err| match err.as_error::<PayloadError>() {
-                Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(limit),
-                _ => match err.as_response_error().status_code().as_u16() {
-                    413 => ApiError::PayloadTooLarge(limit),
-                    _ => ApiError::InvalidJson(format!("the body could not be read: {err}")),
-                },
-            })?;
+            let bytes = bytes
+                .await
+                .map_err(|err| match err.as_error::<PayloadError>() {
+                    Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(limit),
+                    _ => match err.as_response_error().status_code().as_u16() {
+                        413 => ApiError::PayloadTooLarge(limit),
+                        _ => ApiError::InvalidJson(format!("the body could not be read: {err}")),
+                    },
+                })?;
             if !json {
                 return Err(ApiError::InvalidJson(
                     "send the body as JSON with `Content-Type: application/json`".into(),
@@ -109,7 +113,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiQuery<T> {
                 .map(ApiQuery)
                 .map_err(|err| {
                     let path = err.path().to_string();
-                    ApiError::validation(if path == "." { "query".into() } else { path }, err.into_inner().to_string())
+                    ApiError::validation(
+                        if path == "." { "query".into() } else { path },
+                        err.into_inner().to_string(),
+                    )
                 }),
         )
     }
@@ -122,13 +129,13 @@ fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
 /// `?limit=&cursor=` of a list endpoint, checked.
 pub fn page_request(limit: Option<&str>, cursor: Option<&str>) -> Result<PageRequest, ApiError> {
     let Limit(limit) = Limit::parse(limit)?;
-    let cursor = match cursor {
-        None => None,
-        Some(text) => Some(
-            Cursor::decode(text)
-                .ok_or_else(|| ApiError::validation("cursor", "is not a cursor this server issued"))?,
-        ),
-    };
+    let cursor =
+        match cursor {
+            None => None,
+            Some(text) => Some(Cursor::decode(text).ok_or_else(|| {
+                ApiError::validation("cursor", "is not a cursor this server issued")
+            })?),
+        };
     Ok(PageRequest { limit, cursor })
 }
 
@@ -141,7 +148,10 @@ pub fn history_request(
     let Limit(limit) = Limit::parse(limit)?;
     let query = match (before, after) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::validation("before", "use either `before` or `after`, not both"));
+            return Err(ApiError::validation(
+                "before",
+                "use either `before` or `after`, not both",
+            ));
         }
         (Some(id), None) => HistoryQuery::Before(MessageId::parse_param("before", id)?),
         (None, Some(id)) => HistoryQuery::After(MessageId::parse_param("after", id)?),
@@ -153,7 +163,11 @@ pub fn history_request(
 /// The `PathConfig` error handler: a path segment that cannot be decoded
 /// (invalid UTF-8, say) is 400 `validation_failed`.
 pub fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::validation("path", format!("a path segment could not be decoded: {err}")).into()
+    ApiError::validation(
+        "path",
+        format!("a path segment could not be decoded: {err}"),
+    )
+    .into()
 }
 
 #[cfg(test)]
@@ -171,8 +185,20 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_invalid_json() {
-        for bad in ["", "{", "nul", "{\"name\": \"x\"} trailing", "{\"name\": \"x\",}"] {
-            assert_eq!(parse_json::<Body>(bad.as_bytes()).unwrap_err().code(), "invalid_json", "{bad}");
+        for bad in [
+            "",
+            "{",
+            "nul",
+            "{\"name\": \"x\"} trailing",
+            "{\"name\": \"x\",}",
+            "[1,",
+            "{\"name\": 5",
+        ] {
+            assert_eq!(
+                parse_json::<Body>(bad.as_bytes()).unwrap_err().code(),
+                "invalid_json",
+                "{bad}"
+            );
         }
     }
 
@@ -198,6 +224,9 @@ mod tests {
         assert!(history_request(None, Some("1-0"), Some("2-0")).is_err());
         assert!(history_request(None, Some("nope"), None).is_err());
         assert!(history_request(Some("0"), None, None).is_err());
-        assert_eq!(history_request(None, None, None).unwrap(), (HistoryQuery::Latest, 50));
+        assert_eq!(
+            history_request(None, None, None).unwrap(),
+            (HistoryQuery::Latest, 50)
+        );
     }
 }

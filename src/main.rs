@@ -31,7 +31,9 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => {
-            let json = openapi().to_pretty_json().context("Failed to render the OpenAPI document")?;
+            let json = openapi()
+                .to_pretty_json()
+                .context("Failed to render the OpenAPI document")?;
             println!("{json}");
             Ok(())
         }

@@ -201,9 +201,17 @@ macro_rules! list_type {
 }
 
 list_type!(RoomList, Room, "A page of rooms.");
-list_type!(MemberList, Member, "A page of room members, latest joined first.");
+list_type!(
+    MemberList,
+    Member,
+    "A page of room members, latest joined first."
+);
 list_type!(PublicUserList, PublicUser, "A page of users.");
-list_type!(ConversationList, Conversation, "A page of conversations, most recent first.");
+list_type!(
+    ConversationList,
+    Conversation,
+    "A page of conversations, most recent first."
+);
 
 impl From<&UserRecord> for User {
     fn from(u: &UserRecord) -> Self {
@@ -223,7 +231,11 @@ impl From<PublicUserRecord> for PublicUser {
             username: u.username,
             display_name: u.display_name,
             online: u.online,
-            last_seen_at: if u.online { None } else { u.last_seen_ms.map(rfc3339_ms) },
+            last_seen_at: if u.online {
+                None
+            } else {
+                u.last_seen_ms.map(rfc3339_ms)
+            },
         }
     }
 }

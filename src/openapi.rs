@@ -67,16 +67,21 @@ impl ApiDoc {
     /// outside its control documents them.
     pub fn finish(mut api: Document) -> Document {
         let components = api.components.get_or_insert_with(Default::default);
-        components
-            .schemas
-            .insert(Problem::name().into_owned(), <Problem as PartialSchema>::schema());
+        components.schemas.insert(
+            Problem::name().into_owned(),
+            <Problem as PartialSchema>::schema(),
+        );
         let problem = |description: &str| {
             RefOr::T(
                 ResponseBuilder::new()
                     .description(description)
                     .content(
                         "application/problem+json",
-                        ContentBuilder::new().schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Problem")))).build(),
+                        ContentBuilder::new()
+                            .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                                "Problem",
+                            ))))
+                            .build(),
                     )
                     .build(),
             )

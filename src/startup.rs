@@ -48,7 +48,10 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("Failed to bind {}", settings.server.bind))?;
-        let port = listener.local_addr().context("Failed to read the bound address")?.port();
+        let port = listener
+            .local_addr()
+            .context("Failed to read the bound address")?
+            .port();
         let store = Store::new(&settings.redis, &settings.limits)?;
         let tokens = Tokens::new(settings.auth.secret_bytes(), settings.auth.token_ttl_secs);
         let workers = settings.server.workers;
@@ -68,9 +71,13 @@ impl Application {
                 .service(routes::health::readyz)
                 .split_for_parts();
             app.app_data(state.clone())
-                .app_data(web::PayloadConfig::new(state.settings.server.max_body_bytes))
+                .app_data(web::PayloadConfig::new(
+                    state.settings.server.max_body_bytes,
+                ))
                 .app_data(web::PathConfig::default().error_handler(path_error))
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.get_ref().clone()))
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.get_ref().clone()),
+                )
                 .service(web::redirect("/docs", "/docs/"))
                 .default_service(web::to(not_found))
                 .wrap(cors(&state.settings.server.cors_origins))
@@ -138,7 +145,11 @@ fn cors(origins: &[String]) -> Cors {
             http::header::ACCEPT,
             http::header::HeaderName::from_static("last-event-id"),
         ])
-        .expose_headers([http::header::LOCATION, http::header::RETRY_AFTER, http::header::WWW_AUTHENTICATE])
+        .expose_headers([
+            http::header::LOCATION,
+            http::header::RETRY_AFTER,
+            http::header::WWW_AUTHENTICATE,
+        ])
         .max_age(3600);
     for origin in origins {
         cors = if origin == "*" {

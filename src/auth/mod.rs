@@ -39,7 +39,9 @@ impl FromRequest for AuthUser {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("app state missing".into()))?;
-            let token = token.filter(|t| !t.is_empty()).ok_or(ApiError::MissingToken)?;
+            let token = token
+                .filter(|t| !t.is_empty())
+                .ok_or(ApiError::MissingToken)?;
             let claims = state.tokens.check(&token).map_err(ApiError::InvalidToken)?;
             if !state.store.session_exists(&claims.sub, &claims.sid).await? {
                 return Err(ApiError::InvalidToken("revoked"));

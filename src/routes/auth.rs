@@ -152,6 +152,9 @@ pub async fn login(
 #[post("/auth/logout")]
 #[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]
 pub async fn logout(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
-    state.store.delete_session(&auth.user_id, &auth.session_id).await?;
+    state
+        .store
+        .delete_session(&auth.user_id, &auth.session_id)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -41,7 +41,10 @@ pub async fn send_direct_message(
     let send = body.check()?;
     let (recipient, recipient_id) = find_user(&state, &path).await?;
     if recipient_id == auth.user_id {
-        return Err(ApiError::validation("username", "you cannot send a direct message to yourself"));
+        return Err(ApiError::validation(
+            "username",
+            "you cannot send a direct message to yourself",
+        ));
     }
     let sender = sender(&state, &auth).await?;
     let recipient = Sender {

@@ -12,7 +12,9 @@ use crate::clock::{now_ms, rfc3339_ms};
 use crate::domain::{RoomName, Topic, is_valid_id, new_id};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, page_request};
-use crate::model::{Member, MemberList, PublicUser, Room, RoomList, RoomStats, TopSender, UserLite};
+use crate::model::{
+    Member, MemberList, PublicUser, Room, RoomList, RoomStats, TopSender, UserLite,
+};
 use crate::routes::ListParams;
 use crate::startup::AppState;
 use crate::store::messages::Sender;
@@ -324,7 +326,12 @@ pub async fn get_room_stats(
     let top_senders = stats
         .top_senders
         .into_iter()
-        .filter_map(|(id, count)| Some(TopSender { user: users.get(&id)?.clone(), count }))
+        .filter_map(|(id, count)| {
+            Some(TopSender {
+                user: users.get(&id)?.clone(),
+                count,
+            })
+        })
         .collect();
     Ok(web::Json(RoomStats {
         message_count: stats.message_count,

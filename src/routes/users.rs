@@ -20,7 +20,10 @@ use crate::startup::AppState;
     )
 )]
 #[get("/users/me")]
-pub async fn get_me(state: web::Data<AppState>, auth: AuthUser) -> Result<web::Json<User>, ApiError> {
+pub async fn get_me(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+) -> Result<web::Json<User>, ApiError> {
     let user = state
         .store
         .user(&auth.user_id)
@@ -80,7 +83,10 @@ pub async fn get_user(
 
 /// Finds a user by username for the routes that name one in their path:
 /// their public view and their stored record's id.
-pub(crate) async fn find_user(state: &AppState, username: &str) -> Result<(PublicUser, String), ApiError> {
+pub(crate) async fn find_user(
+    state: &AppState,
+    username: &str,
+) -> Result<(PublicUser, String), ApiError> {
     let not_found = || ApiError::user_not_found(username);
     let parsed = Username::parse(username).map_err(|_| not_found())?;
     let id = state

@@ -102,7 +102,8 @@ impl Store {
             .arg(self.limits.direct_history_max_len)
             .arg(self.limits.idempotency_ttl_secs);
         let mut conn = self.conn();
-        let (status, element): (String, String) = self.run(invocation.invoke_async(&mut conn)).await?;
+        let (status, element): (String, String) =
+            self.run(invocation.invoke_async(&mut conn)).await?;
         let message = parse_element(&element)?;
         let mut pipe = redis::pipe();
         for (owner, other) in [(&sender.id, &recipient.id), (&recipient.id, &sender.id)] {

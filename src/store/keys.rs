@@ -75,7 +75,10 @@ impl Keys {
 
     /// STRING with TTL: message id of a room send with this `client_id`.
     pub fn room_idempotency(&self, room_id: &str, sender_id: &str, client_id: &str) -> String {
-        format!("{}{{r:{room_id}}}:idem:{sender_id}:{client_id}", self.prefix)
+        format!(
+            "{}{{r:{room_id}}}:idem:{sender_id}:{client_id}",
+            self.prefix
+        )
     }
 
     /// STRING: room id of the lower-cased room name (uniqueness).
@@ -105,7 +108,10 @@ impl Keys {
     /// `client_id`.
     pub fn direct_idempotency(&self, a: &str, b: &str, sender_id: &str, client_id: &str) -> String {
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        format!("{}{{d:{lo}:{hi}}}:idem:{sender_id}:{client_id}", self.prefix)
+        format!(
+            "{}{{d:{lo}:{hi}}}:idem:{sender_id}:{client_id}",
+            self.prefix
+        )
     }
 
     /// ZSET user id -> presence expiry (ms): who is online. Written by the
@@ -170,7 +176,10 @@ mod tests {
             assert_eq!(hash_tag(&key), tag);
         }
         assert_eq!(hash_tag(&k.room_name("x")), hash_tag(&k.rooms_by_created()));
-        assert_eq!(hash_tag(&k.room_name("x")), hash_tag(&k.rooms_by_activity()));
+        assert_eq!(
+            hash_tag(&k.room_name("x")),
+            hash_tag(&k.rooms_by_activity())
+        );
     }
 
     #[test]

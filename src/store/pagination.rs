@@ -151,7 +151,14 @@ mod tests {
 
     #[test]
     fn foreign_cursors_are_refused() {
-        for bad in ["", "???", "djE6", "bm9wZQ", &URL_SAFE_NO_PAD.encode("v1:abc:x"), &URL_SAFE_NO_PAD.encode("v1:1:")] {
+        for bad in [
+            "",
+            "???",
+            "djE6",
+            "bm9wZQ",
+            &URL_SAFE_NO_PAD.encode("v1:abc:x"),
+            &URL_SAFE_NO_PAD.encode("v1:1:"),
+        ] {
             assert_eq!(Cursor::decode(bad), None, "{bad}");
         }
     }

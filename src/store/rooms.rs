@@ -151,7 +151,8 @@ impl Store {
         }
         let mut pipe = redis::pipe();
         for id in ids {
-            pipe.hgetall(self.keys.room(id)).zcard(self.keys.room_members(id));
+            pipe.hgetall(self.keys.room(id))
+                .zcard(self.keys.room_members(id));
         }
         let mut conn = self.conn();
         let replies: Vec<(HashMap<String, String>, u64)> = {
@@ -160,8 +161,10 @@ impl Store {
             let mut it = flat.into_iter();
             while let (Some(hash), Some(count)) = (it.next(), it.next()) {
                 out.push((
-                    redis::from_redis_value(hash).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    redis::from_redis_value(count).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    redis::from_redis_value(hash)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    redis::from_redis_value(count)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 ));
             }
             out
@@ -208,7 +211,11 @@ impl Store {
     /// Raises a room in the activity index to `message_id`'s time. Idempotent
     /// (`GT`), and only for listed rooms (`XX`), so a retried send may repeat
     /// it safely.
-    pub async fn touch_room_activity(&self, room_id: &str, message_id: MessageId) -> StoreResult<()> {
+    pub async fn touch_room_activity(
+        &self,
+        room_id: &str,
+        message_id: MessageId,
+    ) -> StoreResult<()> {
         let mut conn = self.conn();
         self.run(
             redis::cmd("ZADD")
@@ -225,7 +232,12 @@ impl Store {
     /// Makes `user_id` a member. `None` when the room does not exist,
     /// otherwise whether they are a new member.
     #[tracing::instrument(skip_all, fields(room_id, user_id))]
-    pub async fn join_room(&self, room_id: &str, user_id: &str, now_ms: u64) -> StoreResult<Option<bool>> {
+    pub async fn join_room(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        now_ms: u64,
+    ) -> StoreResult<Option<bool>> {
         let mut conn = self.conn();
         let added: i64 = self
             .run(
@@ -284,7 +296,8 @@ impl Store {
 
     /// A page of a room's members (user id, joined at ms), latest joined first.
     pub async fn room_members(&self, room_id: &str, page: &PageRequest) -> StoreResult<IdPage> {
-        self.zset_page(&self.keys.room_members(room_id), page, None).await
+        self.zset_page(&self.keys.room_members(room_id), page, None)
+            .await
     }
 
     /// A page of the rooms `user_id` belongs to, latest joined first.
@@ -293,8 +306,9 @@ impl Store {
         user_id: &str,
         page: &PageRequest,
     ) -> StoreResult<(Vec<RoomRecord>, Option<String>)> {
-        let IdPage { items, next_cursor } =
-            self.zset_page(&self.keys.user_rooms(user_id), page, None).await?;
+        let IdPage { items, next_cursor } = self
+            .zset_page(&self.keys.user_rooms(user_id), page, None)
+            .await?;
         let ids: Vec<String> = items.into_iter().map(|(id, _)| id).collect();
         let rooms = self.rooms(&ids).await?.into_iter().flatten().collect();
         Ok((rooms, next_cursor))

@@ -22,7 +22,12 @@ pub struct Rate {
 
 impl Store {
     /// Starts a session that expires with its token.
-    pub async fn create_session(&self, user_id: &str, session_id: &str, ttl_secs: u64) -> StoreResult<()> {
+    pub async fn create_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        ttl_secs: u64,
+    ) -> StoreResult<()> {
         let mut conn = self.conn();
         self.run(conn.set_ex::<_, _, ()>(self.keys.session(user_id, session_id), "1", ttl_secs))
             .await
@@ -31,7 +36,8 @@ impl Store {
     /// Whether the session is still live (not revoked, not expired).
     pub async fn session_exists(&self, user_id: &str, session_id: &str) -> StoreResult<bool> {
         let mut conn = self.conn();
-        self.run(conn.exists(self.keys.session(user_id, session_id))).await
+        self.run(conn.exists(self.keys.session(user_id, session_id)))
+            .await
     }
 
     /// Revokes a session.
@@ -45,7 +51,12 @@ impl Store {
 impl Store {
     /// Counts one `action` by `user_id` against `rate`. `Ok(None)` when it
     /// is allowed, `Ok(Some(wait))` when it is not (and nothing was counted).
-    pub async fn rate_limit(&self, user_id: &str, action: &str, rate: Rate) -> StoreResult<Option<Duration>> {
+    pub async fn rate_limit(
+        &self,
+        user_id: &str,
+        action: &str,
+        rate: Rate,
+    ) -> StoreResult<Option<Duration>> {
         let interval_ms = 1000 / u64::from(rate.per_sec.max(1));
         let mut conn = self.conn();
         let wait_ms: u64 = self

@@ -112,15 +112,18 @@ impl Store {
         }
         let mut pipe = redis::pipe();
         for id in ids {
-            pipe.cmd("HMGET")
-                .arg(self.keys.user(id))
-                .arg(&["username", "display_name", "last_seen_at"]);
+            pipe.cmd("HMGET").arg(self.keys.user(id)).arg(&[
+                "username",
+                "display_name",
+                "last_seen_at",
+            ]);
         }
         pipe.cmd("ZMSCORE").arg(self.keys.presence()).arg(ids);
         let mut conn = self.conn();
         let mut replies: Vec<redis::Value> = self.run(pipe.query_async(&mut conn)).await?;
-        let scores: Vec<Option<f64>> = redis::from_redis_value(replies.pop().unwrap_or(redis::Value::Nil))
-            .map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
+        let scores: Vec<Option<f64>> =
+            redis::from_redis_value(replies.pop().unwrap_or(redis::Value::Nil))
+                .map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
         let now = now_ms() as f64;
         ids.iter()
             .zip(replies)

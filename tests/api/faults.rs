@@ -12,23 +12,43 @@ async fn a_redis_outage_gives_503_and_service_recovers_without_a_restart() {
     let app = spawn_app_with(test_settings(&redis.url())).await;
     let alice = app.user("alice").await;
     let room = app.room(&alice, "general").await;
-    app.send(&alice, &room, "before the outage").await.assert_status(201);
+    app.send(&alice, &room, "before the outage")
+        .await
+        .assert_status(201);
 
     // Act: Redis stops.
     redis.stop();
 
     // Assert: every kind of request fails fast with 503 unavailable.
     let started = Instant::now();
-    app.send(&alice, &room, "during the outage").await.assert_problem(503, "unavailable");
+    app.send(&alice, &room, "during the outage")
+        .await
+        .assert_problem(503, "unavailable");
     app.get(&format!("/api/v1/rooms/{room}/messages"), &alice.token)
         .await
         .assert_problem(503, "unavailable");
-    app.register("bob", "password123").await.assert_problem(503, "unavailable");
-    let ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+    app.register("bob", "password123")
+        .await
+        .assert_problem(503, "unavailable");
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 503);
-    let health = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
-    assert!(started.elapsed() < Duration::from_secs(10), "503s took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "503s took {:?}",
+        started.elapsed()
+    );
 
     // Act: Redis comes back (empty: this test Redis keeps nothing on disk).
     redis.resume();
@@ -44,8 +64,12 @@ async fn a_redis_outage_gives_503_and_service_recovers_without_a_restart() {
     .await;
     let bob = app.user("bob").await;
     let room = app.room(&bob, "after").await;
-    app.send(&bob, &room, "after the outage").await.assert_status(201);
-    let history = app.get(&format!("/api/v1/rooms/{room}/messages"), &bob.token).await;
+    app.send(&bob, &room, "after the outage")
+        .await
+        .assert_status(201);
+    let history = app
+        .get(&format!("/api/v1/rooms/{room}/messages"), &bob.token)
+        .await;
     assert_eq!(bodies(history.assert_status(200)), ["after the outage"]);
 }
 
@@ -55,7 +79,9 @@ async fn confab_starts_while_redis_is_down_and_serves_once_it_is_up() {
     redis.stop();
 
     let app = spawn_app_with(test_settings(&redis.url())).await;
-    app.register("early", "password123").await.assert_problem(503, "unavailable");
+    app.register("early", "password123")
+        .await
+        .assert_problem(503, "unavailable");
     redis.resume();
 
     eventually(Duration::from_secs(15), || async {
@@ -80,13 +106,21 @@ async fn a_redis_that_stops_answering_gives_503_within_the_timeout() {
     redis.signal("CONT");
 
     frozen.assert_problem(503, "unavailable");
-    assert!(waited < timeout * 3, "waited {waited:?} with a {timeout:?} timeout");
+    assert!(
+        waited < timeout * 3,
+        "waited {waited:?} with a {timeout:?} timeout"
+    );
     eventually(Duration::from_secs(10), || async {
         app.send(&alice, &room, "after the freeze").await.status == 201
     })
     .await;
-    let history = app.get(&format!("/api/v1/rooms/{room}/messages"), &alice.token).await;
+    let history = app
+        .get(&format!("/api/v1/rooms/{room}/messages"), &alice.token)
+        .await;
     let bodies = bodies(history.assert_status(200));
     assert_eq!(bodies.last().map(String::as_str), Some("after the freeze"));
-    assert_eq!(bodies.iter().filter(|b| *b == "after the freeze").count(), 1);
+    assert_eq!(
+        bodies.iter().filter(|b| *b == "after the freeze").count(),
+        1
+    );
 }

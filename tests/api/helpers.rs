@@ -36,7 +36,9 @@ fn free_port() -> u16 {
 
 /// Whether a Redis on `port` answers PING.
 pub fn redis_answers(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)) else {
+    let Ok(mut s) =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
+    else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
@@ -51,9 +53,14 @@ impl TestRedis {
     /// Starts a new server on a free port.
     pub fn start() -> Self {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!("confab-test-redis-{port}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("confab-test-redis-{port}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("redis dir");
-        let mut redis = Self { port, dir, child: None };
+        let mut redis = Self {
+            port,
+            dir,
+            child: None,
+        };
         redis.resume();
         redis
     }
@@ -83,7 +90,11 @@ impl TestRedis {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !redis_answers(self.port) {
-            assert!(Instant::now() < deadline, "redis-server did not start on port {}", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on port {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -140,8 +151,6 @@ pub fn shared_redis() -> &'static TestRedis {
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
-    /// The key prefix of this test.
-    pub prefix: String,
     /// HTTP client.
     pub client: reqwest::Client,
     /// Stops the server when dropped.
@@ -170,14 +179,12 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         confab::telemetry::init(confab::config::LogFormat::Text);
     }
-    let prefix = settings.redis.key_prefix.clone();
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address,
-        prefix,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -211,17 +218,30 @@ impl Reply {
     pub fn assert_problem(&self, status: u16, code: &str) {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
         assert_eq!(
-            self.headers.get("content-type").and_then(|v| v.to_str().ok()),
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
             Some("application/problem+json"),
             "body: {}",
             self.text
         );
         assert_eq!(self.code(), code, "body: {}", self.text);
         assert_eq!(self.json["status"].as_u64(), Some(u64::from(status)));
-        assert!(self.json["title"].is_string() && self.json["type"].is_string() && self.json["detail"].is_string());
+        assert!(
+            self.json["title"].is_string()
+                && self.json["type"].is_string()
+                && self.json["detail"].is_string()
+        );
         if status == 401 {
-            let www = self.headers.get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or("");
-            assert!(www.starts_with("Bearer"), "401 without WWW-Authenticate: Bearer");
+            let www = self
+                .headers
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            assert!(
+                www.starts_with("Bearer"),
+                "401 without WWW-Authenticate: Bearer"
+            );
         }
     }
 
@@ -248,8 +268,16 @@ pub struct TestUser {
 
 impl TestApp {
     /// Sends a request; `token` adds a bearer header, `body` a JSON body.
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
-        let mut req = self.client.request(method, format!("{}{}", self.address, path));
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
@@ -265,7 +293,12 @@ impl TestApp {
         let headers = res.headers().clone();
         let text = res.text().await.expect("body read");
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, headers, json, text }
+        Reply {
+            status,
+            headers,
+            json,
+            text,
+        }
     }
 
     /// GET with a token.
@@ -275,7 +308,8 @@ impl TestApp {
 
     /// POST JSON with a token.
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
-        self.request(Method::POST, path, Some(token), Some(body)).await
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
     }
 
     /// `POST /auth/register`.
@@ -304,34 +338,63 @@ impl TestApp {
     pub async fn user(&self, name: &str) -> TestUser {
         let password = format!("{name}-password");
         let reg = self.register(name, &password).await;
-        let id = reg.assert_status(201)["id"].as_str().expect("id").to_owned();
+        let id = reg.assert_status(201)["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
         let login = self.login(name, &password).await;
-        let token = login.assert_status(200)["access_token"].as_str().expect("token").to_owned();
-        TestUser { id, username: name.into(), password, token }
+        let token = login.assert_status(200)["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        TestUser {
+            id,
+            username: name.into(),
+            password,
+            token,
+        }
     }
 
     /// Creates a room as `user`; returns its id.
     pub async fn room(&self, user: &TestUser, name: &str) -> String {
-        let reply = self.post("/api/v1/rooms", &user.token, json!({"name": name})).await;
-        reply.assert_status(201)["id"].as_str().expect("room id").to_owned()
+        let reply = self
+            .post("/api/v1/rooms", &user.token, json!({"name": name}))
+            .await;
+        reply.assert_status(201)["id"]
+            .as_str()
+            .expect("room id")
+            .to_owned()
     }
 
     /// `user` joins the room.
     pub async fn join(&self, user: &TestUser, room_id: &str) -> Reply {
-        self.request(Method::PUT, &format!("/api/v1/rooms/{room_id}/members/me"), Some(&user.token), None)
-            .await
+        self.request(
+            Method::PUT,
+            &format!("/api/v1/rooms/{room_id}/members/me"),
+            Some(&user.token),
+            None,
+        )
+        .await
     }
 
     /// `user` sends `body` to the room.
     pub async fn send(&self, user: &TestUser, room_id: &str, body: &str) -> Reply {
-        self.post(&format!("/api/v1/rooms/{room_id}/messages"), &user.token, json!({"body": body}))
-            .await
+        self.post(
+            &format!("/api/v1/rooms/{room_id}/messages"),
+            &user.token,
+            json!({"body": body}),
+        )
+        .await
     }
 
     /// `user` sends a direct message to `to`.
     pub async fn send_direct(&self, user: &TestUser, to: &str, body: &str) -> Reply {
-        self.post(&format!("/api/v1/users/{to}/messages"), &user.token, json!({"body": body}))
-            .await
+        self.post(
+            &format!("/api/v1/users/{to}/messages"),
+            &user.token,
+            json!({"body": body}),
+        )
+        .await
     }
 }
 
@@ -363,7 +426,10 @@ where
 {
     let deadline = Instant::now() + timeout;
     while !cond().await {
-        assert!(Instant::now() < deadline, "condition not met within {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -371,12 +437,23 @@ where
 impl TestApp {
     /// `user` leaves the room.
     pub async fn leave(&self, user: &TestUser, room_id: &str) -> Reply {
-        self.request(Method::DELETE, &format!("/api/v1/rooms/{room_id}/members/me"), Some(&user.token), None)
-            .await
+        self.request(
+            Method::DELETE,
+            &format!("/api/v1/rooms/{room_id}/members/me"),
+            Some(&user.token),
+            None,
+        )
+        .await
     }
 
     /// `user` sends `body` to the room with an idempotency key.
-    pub async fn send_with_client_id(&self, user: &TestUser, room_id: &str, body: &str, client_id: &str) -> Reply {
+    pub async fn send_with_client_id(
+        &self,
+        user: &TestUser,
+        room_id: &str,
+        body: &str,
+        client_id: &str,
+    ) -> Reply {
         self.post(
             &format!("/api/v1/rooms/{room_id}/messages"),
             &user.token,
@@ -426,16 +503,23 @@ pub fn items(page: &Value) -> &Vec<Value> {
 
 /// The `id`s of the `items` of a list page.
 pub fn item_ids(page: &Value) -> Vec<String> {
-    items(page).iter().map(|i| i["id"].as_str().expect("id").to_owned()).collect()
+    items(page)
+        .iter()
+        .map(|i| i["id"].as_str().expect("id").to_owned())
+        .collect()
 }
 
 /// A message id `<ms>-<seq>` as a pair that orders like the ids do.
 #[track_caller]
 pub fn parse_message_id(id: &str) -> (u64, u64) {
-    let (ms, seq) = id.split_once('-').unwrap_or_else(|| panic!("not a message id: {id}"));
+    let (ms, seq) = id
+        .split_once('-')
+        .unwrap_or_else(|| panic!("not a message id: {id}"));
     (
-        ms.parse().unwrap_or_else(|_| panic!("not a message id: {id}")),
-        seq.parse().unwrap_or_else(|_| panic!("not a message id: {id}")),
+        ms.parse()
+            .unwrap_or_else(|_| panic!("not a message id: {id}")),
+        seq.parse()
+            .unwrap_or_else(|_| panic!("not a message id: {id}")),
     )
 }
 

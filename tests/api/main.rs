@@ -4,3 +4,11 @@
 mod helpers;
 
 mod accounts;
+mod bad_input;
+mod direct;
+mod faults;
+mod limits;
+mod messages;
+mod openapi;
+mod rooms;
+mod users;

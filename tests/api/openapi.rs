@@ -7,7 +7,9 @@ const COMMITTED: &str = include_str!("../../openapi/openapi.json");
 
 #[test]
 fn the_committed_openapi_document_matches_the_code() {
-    let generated = confab::startup::openapi().to_pretty_json().expect("renders");
+    let generated = confab::startup::openapi()
+        .to_pretty_json()
+        .expect("renders");
     assert!(
         generated.trim_end() == COMMITTED.trim_end(),
         "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json` and commit it"
@@ -18,9 +20,19 @@ fn the_committed_openapi_document_matches_the_code() {
 async fn the_server_serves_the_document_and_the_docs_page() {
     let app = spawn_app().await;
 
-    let doc = app.client.get(format!("{}/openapi.json", app.address)).send().await.unwrap();
+    let doc = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap();
     let doc = TestApp::read(doc).await;
-    let docs = app.client.get(format!("{}/docs/", app.address)).send().await.unwrap();
+    let docs = app
+        .client
+        .get(format!("{}/docs/", app.address))
+        .send()
+        .await
+        .unwrap();
 
     assert_eq!(doc.status, 200);
     assert_eq!(doc.json["openapi"], "3.1.0");
@@ -39,13 +51,24 @@ fn every_documented_error_response_is_a_problem_document() {
             for (status, response) in op["responses"].as_object().unwrap() {
                 if status.starts_with('4') || status.starts_with('5') {
                     let content = &response["content"]["application/problem+json"];
-                    assert!(content.is_object(), "{method} {path} {status} is not problem+json");
+                    assert!(
+                        content.is_object(),
+                        "{method} {path} {status} is not problem+json"
+                    );
                     checked += 1;
                 }
             }
-            if path.starts_with("/api/v1") && !path.starts_with("/api/v1/auth/") || path == "/api/v1/auth/logout" {
-                assert!(op["security"].is_array(), "{method} {path} does not declare bearer auth");
-                assert!(op["responses"]["401"].is_object(), "{method} {path} does not document 401");
+            if path.starts_with("/api/v1") && !path.starts_with("/api/v1/auth/")
+                || path == "/api/v1/auth/logout"
+            {
+                assert!(
+                    op["security"].is_array(),
+                    "{method} {path} does not declare bearer auth"
+                );
+                assert!(
+                    op["responses"]["401"].is_object(),
+                    "{method} {path} does not document 401"
+                );
             }
         }
     }
