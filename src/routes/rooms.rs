@@ -18,7 +18,7 @@ use crate::model::{
 use crate::routes::ListParams;
 use crate::startup::AppState;
 use crate::store::messages::Sender;
-use crate::store::rooms::{NewRoom, RoomSort};
+use crate::store::rooms::{NewRoom, RECENCY_PER_MS, RoomSort};
 
 /// Body of `POST /rooms`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -274,7 +274,7 @@ pub async fn list_members(
         .filter_map(|((_, joined), user)| {
             Some(Member {
                 user: PublicUser::from(user?),
-                joined_at: rfc3339_ms(u64::try_from(joined).unwrap_or(0)),
+                joined_at: rfc3339_ms(u64::try_from(joined / RECENCY_PER_MS).unwrap_or(0)),
             })
         })
         .collect();

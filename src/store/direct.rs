@@ -105,16 +105,10 @@ impl Store {
         let (status, element): (String, String) =
             self.run(invocation.invoke_async(&mut conn)).await?;
         let message = parse_element(&element)?;
-        let mut pipe = redis::pipe();
         for (owner, other) in [(&sender.id, &recipient.id), (&recipient.id, &sender.id)] {
-            pipe.cmd("ZADD")
-                .arg(k.user_conversations(owner))
-                .arg("GT")
-                .arg(message.id.ms)
-                .arg(other)
-                .ignore();
+            self.touch_recency(&k.user_conversations(owner), message.id.ms, other, "GT")
+                .await?;
         }
-        self.run(pipe.query_async::<()>(&mut conn)).await?;
         Ok(if status == "dup" {
             SendOutcome::Duplicate(message)
         } else {

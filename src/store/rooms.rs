@@ -1,9 +1,16 @@
 //! Rooms: the room hash, its members, the room directory and stats.
 //!
-//! The activity index orders rooms with messages by their last message time,
-//! then rooms without messages by creation time, both newest first, in one
-//! sorted set: a room without messages scores `created_at - NO_MESSAGE_OFFSET`,
-//! below every real timestamp, and its first message raises it (`ZADD GT`).
+//! The "newest first" indexes (rooms by creation and by activity, members by
+//! join time, a user's rooms) score entries by *recency*: milliseconds times
+//! 1000, raised past the current top when several entries share a
+//! millisecond, so they still list in the order they happened
+//! (`scripts/touch_recency.lua`). Readers divide by 1000 for the time.
+//!
+//! The activity index orders rooms with messages by their last message, then
+//! rooms without messages by creation, both newest first, in one sorted set:
+//! a room without messages scores its creation recency minus
+//! `NO_MESSAGE_OFFSET`, below every real recency, and its first message
+//! raises it (`ZADD XX GT`).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -15,8 +22,12 @@ use super::{Store, StoreError, StoreResult, field, number};
 use crate::domain::MessageId;
 
 /// Pushes rooms without messages below every room with one in the activity
-/// index (about 317 years of milliseconds; still exact in a double).
-const NO_MESSAGE_OFFSET: i64 = 10_000_000_000_000;
+/// index: 2^52, more than any recency until the year 2112, and the
+/// difference stays exact in a double.
+const NO_MESSAGE_OFFSET: i64 = 1 << 52;
+
+/// Recency scores are milliseconds times this.
+pub const RECENCY_PER_MS: i64 = 1000;
 
 static CLAIM_ROOM_NAME: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/claim_room_name.lua")));
@@ -24,6 +35,8 @@ static JOIN_ROOM: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/join_room.lua")));
 static LEAVE_ROOM: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/leave_room.lua")));
+pub(super) static TOUCH_RECENCY: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/touch_recency.lua")));
 
 /// A room as stored, with its member count.
 #[derive(Debug, Clone)]
@@ -104,16 +117,10 @@ impl Store {
         if let Some(topic) = room.topic {
             fields.push(("topic", topic));
         }
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hset_multiple(k.room(room.id), &fields)
-            .ignore()
-            .zadd(k.room_members(room.id), room.created_by, room.created_ms)
-            .ignore()
-            .zadd(k.user_rooms(room.created_by), room.id, room.created_ms)
-            .ignore();
-        self.run(pipe.query_async::<()>(&mut conn)).await?;
-        let activity = room.created_ms as i64 - NO_MESSAGE_OFFSET;
+        self.run(conn.hset_multiple::<_, _, _, ()>(k.room(room.id), &fields))
+            .await?;
+        self.join_room(room.id, room.created_by, room.created_ms)
+            .await?;
         let claimed: i64 = self
             .run(
                 CLAIM_ROOM_NAME
@@ -122,7 +129,7 @@ impl Store {
                     .key(k.rooms_by_activity())
                     .arg(room.id)
                     .arg(room.created_ms)
-                    .arg(activity)
+                    .arg(NO_MESSAGE_OFFSET)
                     .invoke_async(&mut conn),
             )
             .await?;
@@ -136,6 +143,29 @@ impl Store {
             .ignore();
         self.run(undo.query_async::<()>(&mut conn)).await?;
         Ok(false)
+    }
+
+    /// Puts `member` into a "newest first" index at the recency of `ms`
+    /// (see the module docs); `mode` is `GT`, `XX` or `NX` as in
+    /// `scripts/touch_recency.lua`.
+    pub(super) async fn touch_recency(
+        &self,
+        key: &str,
+        ms: u64,
+        member: &str,
+        mode: &str,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn();
+        self.run(
+            TOUCH_RECENCY
+                .key(key)
+                .arg(ms)
+                .arg(member)
+                .arg(mode)
+                .invoke_async::<Option<f64>>(&mut conn),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// The room with this id.
@@ -208,25 +238,16 @@ impl Store {
         Ok((rooms, next_cursor))
     }
 
-    /// Raises a room in the activity index to `message_id`'s time. Idempotent
-    /// (`GT`), and only for listed rooms (`XX`), so a retried send may repeat
-    /// it safely.
+    /// Raises a room in the activity index to `message_id`'s time. Only
+    /// raises (`GT`), and only listed rooms (`XX`), so a retried send may
+    /// repeat it safely.
     pub async fn touch_room_activity(
         &self,
         room_id: &str,
         message_id: MessageId,
     ) -> StoreResult<()> {
-        let mut conn = self.conn();
-        self.run(
-            redis::cmd("ZADD")
-                .arg(self.keys.rooms_by_activity())
-                .arg("XX")
-                .arg("GT")
-                .arg(message_id.ms)
-                .arg(room_id)
-                .query_async::<()>(&mut conn),
-        )
-        .await
+        self.touch_recency(&self.keys.rooms_by_activity(), message_id.ms, room_id, "XX")
+            .await
     }
 
     /// Makes `user_id` a member. `None` when the room does not exist,
@@ -253,13 +274,8 @@ impl Store {
             return Ok(None);
         }
         // Also on a repeated join, so a join whose index write failed heals.
-        let index = redis::cmd("ZADD")
-            .arg(self.keys.user_rooms(user_id))
-            .arg("NX")
-            .arg(now_ms)
-            .arg(room_id)
-            .clone();
-        self.run(index.query_async::<()>(&mut conn)).await?;
+        self.touch_recency(&self.keys.user_rooms(user_id), now_ms, room_id, "NX")
+            .await?;
         Ok(Some(added == 1))
     }
 
@@ -294,7 +310,8 @@ impl Store {
         Ok(score.is_some())
     }
 
-    /// A page of a room's members (user id, joined at ms), latest joined first.
+    /// A page of a room's members (user id, join recency), latest joined
+    /// first; the join time is the recency divided by [`RECENCY_PER_MS`].
     pub async fn room_members(&self, room_id: &str, page: &PageRequest) -> StoreResult<IdPage> {
         self.zset_page(&self.keys.room_members(room_id), page, None)
             .await

@@ -484,18 +484,6 @@ impl TestApp {
     }
 }
 
-/// Waits (at most about a millisecond) until the wall clock has moved past
-/// the current millisecond, so that whatever happens next gets a later
-/// timestamp than whatever already happened. confab orders rooms and
-/// conversations by millisecond times; this is not synchronisation with the
-/// server, only a guarantee that two events do not share a millisecond.
-pub fn next_millisecond() {
-    let start = confab::clock::now_ms();
-    while confab::clock::now_ms() <= start {
-        std::thread::yield_now();
-    }
-}
-
 /// The `items` of a list page.
 pub fn items(page: &Value) -> &Vec<Value> {
     page["items"].as_array().expect("items")

@@ -2,11 +2,19 @@
 -- `{rooms}` slot): either the name is free and the room appears in both
 -- indexes, or nothing changes.
 -- KEYS[1] room name key, KEYS[2] rooms by created, KEYS[3] rooms by activity
--- ARGV[1] room id, ARGV[2] created at (ms), ARGV[3] initial activity score
+-- ARGV[1] room id, ARGV[2] created at (ms), ARGV[3] offset that puts rooms
+-- without messages below every room with one in the activity index
 -- Returns 1 when claimed, 0 when the name is taken.
-if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-  return 1
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  return 0
 end
-return 0
+-- Recency (see touch_recency.lua): rooms created in one millisecond still
+-- order by creation.
+local score = tonumber(ARGV[2]) * 1000
+local top = redis.call('ZRANGE', KEYS[2], '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
+if top[2] and tonumber(top[2]) >= score then
+  score = tonumber(top[2]) + 1
+end
+redis.call('ZADD', KEYS[2], string.format('%d', score), ARGV[1])
+redis.call('ZADD', KEYS[3], string.format('%d', score - tonumber(ARGV[3])), ARGV[1])
+return 1
