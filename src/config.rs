@@ -26,6 +26,35 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Caps on what clients can store.
     pub limits: LimitSettings,
+    /// The event stream.
+    pub sse: SseSettings,
+}
+
+/// The event stream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SseSettings {
+    /// Events a stream may have waiting to be written before its client
+    /// counts as too slow and the stream is closed (it then resumes).
+    pub stream_buffer: usize,
+    /// Seconds between `: ping` comments.
+    pub ping_secs: u64,
+    /// The `retry:` the stream advises, in milliseconds.
+    pub retry_ms: u64,
+    /// Most messages a resume (`Last-Event-ID`) replays; beyond that the
+    /// stream says `resumed: false` and the client backfills from history.
+    pub resume_max: usize,
+}
+
+impl Default for SseSettings {
+    fn default() -> Self {
+        Self {
+            stream_buffer: 1024,
+            ping_secs: 15,
+            retry_ms: 2000,
+            resume_max: 1000,
+        }
+    }
 }
 
 /// The HTTP server.
@@ -80,6 +109,9 @@ pub struct AuthSettings {
     pub token_ttl_secs: u64,
     /// Lifetime of an SSE ticket, in seconds.
     pub ticket_ttl_secs: u64,
+    /// Key for `POST /api/v1/admin/notifications` (`X-Admin-Key`); without
+    /// one the endpoint answers 404. Prefer `CONFAB_ADMIN_KEY`.
+    pub admin_key: Option<SecretString>,
 }
 
 /// Caps on what clients can store.
@@ -98,6 +130,10 @@ pub struct LimitSettings {
     pub send_rate_per_sec: u32,
     /// Messages one user may send in a burst before the rate applies.
     pub send_burst: u32,
+    /// Events kept in a user's offline queue; the oldest are dropped first.
+    pub offline_queue_max_len: u64,
+    /// Streams one user may hold open at once (all instances together).
+    pub max_streams_per_user: u32,
 }
 
 impl Default for ServerSettings {
@@ -128,6 +164,7 @@ impl Default for AuthSettings {
             jwt_secret: None,
             token_ttl_secs: 24 * 3600,
             ticket_ttl_secs: 60,
+            admin_key: None,
         }
     }
 }
@@ -140,6 +177,8 @@ impl Default for LimitSettings {
             idempotency_ttl_secs: 24 * 3600,
             send_rate_per_sec: 10,
             send_burst: 500,
+            offline_queue_max_len: 1000,
+            max_streams_per_user: 10,
         }
     }
 }
@@ -153,6 +192,7 @@ impl std::fmt::Debug for AuthSettings {
             )
             .field("token_ttl_secs", &self.token_ttl_secs)
             .field("ticket_ttl_secs", &self.ticket_ttl_secs)
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "[redacted]"))
             .finish()
     }
 }
@@ -231,6 +271,15 @@ impl Settings {
         if let Some(v) = var("CONFAB_JWT_SECRET") {
             self.auth.jwt_secret = Some(SecretString::from(v));
         }
+        if let Some(v) = var("CONFAB_ADMIN_KEY").filter(|v| !v.is_empty()) {
+            self.auth.admin_key = Some(SecretString::from(v));
+        }
+        if let Some(v) = var("CONFAB_TICKET_TTL_SECS") {
+            self.auth.ticket_ttl_secs = num("CONFAB_TICKET_TTL_SECS", v)?;
+        }
+        if let Some(v) = var("CONFAB_MAX_STREAMS_PER_USER") {
+            self.limits.max_streams_per_user = num("CONFAB_MAX_STREAMS_PER_USER", v)?;
+        }
         if let Some(v) = var("CONFAB_TOKEN_TTL_SECS") {
             self.auth.token_ttl_secs = num("CONFAB_TOKEN_TTL_SECS", v)?;
         }
@@ -269,6 +318,14 @@ impl Settings {
         }
         if self.limits.send_rate_per_sec == 0 || self.limits.send_burst == 0 {
             bail!("limits.send_rate_per_sec and limits.send_burst must be positive");
+        }
+        if self.sse.stream_buffer == 0
+            || self.sse.ping_secs == 0
+            || self.limits.max_streams_per_user == 0
+        {
+            bail!(
+                "sse.stream_buffer, sse.ping_secs and limits.max_streams_per_user must be positive"
+            );
         }
         if self.redis.timeout_ms == 0 {
             bail!("redis.timeout_ms must be positive");

@@ -25,7 +25,7 @@ pub struct ApiJson<T>(pub T);
 
 /// Whether the request says its body is JSON (`application/json` or any
 /// `+json` type, parameters allowed).
-fn is_json(req: &HttpRequest) -> bool {
+pub fn is_json(req: &HttpRequest) -> bool {
     let Some(value) = req
         .headers()
         .get(header::CONTENT_TYPE)

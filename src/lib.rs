@@ -1,5 +1,4 @@
-//! confab: a chat backend on Redis, served as HTTP REST (and, soon, Server-Sent
-//! Events). The public contract is `API.md`; the OpenAPI document generated
+//! confab: a chat backend on Redis, served as HTTP REST and Server-Sent Events. The public contract is `API.md`; the OpenAPI document generated
 //! from this crate (`confab openapi`) describes it exactly.
 //!
 //! # Layout
@@ -10,12 +9,15 @@
 //! - [`model`]: the JSON objects of the contract.
 //! - [`extract`]: body, query and path extractors that answer with problems.
 //! - [`auth`]: password hashing, access tokens, the `AuthUser` extractor.
+//! - [`realtime`]: the SSE stream, Pub/Sub fan-out, offline queues, resume
+//!   and presence.
 //! - [`store`]: everything in Redis; `store::keys` names every key, Lua
 //!   scripts live beside the code that runs them.
 //! - [`error`]: the one error type and its problem+json form.
 //! - [`openapi`]: the OpenAPI document's hand-written parts.
 //!
-//! Data flows one way: route -> domain check -> store (Redis).
+//! Data flows one way: route -> domain check -> store (Redis) -> realtime
+//! fan-out (Pub/Sub) -> SSE.
 
 #![forbid(unsafe_code)]
 
@@ -27,6 +29,7 @@ pub mod error;
 pub mod extract;
 pub mod model;
 pub mod openapi;
+pub mod realtime;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -44,7 +44,7 @@ fn main() -> anyhow::Result<()> {
                 let bind = settings.server.bind.clone();
                 let app = Application::build(settings).await?;
                 tracing::info!(%bind, port = app.port(), "confab listening");
-                app.run_until_stopped().await.context("Server failed")
+                app.run_until_signalled().await.context("Server failed")
             })
         }
     }

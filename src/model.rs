@@ -174,6 +174,26 @@ pub struct RoomStats {
     pub top_senders: Vec<TopSender>,
 }
 
+/// The data of `member_joined` and `member_left` events.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MemberEvent {
+    /// The room.
+    pub room_id: String,
+    /// Who joined or left.
+    pub user: PublicUser,
+}
+
+/// The data of a `notification` event.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Notification {
+    /// What kind of notification (`announcement` unless the operator said).
+    pub kind: String,
+    /// The text.
+    pub text: String,
+    /// When it was sent.
+    pub created_at: String,
+}
+
 /// A successful login.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LoginResponse {

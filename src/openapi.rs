@@ -4,7 +4,7 @@
 //! responses shared by every endpoint. `confab openapi` prints it, and a test
 //! keeps `openapi/openapi.json` equal to it.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
@@ -16,7 +16,7 @@ use crate::error::Problem;
     info(
         title = "confab",
         description = "A chat API on Redis: accounts, rooms, room and direct messages with \
-paginated history, and (soon) a Server-Sent Events stream.\n\n\
+paginated history, and a Server-Sent Events stream with offline delivery and resume.\n\n\
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable \
 `code`. Times are RFC 3339 UTC with milliseconds. Lists take `limit` (1..=100, \
 default 50) and an opaque `cursor`, and return `{items, next_cursor}` newest first. \
@@ -24,12 +24,20 @@ Any request may also get 404 `not_found` (unknown route), 413 `payload_too_large
 and 503 `unavailable` (Redis unreachable; retry after `Retry-After` seconds)."
     ),
     modifiers(&Security),
+    components(schemas(
+        crate::realtime::stream::Ready,
+        crate::model::Message,
+        crate::model::DirectMessage,
+        crate::model::MemberEvent,
+        crate::model::Notification,
+    )),
     tags(
         (name = "accounts", description = "Registration, login, logout"),
         (name = "users", description = "Profiles and presence"),
         (name = "rooms", description = "Rooms and membership"),
         (name = "messages", description = "Room and direct messages"),
-        (name = "operations", description = "Health probes"),
+        (name = "realtime", description = "The event stream (Server-Sent Events)"),
+        (name = "operations", description = "Health probes and operator notifications"),
     )
 )]
 pub struct ApiDoc;
@@ -52,6 +60,20 @@ impl Modify for Security {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "admin_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Admin-Key",
+                "The operator key from the settings (`CONFAB_ADMIN_KEY`).",
+            ))),
+        );
+        components.add_security_scheme(
+            "ticket",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "ticket",
+                "A ticket from `POST /api/v1/events/tickets`; opens `GET /api/v1/events` only.",
+            ))),
         );
     }
 }

@@ -21,6 +21,7 @@ use crate::error::ApiError;
 use crate::error::middleware::problem_responses;
 use crate::extract::path_error;
 use crate::openapi::ApiDoc;
+use crate::realtime::Realtime;
 use crate::routes;
 use crate::store::Store;
 
@@ -32,6 +33,8 @@ pub struct AppState {
     pub tokens: Tokens,
     /// The settings confab was started with.
     pub settings: Arc<Settings>,
+    /// Event streams and their delivery.
+    pub realtime: Arc<Realtime>,
 }
 
 /// A bound, not yet running, confab server.
@@ -40,6 +43,8 @@ pub struct Application {
     port: u16,
     /// The server; runs when awaited.
     server: Server,
+    /// Event streams, ended on shutdown.
+    realtime: Arc<Realtime>,
 }
 
 impl Application {
@@ -55,10 +60,12 @@ impl Application {
         let store = Store::new(&settings.redis, &settings.limits)?;
         let tokens = Tokens::new(settings.auth.secret_bytes(), settings.auth.token_ttl_secs);
         let workers = settings.server.workers;
+        let realtime = Realtime::start(&settings, store.clone())?;
         let state = web::Data::new(AppState {
             store,
             tokens,
             settings: Arc::new(settings),
+            realtime: realtime.clone(),
         });
         let openapi = web::Data::new(openapi());
         tokio::task::spawn_blocking(password::warm_up);
@@ -84,6 +91,12 @@ impl Application {
                 .wrap(from_fn(problem_responses))
                 .wrap(from_fn(log_request))
         })
+        // A client that goes away is noticed at once, so its stream ends and
+        // presence follows within a second.
+        .h1_allow_half_closed(false)
+        // Signals are handled by `run_until_signalled`, which ends event
+        // streams first so the graceful stop is quick.
+        .disable_signals()
         .listen(listener)
         .context("Failed to listen")?
         .shutdown_timeout(10);
@@ -93,6 +106,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            realtime,
         })
     }
 
@@ -101,10 +115,24 @@ impl Application {
         self.port
     }
 
-    /// Serves until the process gets SIGINT/SIGTERM (actix handles both:
-    /// it stops accepting, lets in-flight requests finish for up to 10 s,
-    /// then exits).
+    /// Serves until stopped through [`Application::handle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully: stops
+    /// accepting, ends every event stream (clients reconnect elsewhere and
+    /// resume), lets other requests finish for up to 10 s, and returns.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let realtime = self.realtime.clone();
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!(streams = realtime.hub.len(), "shutting down");
+            let stopping = handle.stop(true);
+            realtime.shutdown();
+            stopping.await;
+        });
         self.server.await
     }
 
@@ -125,6 +153,30 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .service(routes::health::readyz)
         .split_for_parts();
     ApiDoc::finish(api)
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
 }
 
 /// Any route nobody registered: 404 `not_found`.

@@ -30,6 +30,23 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+impl AuthUser {
+    /// Checks the request's bearer token and its session.
+    pub async fn authenticate(token: Option<String>, state: &AppState) -> Result<Self, ApiError> {
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::MissingToken)?;
+        let claims = state.tokens.check(&token).map_err(ApiError::InvalidToken)?;
+        if !state.store.session_exists(&claims.sub, &claims.sid).await? {
+            return Err(ApiError::InvalidToken("revoked"));
+        }
+        Ok(AuthUser {
+            user_id: claims.sub,
+            session_id: claims.sid,
+        })
+    }
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;

@@ -144,7 +144,7 @@ pub async fn login(
     tag = "accounts",
     security(("bearer" = [])),
     responses(
-        (status = 204, description = "Signed out; the token now gets 401 everywhere"),
+        (status = 204, description = "Signed out; the token now gets 401 everywhere and its open event streams end"),
         (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`unavailable`", body = Problem, content_type = "application/problem+json"),
     )
@@ -155,6 +155,10 @@ pub async fn logout(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpRe
     state
         .store
         .delete_session(&auth.user_id, &auth.session_id)
+        .await?;
+    state
+        .realtime
+        .session_revoked(&auth.user_id, &auth.session_id)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

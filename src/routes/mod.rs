@@ -2,8 +2,10 @@
 //! parses its input into domain types, asks the store, and shapes the answer;
 //! its `#[utoipa::path]` is its entry in the OpenAPI document.
 
+pub mod admin;
 pub mod auth;
 pub mod direct;
+pub mod events;
 pub mod health;
 pub mod messages;
 pub mod rooms;
@@ -32,7 +34,10 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(messages::list_room_messages)
         .service(direct::send_direct_message)
         .service(direct::list_direct_messages)
-        .service(direct::list_conversations);
+        .service(direct::list_conversations)
+        .service(events::create_ticket)
+        .service(events::open_events)
+        .service(admin::send_notification);
 }
 
 /// Query parameters of every list endpoint.

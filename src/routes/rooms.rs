@@ -184,6 +184,9 @@ pub async fn get_room(
 }
 
 /// Join a room. Idempotent: joining a room you are in changes nothing.
+///
+/// Your open event streams carry the room's events from the moment this
+/// returns; a new member is announced with `member_joined`.
 #[utoipa::path(
     tag = "rooms",
     security(("bearer" = [])),
@@ -205,15 +208,27 @@ pub async fn join_room(
     if !is_valid_id(&room_id) {
         return Err(ApiError::room_not_found(&room_id));
     }
-    state
+    let is_new = state
         .store
         .join_room(&room_id, &auth.user_id, now_ms())
         .await?
         .ok_or_else(|| ApiError::room_not_found(&room_id))?;
+    let announce = if is_new {
+        me(&state, &auth).await?
+    } else {
+        None
+    };
+    state
+        .realtime
+        .member_joined(&auth.user_id, &room_id, announce)
+        .await?;
     Ok(web::Json(find_room(&state, &room_id).await?))
 }
 
 /// Leave a room. Idempotent: leaving a room you are not in is also 204.
+///
+/// Your open event streams stop carrying the room's events; a member who
+/// left is announced with `member_left`.
 #[utoipa::path(
     tag = "rooms",
     security(("bearer" = [])),
@@ -235,12 +250,32 @@ pub async fn leave_room(
     if !is_valid_id(&room_id) {
         return Err(ApiError::room_not_found(&room_id));
     }
-    state
+    let was_member = state
         .store
         .leave_room(&room_id, &auth.user_id)
         .await?
         .ok_or_else(|| ApiError::room_not_found(&room_id))?;
+    let announce = if was_member {
+        me(&state, &auth).await?
+    } else {
+        None
+    };
+    state
+        .realtime
+        .member_left(&auth.user_id, &room_id, announce)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller as others see them, for member events.
+async fn me(state: &AppState, auth: &AuthUser) -> Result<Option<PublicUser>, ApiError> {
+    Ok(state
+        .store
+        .public_users(std::slice::from_ref(&auth.user_id))
+        .await?
+        .pop()
+        .flatten()
+        .map(PublicUser::from))
 }
 
 /// A room's members, latest joined first. Readable by anyone signed in.

@@ -73,7 +73,8 @@ fn parse_element(element: &str) -> StoreResult<DirectMessageRecord> {
 }
 
 impl Store {
-    /// Stores a direct message once per `client_id`, then moves the
+    /// Stores a direct message once per `client_id` and hands it to realtime
+    /// delivery (one atomic script), then moves the
     /// conversation to the top of both users' conversation lists (repeated on
     /// retries, so it heals if that second step failed).
     #[tracing::instrument(skip_all, fields(sender_id = %sender.id, recipient_id = %recipient.id))]
@@ -93,14 +94,21 @@ impl Store {
         })
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut invocation = SEND_DIRECT_MESSAGE.prepare_invoke();
-        invocation.key(k.direct_messages(&sender.id, &recipient.id));
+        invocation
+            .key(k.direct_messages(&sender.id, &recipient.id))
+            .key(k.presence())
+            .key(k.offline(&recipient.id));
         if let Some(client_id) = client_id {
             invocation.key(k.direct_idempotency(&sender.id, &recipient.id, &sender.id, client_id));
         }
         invocation
             .arg(json)
             .arg(self.limits.direct_history_max_len)
-            .arg(self.limits.idempotency_ttl_secs);
+            .arg(self.limits.idempotency_ttl_secs)
+            .arg(&recipient.id)
+            .arg(k.user_channel(&recipient.id))
+            .arg(k.user_channel(&sender.id))
+            .arg(self.limits.offline_queue_max_len);
         let mut conn = self.conn();
         let (status, element): (String, String) =
             self.run(invocation.invoke_async(&mut conn)).await?;

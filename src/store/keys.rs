@@ -114,11 +114,80 @@ impl Keys {
         )
     }
 
-    /// ZSET user id -> presence expiry (ms): who is online. Written by the
-    /// realtime layer; an entry whose score is in the past is stale.
+    /// ZSET user id -> presence expiry (ms): who is online (holds at least
+    /// one open stream on some instance). An entry whose score is in the
+    /// past belongs to a crashed instance; sweepers remove it.
     pub fn presence(&self) -> String {
         format!("{}{{presence}}:online", self.prefix)
     }
+
+    /// ZSET user id -> registration recency: every user (for broadcasts).
+    pub fn all_users(&self) -> String {
+        format!("{}{{presence}}:users", self.prefix)
+    }
+
+    /// ZSET stream id -> expiry (ms): a user's open streams on all instances,
+    /// refreshed by each instance's heartbeat.
+    pub fn user_streams(&self, user_id: &str) -> String {
+        format!("{}{{u:{user_id}}}:streams", self.prefix)
+    }
+
+    /// LIST of internal event JSON: what arrived while the user had no open
+    /// stream, oldest first, capped.
+    pub fn offline(&self, user_id: &str) -> String {
+        format!("{}{{u:{user_id}}}:offline", self.prefix)
+    }
+
+    /// The two halves of [`Keys::offline`] around the user id, for scripts
+    /// that queue for users they discover themselves (room members).
+    pub fn offline_parts(&self) -> (String, String) {
+        (format!("{}{{u:", self.prefix), "}:offline".to_owned())
+    }
+
+    /// STRING with TTL: `<user id> <session id>` of an SSE ticket.
+    pub fn ticket(&self, ticket: &str) -> String {
+        format!("{}ticket:{ticket}", self.prefix)
+    }
+
+    /// Pub/Sub channel of a user: their direct messages, notifications and
+    /// control events (membership changes, revoked sessions).
+    pub fn user_channel(&self, user_id: &str) -> String {
+        format!("{}{{u:{user_id}}}:events", self.prefix)
+    }
+
+    /// Pub/Sub channel of a room: its messages and member events.
+    pub fn room_channel(&self, room_id: &str) -> String {
+        format!("{}{{r:{room_id}}}:events", self.prefix)
+    }
+
+    /// Pub/Sub channel for notifications to everyone.
+    pub fn broadcast_channel(&self) -> String {
+        format!("{}broadcast", self.prefix)
+    }
+
+    /// Which channel this is: the inverse of the three channel names above.
+    pub fn parse_channel<'a>(&self, channel: &'a str) -> Option<Channel<'a>> {
+        let rest = channel.strip_prefix(self.prefix.as_str())?;
+        if rest == "broadcast" {
+            return Some(Channel::Broadcast);
+        }
+        let inner = rest.strip_prefix('{')?.strip_suffix("}:events")?;
+        if let Some(user) = inner.strip_prefix("u:") {
+            return Some(Channel::User(user));
+        }
+        inner.strip_prefix("r:").map(Channel::Room)
+    }
+}
+
+/// A Pub/Sub channel, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel<'a> {
+    /// A user's channel.
+    User(&'a str),
+    /// A room's channel.
+    Room(&'a str),
+    /// The broadcast channel.
+    Broadcast,
 }
 
 #[cfg(test)]
@@ -190,6 +259,26 @@ mod tests {
             hash_tag(&k.direct_messages("b", "a")),
             hash_tag(&k.direct_idempotency("a", "b", "a", "x"))
         );
+    }
+
+    #[test]
+    fn channel_names_parse_back() {
+        let k = Keys::new("c:");
+        assert_eq!(
+            k.parse_channel(&k.user_channel("u1")),
+            Some(Channel::User("u1"))
+        );
+        assert_eq!(
+            k.parse_channel(&k.room_channel("r1")),
+            Some(Channel::Room("r1"))
+        );
+        assert_eq!(
+            k.parse_channel(&k.broadcast_channel()),
+            Some(Channel::Broadcast)
+        );
+        assert_eq!(k.parse_channel("other:{u:x}:events"), None);
+        let (head, tail) = k.offline_parts();
+        assert_eq!(format!("{head}u1{tail}"), k.offline("u1"));
     }
 
     #[test]

@@ -63,8 +63,9 @@ pub enum HistoryQuery {
 
 impl Store {
     /// Stores a message in a room the sender belongs to, once per
-    /// `client_id`. The message, its counters and its idempotency record are
-    /// one atomic script; the directory's activity order follows (and is
+    /// `client_id`, and hands it to realtime delivery. The message, its
+    /// counters, its idempotency record, the publish and the offline queues
+    /// are one atomic script; the directory's activity order follows (and is
     /// repeated on every retry, so it heals if that second step failed).
     #[tracing::instrument(skip_all, fields(room_id, sender_id = %sender.id))]
     pub async fn send_room_message(
@@ -80,10 +81,12 @@ impl Store {
             .key(k.room(room_id))
             .key(k.room_members(room_id))
             .key(k.room_messages(room_id))
-            .key(k.room_senders(room_id));
+            .key(k.room_senders(room_id))
+            .key(k.presence());
         if let Some(client_id) = client_id {
             invocation.key(k.room_idempotency(room_id, &sender.id, client_id));
         }
+        let (offline_head, offline_tail) = k.offline_parts();
         invocation
             .arg(&sender.id)
             .arg(&sender.username)
@@ -91,7 +94,12 @@ impl Store {
             .arg(body)
             .arg(client_id.unwrap_or(""))
             .arg(self.limits.room_history_max_len)
-            .arg(self.limits.idempotency_ttl_secs);
+            .arg(self.limits.idempotency_ttl_secs)
+            .arg(room_id)
+            .arg(k.room_channel(room_id))
+            .arg(offline_head)
+            .arg(offline_tail)
+            .arg(self.limits.offline_queue_max_len);
         let mut conn = self.conn();
         let reply: Vec<redis::Value> = self.run(invocation.invoke_async(&mut conn)).await?;
         let mut reply = reply.into_iter();

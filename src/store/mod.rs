@@ -19,6 +19,7 @@ pub mod direct;
 pub mod keys;
 pub mod messages;
 pub mod pagination;
+pub mod realtime;
 pub mod rooms;
 pub mod sessions;
 pub mod users;

@@ -70,8 +70,11 @@ impl Store {
             .is_some();
         if !claimed {
             self.run(conn.del::<_, ()>(&user_key)).await?;
+            return Ok(false);
         }
-        Ok(claimed)
+        self.touch_recency(&self.keys.all_users(), user.created_ms, &user.id, "NX")
+            .await?;
+        Ok(true)
     }
 
     /// The id of the user with this lower-cased username.

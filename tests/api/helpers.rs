@@ -537,3 +537,170 @@ pub fn offline_public_user(user: &TestUser) -> Value {
 pub fn user_lite(user: &TestUser) -> Value {
     json!({"id": user.id, "username": user.username, "display_name": user.username})
 }
+
+/// One event read from an SSE stream.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    /// `event:` (`message` when absent).
+    pub event: String,
+    /// `id:`, if any.
+    pub id: Option<String>,
+    /// `data:` parsed as JSON.
+    pub data: Value,
+}
+
+/// A client side of an open event stream, read as a browser would.
+pub struct EventStream {
+    /// The response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body, as it arrives.
+    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>>>>,
+    /// Received text not yet parsed into events.
+    buffer: String,
+    /// Comment lines seen (`: ping`).
+    pub comments: Vec<String>,
+    /// `retry:` values seen.
+    pub retries: Vec<String>,
+}
+
+impl EventStream {
+    /// The next event (comments are recorded, not returned); `None` when the
+    /// stream ended. Panics if nothing arrives within `timeout`.
+    pub async fn next_within(&mut self, timeout: Duration) -> Option<SseEvent> {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent {
+                    event: "message".into(),
+                    id: None,
+                    data: Value::Null,
+                };
+                let mut data = String::new();
+                let mut has_data = false;
+                for line in block.lines() {
+                    if let Some(comment) = line.strip_prefix(':') {
+                        self.comments.push(comment.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        event.event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        event.id = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        has_data = true;
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    } else if let Some(v) = line.strip_prefix("retry:") {
+                        self.retries.push(v.trim().to_owned());
+                    }
+                }
+                if has_data {
+                    event.data = serde_json::from_str(&data).expect("event data is JSON");
+                    return Some(event);
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("no event within {timeout:?}; buffered: {:?}", self.buffer)
+                });
+            match chunk {
+                Some(Ok(bytes)) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    /// The next event, within 5 seconds; panics if the stream ended.
+    pub async fn next(&mut self) -> SseEvent {
+        self.next_within(Duration::from_secs(5))
+            .await
+            .expect("the stream ended")
+    }
+
+    /// The next event, which must be of this type.
+    pub async fn expect(&mut self, event: &str) -> SseEvent {
+        let next = self.next().await;
+        assert_eq!(next.event, event, "{next:?}");
+        next
+    }
+
+    /// Reads events until one of type `event` whose data satisfies `pred`,
+    /// returning the events before it.
+    pub async fn until(&mut self, event: &str, pred: impl Fn(&Value) -> bool) -> Vec<SseEvent> {
+        let mut before = Vec::new();
+        loop {
+            let next = self.next().await;
+            if next.event == event && pred(&next.data) {
+                return before;
+            }
+            before.push(next);
+        }
+    }
+
+    /// Asserts the stream ends within `timeout` (events before the end are
+    /// ignored).
+    pub async fn assert_ends_within(&mut self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            assert!(!left.is_zero(), "the stream did not end within {timeout:?}");
+            if self.next_within(left).await.is_none() {
+                return;
+            }
+        }
+    }
+}
+
+impl TestApp {
+    /// Opens an event stream at `path_and_query` with extra headers;
+    /// returns the stream, or the error reply.
+    pub async fn open_events(
+        &self,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<EventStream, Reply> {
+        let mut req = self
+            .client
+            .get(format!("{}{}", self.address, path_and_query));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let res = req.send().await.expect("request sent");
+        if res.status() != 200 {
+            return Err(Self::read(res).await);
+        }
+        Ok(EventStream {
+            headers: res.headers().clone(),
+            body: Box::pin(res.bytes_stream()),
+            buffer: String::new(),
+            comments: Vec::new(),
+            retries: Vec::new(),
+        })
+    }
+
+    /// Opens `user`'s event stream with their bearer token and reads `ready`.
+    pub async fn events(&self, user: &TestUser) -> (EventStream, Value) {
+        let auth = format!("Bearer {}", user.token);
+        let mut stream = self
+            .open_events("/api/v1/events", &[("authorization", &auth)])
+            .await
+            .unwrap_or_else(|r| panic!("stream refused: {}", r.text));
+        let ready = stream.expect("ready").await.data;
+        (stream, ready)
+    }
+
+    /// Opens `user`'s event stream resuming after `last_event_id`.
+    pub async fn events_after(&self, user: &TestUser, last_event_id: &str) -> (EventStream, Value) {
+        let auth = format!("Bearer {}", user.token);
+        let mut stream = self
+            .open_events(
+                "/api/v1/events",
+                &[("authorization", &auth), ("last-event-id", last_event_id)],
+            )
+            .await
+            .unwrap_or_else(|r| panic!("stream refused: {}", r.text));
+        let ready = stream.expect("ready").await.data;
+        (stream, ready)
+    }
+}

@@ -10,5 +10,6 @@ mod faults;
 mod limits;
 mod messages;
 mod openapi;
+mod realtime;
 mod rooms;
 mod users;

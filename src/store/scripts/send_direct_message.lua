@@ -1,14 +1,22 @@
--- Stores a direct message with a fresh id, idempotently and atomically (all
--- keys in the conversation's slot).
+-- Stores a direct message with a fresh id, idempotently, and hands it to
+-- realtime delivery in the same atomic step: published to both users'
+-- channels, and queued for the recipient when they have no open stream.
 -- Ids take the form of Redis Stream ids (`<ms>-<seq>`), from the server clock,
 -- strictly increasing within the conversation, so they order with room
 -- message ids by time.
--- KEYS[1] conversation list, KEYS[2] idempotency key (only with a client id)
+--
+-- KEYS[1] conversation list, KEYS[2] presence, KEYS[3] recipient's offline
+-- list, KEYS[4] idempotency key (only with a client id)
 -- ARGV[1] message JSON without its id, ARGV[2] list cap,
--- ARGV[3] idempotency TTL (s)
+-- ARGV[3] idempotency TTL (s), ARGV[4] recipient id, ARGV[5] recipient's
+-- channel, ARGV[6] sender's channel, ARGV[7] offline cap
+--
+-- The presence set and the offline list live in other hash slots: this
+-- script needs a standalone Redis (or all keys on one node).
+--
 -- Returns {'new', element} or {'dup', element}; an element is `<id> <json>`.
-if KEYS[2] then
-  local previous = redis.call('GET', KEYS[2])
+if KEYS[4] then
+  local previous = redis.call('GET', KEYS[4])
   if previous then
     return {'dup', previous}
   end
@@ -25,10 +33,20 @@ if last then
     seq = tonumber(last_seq) + 1
   end
 end
-local element = string.format('%d-%d %s', ms, seq, ARGV[1])
+local id = string.format('%d-%d', ms, seq)
+local element = id .. ' ' .. ARGV[1]
 redis.call('RPUSH', KEYS[1], element)
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
-if KEYS[2] then
-  redis.call('SET', KEYS[2], element, 'EX', ARGV[3])
+if KEYS[4] then
+  redis.call('SET', KEYS[4], element, 'EX', ARGV[3])
+end
+
+-- The realtime event: the stored JSON with its tag and id spliced in.
+local event = '{"t":"d","id":"' .. id .. '",' .. string.sub(ARGV[1], 2)
+redis.call('PUBLISH', ARGV[5], event)
+redis.call('PUBLISH', ARGV[6], event)
+if not redis.call('ZSCORE', KEYS[2], ARGV[4]) then
+  redis.call('RPUSH', KEYS[3], event)
+  redis.call('LTRIM', KEYS[3], -tonumber(ARGV[7]), -1)
 end
 return {'new', element}

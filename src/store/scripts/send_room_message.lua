@@ -1,11 +1,20 @@
--- Stores a room message: membership check, idempotency, the stream entry and
--- every counter in one atomic step (all keys in the room's slot), so a crash
--- or a racing retry can never leave half a message or store one twice.
+-- Stores a room message and hands it to realtime delivery in one atomic
+-- step: membership check, idempotency, the stream entry, every counter, the
+-- Pub/Sub publish (so streams see messages in id order) and the offline
+-- queues of members without an open stream. A crash or a racing retry can
+-- never leave half a message or store one twice.
+--
 -- KEYS[1] room hash, KEYS[2] members, KEYS[3] messages stream,
--- KEYS[4] senders, KEYS[5] idempotency key (only with a client id)
+-- KEYS[4] senders, KEYS[5] presence, KEYS[6] idempotency key (only with a
+-- client id)
 -- ARGV[1] sender id, ARGV[2] sender username, ARGV[3] sender display name,
 -- ARGV[4] body, ARGV[5] client id or '', ARGV[6] stream MAXLEN (approximate),
--- ARGV[7] idempotency TTL (s)
+-- ARGV[7] idempotency TTL (s), ARGV[8] room id, ARGV[9] room channel,
+-- ARGV[10] offline key head, ARGV[11] offline key tail, ARGV[12] offline cap
+--
+-- The presence set and members' offline lists live in other hash slots:
+-- this script needs a standalone Redis (or all keys on one node).
+--
 -- Returns {'no_room'}, {'not_member'}, {'new', id} or
 -- {'dup', id, fields-or-nil} for a repeated client id.
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -14,8 +23,8 @@ end
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   return {'not_member'}
 end
-if KEYS[5] then
-  local previous = redis.call('GET', KEYS[5])
+if KEYS[6] then
+  local previous = redis.call('GET', KEYS[6])
   if previous then
     local entry = redis.call('XRANGE', KEYS[3], previous, previous)
     if entry[1] then
@@ -33,7 +42,22 @@ local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(field
 redis.call('HINCRBY', KEYS[1], 'message_count', 1)
 redis.call('HSET', KEYS[1], 'last_message_id', id)
 redis.call('ZINCRBY', KEYS[4], 1, ARGV[1])
-if KEYS[5] then
-  redis.call('SET', KEYS[5], id, 'EX', ARGV[7])
+if KEYS[6] then
+  redis.call('SET', KEYS[6], id, 'EX', ARGV[7])
+end
+
+local event = {t = 'm', id = id, room = ARGV[8], s = {ARGV[1], ARGV[2], ARGV[3]}, b = ARGV[4]}
+if ARGV[5] ~= '' then event.c = ARGV[5] end
+event = cjson.encode(event)
+redis.call('PUBLISH', ARGV[9], event)
+-- Members without an open stream (not in the presence set), except the
+-- sender, get it in their offline queue.
+local cap = tonumber(ARGV[12])
+for _, member in ipairs(redis.call('ZDIFF', 2, KEYS[2], KEYS[5])) do
+  if member ~= ARGV[1] then
+    local queue = ARGV[10] .. member .. ARGV[11]
+    redis.call('RPUSH', queue, event)
+    redis.call('LTRIM', queue, -cap, -1)
+  end
 end
 return {'new', id}

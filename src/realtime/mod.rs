@@ -1,0 +1,159 @@
+//! Realtime delivery: the SSE stream, Pub/Sub fan-out across instances,
+//! offline queues, resume and presence.
+//!
+//! # How an event reaches a stream
+//! A send stores the message and, in the same Lua script, publishes it on
+//! the room's (or users') Pub/Sub channel and appends it to the offline queue
+//! of every recipient without an open stream. Each instance has one Pub/Sub
+//! connection ([`listener`]) subscribed to the channels its local streams
+//! need; the [`hub`] hands each event to those streams.
+//!
+//! # Opening a stream without gaps
+//! A stream (1) subscribes to its user's and rooms' channels and waits for
+//! Redis to confirm, then (2) atomically marks the user online and drains
+//! their offline queue ([`crate::store::realtime`]). A send runs either
+//! before (2), and is then in the queue, or after it, and is then delivered
+//! live because of (1); an event that is both is sent once (by id). A
+//! `Last-Event-ID` adds the messages after that id from history.
+//!
+//! # Layout
+//! - [`event`]: the internal event form and the SSE form.
+//! - [`hub`]: local streams by user and room; fan-out; slow-client policy.
+//! - [`listener`]: the Pub/Sub connection and subscription changes.
+//! - [`presence`]: heartbeats and the sweeper for crashed instances.
+//! - [`stream`]: opening a stream and feeding it.
+
+pub mod event;
+pub mod hub;
+pub mod listener;
+pub mod presence;
+pub mod stream;
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::config::Settings;
+use crate::domain::new_id;
+use crate::model::PublicUser;
+use crate::store::{Store, StoreResult};
+use event::Internal;
+use hub::{ConnId, Hub};
+
+/// The realtime side of one instance.
+pub struct Realtime {
+    /// Local streams and fan-out.
+    pub hub: Arc<Hub>,
+    /// Redis.
+    pub store: Store,
+    /// Names this instance's streams in Redis (`<instance>:<conn>`).
+    instance_id: String,
+}
+
+impl Realtime {
+    /// Starts the Pub/Sub listener and presence upkeep on the current
+    /// runtime.
+    pub fn start(settings: &Settings, store: Store) -> anyhow::Result<Arc<Self>> {
+        let (subs_tx, subs_rx) = mpsc::unbounded_channel();
+        let hub = Arc::new(Hub::new(
+            store.keys().clone(),
+            settings.sse.stream_buffer,
+            subs_tx,
+        ));
+        listener::spawn(
+            &settings.redis,
+            store.keys().broadcast_channel(),
+            hub.clone(),
+            subs_rx,
+        )?;
+        let realtime = Arc::new(Self {
+            hub,
+            store,
+            instance_id: new_id(),
+        });
+        actix_web::rt::spawn(presence::run(realtime.clone()));
+        Ok(realtime)
+    }
+
+    /// The id a local stream has in Redis.
+    pub fn stream_id(&self, conn: ConnId) -> String {
+        format!("{}:{conn}", self.instance_id)
+    }
+
+    /// `user_id` joined `room_id`: their streams here receive the room from
+    /// now on (subscribed before this returns), streams elsewhere within
+    /// moments; a new member is announced to the room.
+    pub async fn member_joined(
+        &self,
+        user_id: &str,
+        room_id: &str,
+        announce: Option<PublicUser>,
+    ) -> StoreResult<()> {
+        if let Err(e) = self.hub.add_room(user_id, room_id).await {
+            tracing::warn!(error = %e, "could not subscribe streams to a joined room");
+        }
+        let keys = self.store.keys();
+        let control = Internal::Joined {
+            room: room_id.to_owned(),
+        };
+        self.store
+            .publish(&keys.user_channel(user_id), &control.to_json())
+            .await?;
+        if let Some(user) = announce {
+            let event = Internal::MemberJoined {
+                room: room_id.to_owned(),
+                user,
+            };
+            self.store
+                .publish(&keys.room_channel(room_id), &event.to_json())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// `user_id` left `room_id`: their streams stop receiving it; a member
+    /// who left is announced to the room.
+    pub async fn member_left(
+        &self,
+        user_id: &str,
+        room_id: &str,
+        announce: Option<PublicUser>,
+    ) -> StoreResult<()> {
+        self.hub.remove_room(user_id, room_id);
+        let keys = self.store.keys();
+        let control = Internal::Left {
+            room: room_id.to_owned(),
+        };
+        self.store
+            .publish(&keys.user_channel(user_id), &control.to_json())
+            .await?;
+        if let Some(user) = announce {
+            let event = Internal::MemberLeft {
+                room: room_id.to_owned(),
+                user,
+            };
+            self.store
+                .publish(&keys.room_channel(room_id), &event.to_json())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A session was revoked: its streams end, here at once and elsewhere
+    /// within moments.
+    pub async fn session_revoked(&self, user_id: &str, session_id: &str) -> StoreResult<()> {
+        self.hub.revoke(user_id, session_id);
+        let control = Internal::Revoked {
+            sid: session_id.to_owned(),
+        };
+        self.store
+            .publish(&self.store.keys().user_channel(user_id), &control.to_json())
+            .await
+    }
+
+    /// Ends every local stream (graceful shutdown): clients reconnect,
+    /// elsewhere or later, and resume.
+    pub fn shutdown(&self) {
+        self.hub.close_all();
+    }
+}

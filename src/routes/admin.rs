@@ -1,0 +1,142 @@
+//! Operator notifications.
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::clock::now_ms;
+use crate::domain::{Username, is_valid_id};
+use crate::error::{ApiError, Problem};
+use crate::extract::{is_json, parse_json};
+use crate::realtime::event::Internal;
+use crate::startup::AppState;
+
+/// Body of `POST /admin/notifications`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"text": "Maintenance at 22:00 UTC", "kind": "maintenance"}))]
+pub struct NotificationRequest {
+    /// 1..=1000 characters.
+    pub text: String,
+    /// 1..=32 characters; default `announcement`.
+    pub kind: Option<String>,
+    /// Send to these users (1..=1000 usernames). Not with `room_id`.
+    pub usernames: Option<Vec<String>>,
+    /// Send to this room's members. Not with `usernames`.
+    pub room_id: Option<String>,
+}
+
+/// How many users a notification was addressed to.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NotificationAccepted {
+    /// Distinct users addressed (online ones get it live, the others from
+    /// their offline queue).
+    pub recipients: u64,
+}
+
+/// Send a notification to users, a room's members, or everyone.
+///
+/// Needs `X-Admin-Key` with the key from the settings; without a configured
+/// key this endpoint does not exist (404).
+#[utoipa::path(
+    tag = "operations",
+    request_body = NotificationRequest,
+    security(("admin_key" = [])),
+    responses(
+        (status = 202, description = "Sent", body = NotificationAccepted),
+        (status = 400, description = "`invalid_json` or `validation_failed`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`missing_token` (no key) or `invalid_token` (wrong key)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found` (no key configured), `user_not_found` or `room_not_found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/admin/notifications")]
+pub async fn send_notification(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let Some(key) = state.settings.auth.admin_key.as_ref() else {
+        return Err(ApiError::NotFound {
+            code: "not_found",
+            detail: "no route matches POST /api/v1/admin/notifications".into(),
+        });
+    };
+    let given = req
+        .headers()
+        .get("x-admin-key")
+        .and_then(|v| v.to_str().ok());
+    match given {
+        None => return Err(ApiError::MissingToken),
+        Some(given) if !constant_time_eq(given.as_bytes(), key.expose_secret().as_bytes()) => {
+            return Err(ApiError::InvalidToken("not the admin key"));
+        }
+        Some(_) => {}
+    }
+    // The body is read only once the key checks out.
+    if !is_json(&req) {
+        return Err(ApiError::InvalidJson(
+            "send the body as JSON with `Content-Type: application/json`".into(),
+        ));
+    }
+    let body: NotificationRequest = parse_json(&body)?;
+    let text = body.text.trim();
+    if text.is_empty() || text.chars().count() > 1000 {
+        return Err(ApiError::validation(
+            "text",
+            "must be 1 to 1000 characters, not only whitespace",
+        ));
+    }
+    let kind = body.kind.as_deref().unwrap_or("announcement").trim();
+    if kind.is_empty() || kind.chars().count() > 32 {
+        return Err(ApiError::validation("kind", "must be 1 to 32 characters"));
+    }
+    let event = Internal::Notification {
+        kind: kind.to_owned(),
+        text: text.to_owned(),
+        at: now_ms(),
+    }
+    .to_json();
+    let store = &state.store;
+    let recipients = match (body.usernames, body.room_id) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation(
+                "usernames",
+                "send either `usernames` or `room_id`, not both",
+            ));
+        }
+        (Some(names), None) => {
+            if names.is_empty() || names.len() > 1000 {
+                return Err(ApiError::validation(
+                    "usernames",
+                    "must list 1 to 1000 usernames",
+                ));
+            }
+            let mut ids = Vec::with_capacity(names.len());
+            for name in &names {
+                let id = match Username::parse(name) {
+                    Ok(u) => store.user_id_by_username(&u.canonical()).await?,
+                    Err(_) => None,
+                };
+                ids.push(id.ok_or_else(|| ApiError::user_not_found(name))?);
+            }
+            ids.sort();
+            ids.dedup();
+            store.notify_users(&ids, &event).await?
+        }
+        (None, Some(room_id)) => {
+            if !is_valid_id(&room_id) || store.room(&room_id).await?.is_none() {
+                return Err(ApiError::room_not_found(&room_id));
+            }
+            let members = store.all_member_ids(&room_id).await?;
+            store.notify_users(&members, &event).await?
+        }
+        (None, None) => store.notify_everyone(&event).await?,
+    };
+    Ok(HttpResponse::Accepted().json(NotificationAccepted { recipients }))
+}
+
+/// Compares without revealing, through timing, how much of a key matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
