@@ -97,7 +97,8 @@ impl Store {
         invocation
             .key(k.direct_messages(&sender.id, &recipient.id))
             .key(k.presence())
-            .key(k.offline(&recipient.id));
+            .key(k.offline(&recipient.id))
+            .key(k.last_message_id());
         if let Some(client_id) = client_id {
             invocation.key(k.direct_idempotency(&sender.id, &recipient.id, &sender.id, client_id));
         }

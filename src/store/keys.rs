@@ -121,6 +121,12 @@ impl Keys {
         format!("{}{{presence}}:online", self.prefix)
     }
 
+    /// STRING: the last message id handed out (room or direct), so ids are
+    /// unique and ordered across the whole deployment.
+    pub fn last_message_id(&self) -> String {
+        format!("{}{{presence}}:last_message_id", self.prefix)
+    }
+
     /// ZSET user id -> registration recency: every user (for broadcasts).
     pub fn all_users(&self) -> String {
         format!("{}{{presence}}:users", self.prefix)

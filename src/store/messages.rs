@@ -82,7 +82,8 @@ impl Store {
             .key(k.room_members(room_id))
             .key(k.room_messages(room_id))
             .key(k.room_senders(room_id))
-            .key(k.presence());
+            .key(k.presence())
+            .key(k.last_message_id());
         if let Some(client_id) = client_id {
             invocation.key(k.room_idempotency(room_id, &sender.id, client_id));
         }

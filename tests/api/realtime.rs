@@ -311,3 +311,24 @@ async fn a_ticket_opens_streams_only_and_dies_with_its_session() {
         .unwrap();
     refused.assert_problem(401, "invalid_token");
 }
+
+#[actix_web::test]
+async fn message_ids_are_unique_and_increasing_across_rooms_and_conversations() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    app.user("bob").await;
+    let first = app.room(&alice, "first").await;
+    let second = app.room(&alice, "second").await;
+
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let reply = match i % 3 {
+            0 => app.send(&alice, &first, "a").await,
+            1 => app.send(&alice, &second, "b").await,
+            _ => app.send_direct(&alice, "bob", "c").await,
+        };
+        ids.push(parse_message_id(reply.assert_status(201)["id"].as_str().unwrap()));
+    }
+
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+}

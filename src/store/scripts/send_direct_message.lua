@@ -1,12 +1,13 @@
 -- Stores a direct message with a fresh id, idempotently, and hands it to
 -- realtime delivery in the same atomic step: published to both users'
 -- channels, and queued for the recipient when they have no open stream.
--- Ids take the form of Redis Stream ids (`<ms>-<seq>`), from the server clock,
--- strictly increasing within the conversation, so they order with room
--- message ids by time.
+-- Ids take the form of Redis Stream ids (`<ms>-<seq>`): the Redis clock, but
+-- never below the last id handed out to any room or conversation, so room
+-- and direct message ids are unique and ordered together.
 --
 -- KEYS[1] conversation list, KEYS[2] presence, KEYS[3] recipient's offline
--- list, KEYS[4] idempotency key (only with a client id)
+-- list, KEYS[4] last message id (global), KEYS[5] idempotency key (only
+-- with a client id)
 -- ARGV[1] message JSON without its id, ARGV[2] list cap,
 -- ARGV[3] idempotency TTL (s), ARGV[4] recipient id, ARGV[5] recipient's
 -- channel, ARGV[6] sender's channel, ARGV[7] offline cap
@@ -15,8 +16,8 @@
 -- script needs a standalone Redis (or all keys on one node).
 --
 -- Returns {'new', element} or {'dup', element}; an element is `<id> <json>`.
-if KEYS[4] then
-  local previous = redis.call('GET', KEYS[4])
+if KEYS[5] then
+  local previous = redis.call('GET', KEYS[5])
   if previous then
     return {'dup', previous}
   end
@@ -24,21 +25,21 @@ end
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local seq = 0
-local last = redis.call('LINDEX', KEYS[1], -1)
+local last = redis.call('GET', KEYS[4])
 if last then
-  local last_ms, last_seq = string.match(last, '^(%d+)-(%d+) ')
-  last_ms = tonumber(last_ms)
-  if last_ms >= ms then
-    ms = last_ms
+  local last_ms, last_seq = string.match(last, '^(%d+)-(%d+)$')
+  if tonumber(last_ms) >= ms then
+    ms = tonumber(last_ms)
     seq = tonumber(last_seq) + 1
   end
 end
 local id = string.format('%d-%d', ms, seq)
+redis.call('SET', KEYS[4], id)
 local element = id .. ' ' .. ARGV[1]
 redis.call('RPUSH', KEYS[1], element)
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
-if KEYS[4] then
-  redis.call('SET', KEYS[4], element, 'EX', ARGV[3])
+if KEYS[5] then
+  redis.call('SET', KEYS[5], element, 'EX', ARGV[3])
 end
 
 -- The realtime event: the stored JSON with its tag and id spliced in.

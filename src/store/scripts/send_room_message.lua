@@ -5,8 +5,8 @@
 -- never leave half a message or store one twice.
 --
 -- KEYS[1] room hash, KEYS[2] members, KEYS[3] messages stream,
--- KEYS[4] senders, KEYS[5] presence, KEYS[6] idempotency key (only with a
--- client id)
+-- KEYS[4] senders, KEYS[5] presence, KEYS[6] last message id (global),
+-- KEYS[7] idempotency key (only with a client id)
 -- ARGV[1] sender id, ARGV[2] sender username, ARGV[3] sender display name,
 -- ARGV[4] body, ARGV[5] client id or '', ARGV[6] stream MAXLEN (approximate),
 -- ARGV[7] idempotency TTL (s), ARGV[8] room id, ARGV[9] room channel,
@@ -23,8 +23,8 @@ end
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   return {'not_member'}
 end
-if KEYS[6] then
-  local previous = redis.call('GET', KEYS[6])
+if KEYS[7] then
+  local previous = redis.call('GET', KEYS[7])
   if previous then
     local entry = redis.call('XRANGE', KEYS[3], previous, previous)
     if entry[1] then
@@ -38,12 +38,27 @@ if ARGV[5] ~= '' then
   fields[#fields + 1] = 'c'
   fields[#fields + 1] = ARGV[5]
 end
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(fields))
+-- The id: the Redis clock, but never below the last id handed out to any
+-- room or conversation, so ids are unique and ordered deployment-wide and
+-- one Last-Event-ID says exactly where a stream stopped.
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local seq = 0
+local last = redis.call('GET', KEYS[6])
+if last then
+  local last_ms, last_seq = string.match(last, '^(%d+)-(%d+)$')
+  if tonumber(last_ms) >= ms then
+    ms = tonumber(last_ms)
+    seq = tonumber(last_seq) + 1
+  end
+end
+local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], string.format('%d-%d', ms, seq), unpack(fields))
+redis.call('SET', KEYS[6], id)
 redis.call('HINCRBY', KEYS[1], 'message_count', 1)
 redis.call('HSET', KEYS[1], 'last_message_id', id)
 redis.call('ZINCRBY', KEYS[4], 1, ARGV[1])
-if KEYS[6] then
-  redis.call('SET', KEYS[6], id, 'EX', ARGV[7])
+if KEYS[7] then
+  redis.call('SET', KEYS[7], id, 'EX', ARGV[7])
 end
 
 local event = {t = 'm', id = id, room = ARGV[8], s = {ARGV[1], ARGV[2], ARGV[3]}, b = ARGV[4]}
