@@ -15,6 +15,7 @@
 //!   scripts live beside the code that runs them.
 //! - [`error`]: the one error type and its problem+json form.
 //! - [`openapi`]: the OpenAPI document's hand-written parts.
+//! - [`metrics`]: Prometheus counters for `/metrics`.
 //!
 //! Data flows one way: route -> domain check -> store (Redis) -> realtime
 //! fan-out (Pub/Sub) -> SSE.
@@ -27,6 +28,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod model;
 pub mod openapi;
 pub mod realtime;

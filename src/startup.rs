@@ -76,6 +76,7 @@ impl Application {
                 .service(scope::scope("/api/v1").configure(routes::api_v1))
                 .service(routes::health::healthz)
                 .service(routes::health::readyz)
+                .service(routes::health::metrics)
                 .split_for_parts();
             app.app_data(state.clone())
                 .app_data(web::PayloadConfig::new(
@@ -151,6 +152,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .service(scope::scope("/api/v1").configure(routes::api_v1))
         .service(routes::health::healthz)
         .service(routes::health::readyz)
+        .service(routes::health::metrics)
         .split_for_parts();
     ApiDoc::finish(api)
 }
@@ -223,10 +225,15 @@ async fn log_request(
     let method = req.method().clone();
     let path = req.path().to_owned();
     let res = next.call(req).await;
-    let status = match &res {
-        Ok(res) => res.status(),
-        Err(err) => err.as_response_error().status_code(),
+    let (status, route) = match &res {
+        Ok(res) => (res.status(), res.request().match_pattern()),
+        Err(err) => (err.as_response_error().status_code(), None),
     };
+    crate::metrics::record_request(
+        method.as_str(),
+        route.as_deref().unwrap_or("(unmatched)"),
+        status.as_u16(),
+    );
     let elapsed: Duration = started.elapsed();
     tracing::info!(
         %method,

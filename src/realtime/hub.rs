@@ -360,6 +360,7 @@ impl Hub {
         }
         for id in too_slow {
             tracing::info!(conn = id, "dropping a stream that fell behind");
+            crate::metrics::inc(&crate::metrics::SLOW_STREAMS_DROPPED);
             self.unregister(id);
         }
     }

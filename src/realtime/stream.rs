@@ -16,6 +16,7 @@ use super::event::{Internal, Outgoing};
 use super::presence::stream_expiry_ms;
 use crate::domain::MessageId;
 use crate::error::ApiError;
+use crate::metrics;
 use crate::store::realtime::StreamOpen;
 
 /// The `ready` event: always first on a stream.
@@ -117,6 +118,14 @@ impl Realtime {
             }
             _ => (Vec::new(), false),
         };
+        if resume_from.is_some() {
+            metrics::inc(if resumed {
+                &metrics::RESUMES_OK
+            } else {
+                &metrics::RESUMES_FAILED
+            });
+        }
+        metrics::add(&metrics::OFFLINE_DRAINED, queued.len() as u64);
         let backlog = merge_backlog(&queued, missed);
         let ready = Ready {
             user_id: request.user_id.clone(),
@@ -192,6 +201,7 @@ async fn feed(
         if tx.send(to_sse(event)).await.is_err() {
             return;
         }
+        metrics::inc(&metrics::EVENTS_DELIVERED);
     }
     let mut pings = tokio::time::interval_at(Instant::now() + ping, ping);
     loop {
@@ -207,6 +217,7 @@ async fn feed(
                 if tx.send(to_sse(&event)).await.is_err() {
                     return;
                 }
+                metrics::inc(&metrics::EVENTS_DELIVERED);
             }
             _ = pings.tick() => {
                 if tx.send(sse::Event::Comment("ping".into())).await.is_err() {

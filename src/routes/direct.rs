@@ -6,6 +6,7 @@ use crate::auth::AuthUser;
 use crate::domain::ClientId;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, history_request, page_request};
+use crate::metrics;
 use crate::model::{Conversation, ConversationList, DirectMessage, DirectMessagePage, PublicUser};
 use crate::routes::messages::{SendMessageRequest, sender};
 use crate::routes::users::find_user;
@@ -62,7 +63,10 @@ pub async fn send_direct_message(
         )
         .await?;
     match outcome {
-        SendOutcome::Created(m) => Ok(HttpResponse::Created().json(DirectMessage::from(m))),
+        SendOutcome::Created(m) => {
+            metrics::inc(&metrics::DIRECT_MESSAGES);
+            Ok(HttpResponse::Created().json(DirectMessage::from(m)))
+        }
         SendOutcome::Duplicate(m) => Ok(HttpResponse::Ok().json(DirectMessage::from(m))),
         SendOutcome::NoRoom | SendOutcome::NotMember => {
             Err(ApiError::Internal("direct send cannot miss a room".into()))

@@ -22,3 +22,12 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     state.store.ping().await?;
     Ok(HttpResponse::Ok().content_type("text/plain").body("ready"))
 }
+
+/// Prometheus metrics of this instance (text exposition format).
+#[utoipa::path(tag = "operations", responses((status = 200, description = "Metrics", body = String, content_type = "text/plain; version=0.0.4")))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::metrics::render(state.realtime.hub.len()))
+}

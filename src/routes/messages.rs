@@ -8,6 +8,7 @@ use crate::auth::AuthUser;
 use crate::domain::{ClientId, MessageBody};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, history_request};
+use crate::metrics;
 use crate::model::{Message, MessagePage};
 use crate::routes::HistoryParams;
 use crate::routes::rooms::find_room;
@@ -54,6 +55,7 @@ pub(crate) async fn sender(state: &AppState, auth: &AuthUser) -> Result<Sender, 
         burst: limits.send_burst,
     };
     if let Some(wait) = state.store.rate_limit(&auth.user_id, "send", rate).await? {
+        metrics::inc(&metrics::RATE_LIMITED);
         return Err(ApiError::RateLimited {
             retry_after: wait.as_secs() + 1,
         });
@@ -114,7 +116,10 @@ pub async fn send_room_message(
     match outcome {
         SendOutcome::NoRoom => Err(ApiError::room_not_found(&room_id)),
         SendOutcome::NotMember => Err(ApiError::NotAMember),
-        SendOutcome::Created(m) => Ok(HttpResponse::Created().json(Message::from(m))),
+        SendOutcome::Created(m) => {
+            metrics::inc(&metrics::ROOM_MESSAGES);
+            Ok(HttpResponse::Created().json(Message::from(m)))
+        }
         SendOutcome::Duplicate(m) => Ok(HttpResponse::Ok().json(Message::from(m))),
     }
 }

@@ -10,6 +10,7 @@ mod faults;
 mod limits;
 mod messages;
 mod openapi;
+mod operations;
 mod realtime;
 mod rooms;
 mod users;

@@ -1,0 +1,59 @@
+//! Operations endpoints: health, readiness, metrics.
+
+use crate::helpers::*;
+
+/// The value of an unlabelled metric in an exposition text.
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from:\n{text}"))
+}
+
+#[actix_web::test]
+async fn metrics_count_real_traffic_in_prometheus_text() {
+    let app = spawn_app().await;
+    let scrape = || async {
+        let res = app
+            .client
+            .get(format!("{}/metrics", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(content_type.starts_with("text/plain"), "{content_type}");
+        res.text().await.unwrap()
+    };
+    let before = scrape().await;
+    let alice = app.user("alice").await;
+    let room = app.room(&alice, "general").await;
+
+    app.send(&alice, &room, "counted").await.assert_status(201);
+    let (_stream, _) = app.events(&alice).await;
+
+    let after = scrape().await;
+    assert!(
+        metric(&after, "confab_room_messages_total")
+            > metric(&before, "confab_room_messages_total")
+    );
+    assert!(metric(&after, "confab_open_streams") >= 1);
+    assert!(
+        after.contains(r#"confab_http_requests_total{method="POST",route="/api/v1/rooms/{room_id}/messages",status="201"}"#),
+        "{after}"
+    );
+    assert!(after.contains("# TYPE confab_http_requests_total counter"));
+}
+
+#[actix_web::test]
+async fn health_and_readiness_answer_while_redis_is_up() {
+    let app = spawn_app().await;
+    for path in ["/healthz", "/readyz"] {
+        let res = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+    }
+}
