@@ -9,8 +9,11 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 
+/// (method, route pattern, status) of a request.
+type RequestKey = (String, String, u16);
+
 /// HTTP requests by (method, route pattern, status).
-static REQUESTS: LazyLock<Mutex<BTreeMap<(String, String, u16), u64>>> =
+static REQUESTS: LazyLock<Mutex<BTreeMap<RequestKey, u64>>> =
     LazyLock::new(|| Mutex::new(BTreeMap::new()));
 
 /// Room messages stored.
