@@ -87,6 +87,7 @@ impl Application {
                     SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.get_ref().clone()),
                 )
                 .service(web::redirect("/docs", "/docs/"))
+                .configure(routes::web::configure)
                 .default_service(web::to(not_found))
                 .wrap(cors(&state.settings.server.cors_origins))
                 .wrap(from_fn(problem_responses))

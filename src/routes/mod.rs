@@ -10,6 +10,7 @@ pub mod health;
 pub mod messages;
 pub mod rooms;
 pub mod users;
+pub mod web;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
