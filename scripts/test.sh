@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Runs confab's whole test suite from a fresh clone: installs what the tests
-# need (redis-server), then unit and integration tests. The integration
+# need (redis-server; chromium and playwright-core for the browser test),
+# then unit and integration tests, then the browser end-to-end test. The
 # tests start throwaway redis-servers of their own on free ports; the
 # machine's Redis on 6379 is never touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/ensure-redis-server.sh
+scripts/ensure-browser.sh
 
 cargo test --all-targets "$@"
+
+# The browser test drives the debug binary the step above built.
+cargo build --bin confab
+(cd tests/e2e && npm test)

@@ -327,8 +327,25 @@ async fn message_ids_are_unique_and_increasing_across_rooms_and_conversations() 
             1 => app.send(&alice, &second, "b").await,
             _ => app.send_direct(&alice, "bob", "c").await,
         };
-        ids.push(parse_message_id(reply.assert_status(201)["id"].as_str().unwrap()));
+        ids.push(parse_message_id(
+            reply.assert_status(201)["id"].as_str().unwrap(),
+        ));
     }
 
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+}
+
+#[actix_web::test]
+async fn a_room_created_while_a_stream_is_open_reaches_that_stream() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let (mut alices, _) = app.events(&alice).await;
+
+    let room = app.room(&alice, "fresh").await;
+    app.join(&bob, &room).await.assert_status(200);
+    app.send(&bob, &room, "hello creator").await.assert_status(201);
+
+    let seen = alices.until("message", |m| m["body"] == "hello creator").await;
+    assert!(seen.iter().all(|e| e.event == "member_joined"), "{seen:?}");
 }
