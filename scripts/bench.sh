@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs the whole benchmark suite with one command and rewrites BENCHMARKS.md
+# from its results (no figure is typed in by hand):
+# - builds confab and confab-bench in release mode;
+# - starts a throwaway redis-server on a free port (no persistence);
+# - starts confab with limits raised for load (send rate, streams per user);
+# - runs `confab-bench all` (ceiling, send, fanout, history, offline, idle);
+# - writes BENCHMARKS.md: machine, commands, results.
+# Everything runs on this machine: the load generator shares its cores with
+# confab and Redis.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/ensure-redis-server.sh
+cargo build --release --bin confab -p confab -p confab-bench
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+REDIS_PORT=$(free_port)
+CONFAB_PORT=$(free_port)
+WORK=$(mktemp -d)
+RESULTS=target/bench-results.json
+rm -f "$RESULTS"
+
+cleanup() {
+  [ -n "${CONFAB_PID:-}" ] && kill "$CONFAB_PID" 2>/dev/null || true
+  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
+  --logfile "$WORK/redis.log" --daemonize yes
+for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+# Streams and connections for the idle scenario.
+ulimit -n "$(ulimit -Hn)" || true
+
+CONFAB_BIND=127.0.0.1:$CONFAB_PORT \
+CONFAB_REDIS_URL=redis://127.0.0.1:$REDIS_PORT \
+CONFAB_JWT_SECRET=benchmark-secret-benchmark \
+CONFAB_SEND_RATE_PER_SEC=1000000 CONFAB_SEND_BURST=1000000 \
+CONFAB_MAX_STREAMS_PER_USER=100000 \
+RUST_LOG=warn \
+  target/release/confab serve > "$WORK/confab.log" 2>&1 &
+CONFAB_PID=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$CONFAB_PORT/readyz" >/dev/null && break; sleep 0.1; done
+
+BENCH="target/release/confab-bench --url http://127.0.0.1:$CONFAB_PORT --redis redis://127.0.0.1:$REDIS_PORT --server-pid $CONFAB_PID --json $RESULTS"
+$BENCH all
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
+{
+  cat <<MD
+# Benchmarks
+
+Produced by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) — rerun it to refresh this
+file; every figure below comes from that run.
+
+## Machine
+
+- CPU: ${cpu:-unknown}, $(nproc) cores
+- Memory: $mem
+- confab, Redis $(redis-server --version | awk '{print $3}' | cut -d= -f2) and the load generator all on this machine (loopback), sharing its cores.
+
+## Commands
+
+\`\`\`sh
+scripts/bench.sh
+# which runs, against a release confab started with raised send and stream limits:
+target/release/confab-bench --url http://127.0.0.1:PORT --redis redis://127.0.0.1:PORT --server-pid PID all
+\`\`\`
+
+Scenarios (see \`bench/src/main.rs\`):
+- **ceiling**: confab's send script run directly on Redis by 64 concurrent clients (redis-rs, one multiplexed connection): what Redis alone allows.
+- **send**: 64 senders (each its own user) post to 8 rooms for 10 s.
+- **fanout**: 2,000 streams in one room, 50 messages/s for 10 s; every stream must get every message once, in order.
+- **history**: a room seeded with 1,000,000 messages, paged end to end with \`before\`, 50 a page.
+- **offline**: a user with 1,000 queued messages connects.
+- **idle**: 10,000 idle streams; confab's resident memory (/proc/PID/status) before and after.
+
+## Results
+
+MD
+  target/release/confab-bench report "$RESULTS"
+  if [ -f docs/bench-analysis.md ]; then
+    echo
+    cat docs/bench-analysis.md
+  fi
+} > BENCHMARKS.md
+echo "BENCHMARKS.md written"
