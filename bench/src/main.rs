@@ -115,7 +115,10 @@ struct Bench {
 }
 
 fn now_ns() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 fn hist() -> Histogram<u64> {
@@ -142,7 +145,12 @@ impl Bench {
         format!("{}/api/v1{path}", self.url)
     }
 
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> anyhow::Result<(u16, Value)> {
+    async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> anyhow::Result<(u16, Value)> {
         let mut req = self.http.post(self.api(path)).json(&body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -158,24 +166,39 @@ impl Bench {
         let username = format!("{name}{}", self.run);
         let password = "bench-password";
         let (status, body) = self
-            .post("/auth/register", None, json!({"username": username, "password": password}))
+            .post(
+                "/auth/register",
+                None,
+                json!({"username": username, "password": password}),
+            )
             .await?;
         if status != 201 {
             bail!("register {username}: {status} {body}");
         }
         let id = body["id"].as_str().unwrap_or_default().to_owned();
         let (status, body) = self
-            .post("/auth/login", None, json!({"username": username, "password": password}))
+            .post(
+                "/auth/login",
+                None,
+                json!({"username": username, "password": password}),
+            )
             .await?;
         if status != 200 {
             bail!("login {username}: {status} {body}");
         }
-        Ok((body["access_token"].as_str().unwrap_or_default().to_owned(), id))
+        Ok((
+            body["access_token"].as_str().unwrap_or_default().to_owned(),
+            id,
+        ))
     }
 
     async fn room(&self, token: &str, name: &str) -> anyhow::Result<String> {
         let (status, body) = self
-            .post("/rooms", Some(token), json!({"name": format!("{name}{}", self.run)}))
+            .post(
+                "/rooms",
+                Some(token),
+                json!({"name": format!("{name}{}", self.run)}),
+            )
             .await?;
         if status != 201 {
             bail!("create room: {status} {body}");
@@ -198,9 +221,18 @@ impl Bench {
 
     /// Opens a stream; returns it once `ready` has arrived.
     async fn stream(&self, token: &str) -> anyhow::Result<Events> {
-        let res = self.http.get(self.api("/events")).bearer_auth(token).send().await?;
+        let res = self
+            .http
+            .get(self.api("/events"))
+            .bearer_auth(token)
+            .send()
+            .await?;
         if res.status() != 200 {
-            bail!("stream: {} {}", res.status(), res.text().await.unwrap_or_default());
+            bail!(
+                "stream: {} {}",
+                res.status(),
+                res.text().await.unwrap_or_default()
+            );
         }
         let mut events = Events {
             body: Box::pin(res.bytes_stream()),
@@ -271,11 +303,23 @@ impl Bench {
             total.add(t.await?)?;
         }
         let elapsed = started.elapsed().as_secs_f64();
-        self.row("send", &params, "accepted messages/s", total.len() as f64 / elapsed, "msg/s");
+        self.row(
+            "send",
+            &params,
+            "accepted messages/s",
+            total.len() as f64 / elapsed,
+            "msg/s",
+        );
         self.row("send", &params, "latency p50", ms(&total, 0.5), "ms");
         self.row("send", &params, "latency p99", ms(&total, 0.99), "ms");
         self.row("send", &params, "latency p99.9", ms(&total, 0.999), "ms");
-        self.row("send", &params, "failed requests", errors.load(Ordering::Relaxed) as f64, "requests");
+        self.row(
+            "send",
+            &params,
+            "failed requests",
+            errors.load(Ordering::Relaxed) as f64,
+            "requests",
+        );
         Ok(())
     }
 
@@ -289,7 +333,8 @@ impl Bench {
         // a high per-user cap); delivery work per stream is the same.
         let mut opened = Vec::with_capacity(streams);
         for chunk in (0..streams).collect::<Vec<_>>().chunks(100) {
-            let batch = futures_util::future::join_all(chunk.iter().map(|_| self.stream(&reader))).await;
+            let batch =
+                futures_util::future::join_all(chunk.iter().map(|_| self.stream(&reader))).await;
             for s in batch {
                 opened.push(s?);
             }
@@ -323,7 +368,11 @@ impl Bench {
         for seq in 0..total {
             tick.tick().await;
             let (status, body) = self
-                .post(&format!("/rooms/{room}/messages"), Some(&sender), json!({"body": format!("{seq} {}", now_ns())}))
+                .post(
+                    &format!("/rooms/{room}/messages"),
+                    Some(&sender),
+                    json!({"body": format!("{seq} {}", now_ns())}),
+                )
                 .await?;
             if status != 201 {
                 bail!("fanout send: {status} {body}");
@@ -339,11 +388,41 @@ impl Bench {
             }
         }
         let elapsed = started.elapsed().as_secs_f64();
-        self.row("fanout", &params, "deliveries/s", all.len() as f64 / elapsed, "events/s");
-        self.row("fanout", &params, "send-to-receive p50", ms(&all, 0.5), "ms");
-        self.row("fanout", &params, "send-to-receive p99", ms(&all, 0.99), "ms");
-        self.row("fanout", &params, "send-to-receive max", all.max() as f64 / 1000.0, "ms");
-        self.row("fanout", &params, "streams with every message once, in order", complete as f64, "streams");
+        self.row(
+            "fanout",
+            &params,
+            "deliveries/s",
+            all.len() as f64 / elapsed,
+            "events/s",
+        );
+        self.row(
+            "fanout",
+            &params,
+            "send-to-receive p50",
+            ms(&all, 0.5),
+            "ms",
+        );
+        self.row(
+            "fanout",
+            &params,
+            "send-to-receive p99",
+            ms(&all, 0.99),
+            "ms",
+        );
+        self.row(
+            "fanout",
+            &params,
+            "send-to-receive max",
+            all.max() as f64 / 1000.0,
+            "ms",
+        );
+        self.row(
+            "fanout",
+            &params,
+            "streams with every message once, in order",
+            complete as f64,
+            "streams",
+        );
         Ok(())
     }
 
@@ -362,7 +441,11 @@ impl Bench {
             let n = (messages - written).min(5000);
             let mut pipe = redis::pipe();
             for _ in 0..n {
-                pipe.cmd("XADD").arg(&key).arg("*").arg(&["u", &id, "n", "historian", "d", "Historian", "b", body]).ignore();
+                pipe.cmd("XADD")
+                    .arg(&key)
+                    .arg("*")
+                    .arg(&["u", &id, "n", "historian", "d", "Historian", "b", body])
+                    .ignore();
             }
             pipe.query_async::<()>(&mut conn).await?;
             written += n;
@@ -377,19 +460,39 @@ impl Bench {
                 Some(id) => format!("/rooms/{room}/messages?limit=50&before={id}"),
             };
             let t = Instant::now();
-            let res = self.http.get(self.api(&path)).bearer_auth(&token).send().await?;
+            let res = self
+                .http
+                .get(self.api(&path))
+                .bearer_auth(&token)
+                .send()
+                .await?;
             let page: Value = res.json().await?;
             let _ = h.record(t.elapsed().as_micros() as u64);
             let msgs = page["messages"].as_array().cloned().unwrap_or_default();
             seen += msgs.len();
-            before = msgs.first().and_then(|m| m["id"].as_str()).map(String::from);
+            before = msgs
+                .first()
+                .and_then(|m| m["id"].as_str())
+                .map(String::from);
             if !page["has_more"].as_bool().unwrap_or(false) || before.is_none() {
                 break;
             }
         }
         let elapsed = started.elapsed().as_secs_f64();
-        self.row("history", &params, "messages walked", seen as f64, "messages");
-        self.row("history", &params, "pages/s", h.len() as f64 / elapsed, "pages/s");
+        self.row(
+            "history",
+            &params,
+            "messages walked",
+            seen as f64,
+            "messages",
+        );
+        self.row(
+            "history",
+            &params,
+            "pages/s",
+            h.len() as f64 / elapsed,
+            "pages/s",
+        );
         self.row("history", &params, "page latency p50", ms(&h, 0.5), "ms");
         self.row("history", &params, "page latency p99", ms(&h, 0.99), "ms");
         Ok(())
@@ -411,7 +514,8 @@ impl Bench {
         let started = Instant::now();
         let mut held = Vec::with_capacity(streams);
         for chunk in (0..streams).collect::<Vec<_>>().chunks(200) {
-            let batch = futures_util::future::join_all(chunk.iter().map(|_| self.stream(&token))).await;
+            let batch =
+                futures_util::future::join_all(chunk.iter().map(|_| self.stream(&token))).await;
             for s in batch {
                 held.push(s?);
             }
@@ -419,12 +523,42 @@ impl Bench {
         let open_secs = started.elapsed().as_secs_f64();
         tokio::time::sleep(Duration::from_secs(2)).await;
         let after = self.rss_kib();
-        self.row("idle", &params, "streams held", held.len() as f64, "streams");
-        self.row("idle", &params, "streams opened/s", held.len() as f64 / open_secs, "streams/s");
+        self.row(
+            "idle",
+            &params,
+            "streams held",
+            held.len() as f64,
+            "streams",
+        );
+        self.row(
+            "idle",
+            &params,
+            "streams opened/s",
+            held.len() as f64 / open_secs,
+            "streams/s",
+        );
         if let (Some(b), Some(a)) = (before, after) {
-            self.row("idle", &params, "server RSS before", b as f64 / 1024.0, "MiB");
-            self.row("idle", &params, "server RSS with streams", a as f64 / 1024.0, "MiB");
-            self.row("idle", &params, "server memory per idle stream", (a.saturating_sub(b)) as f64 / held.len() as f64, "KiB");
+            self.row(
+                "idle",
+                &params,
+                "server RSS before",
+                b as f64 / 1024.0,
+                "MiB",
+            );
+            self.row(
+                "idle",
+                &params,
+                "server RSS with streams",
+                a as f64 / 1024.0,
+                "MiB",
+            );
+            self.row(
+                "idle",
+                &params,
+                "server memory per idle stream",
+                (a.saturating_sub(b)) as f64 / held.len() as f64,
+                "KiB",
+            );
         }
         drop(held);
         Ok(())
@@ -438,14 +572,23 @@ impl Bench {
         self.join(&reader, &room).await?;
         for i in 0..messages {
             let (status, body) = self
-                .post(&format!("/rooms/{room}/messages"), Some(&sender), json!({"body": format!("queued {i}")}))
+                .post(
+                    &format!("/rooms/{room}/messages"),
+                    Some(&sender),
+                    json!({"body": format!("queued {i}")}),
+                )
                 .await?;
             if status != 201 {
                 bail!("offline send: {status} {body}");
             }
         }
         let started = Instant::now();
-        let res = self.http.get(self.api("/events")).bearer_auth(&reader).send().await?;
+        let res = self
+            .http
+            .get(self.api("/events"))
+            .bearer_auth(&reader)
+            .send()
+            .await?;
         let mut events = Events {
             body: Box::pin(res.bytes_stream()),
             buf: Vec::new(),
@@ -464,14 +607,28 @@ impl Bench {
             }
         }
         let to_last = started.elapsed();
-        self.row("offline", &params, "time to ready", to_ready.as_secs_f64() * 1000.0, "ms");
-        self.row("offline", &params, "time to last backlog event", to_last.as_secs_f64() * 1000.0, "ms");
+        self.row(
+            "offline",
+            &params,
+            "time to ready",
+            to_ready.as_secs_f64() * 1000.0,
+            "ms",
+        );
+        self.row(
+            "offline",
+            &params,
+            "time to last backlog event",
+            to_last.as_secs_f64() * 1000.0,
+            "ms",
+        );
         Ok(())
     }
 
     async fn ceiling(&mut self, concurrency: usize, seconds: u64) -> anyhow::Result<()> {
         let params = format!("{concurrency} concurrent, {seconds} s");
-        let script = redis::Script::new(include_str!("../../src/store/scripts/send_room_message.lua"));
+        let script = redis::Script::new(include_str!(
+            "../../src/store/scripts/send_room_message.lua"
+        ));
         let client = redis::Client::open(self.cli_redis.as_str())?;
         let p = format!("ceiling{}:", self.run);
         let room = "00000000-0000-4000-8000-000000000000";
@@ -491,7 +648,14 @@ impl Bench {
             let mut conn = conn.clone();
             let script = script.clone();
             let stop = stop.clone();
-            let keys = [keys("room"), keys("members"), keys("messages"), keys("senders"), format!("{p}{{presence}}:online"), format!("{p}{{presence}}:last_message_id")];
+            let keys = [
+                keys("room"),
+                keys("members"),
+                keys("messages"),
+                keys("senders"),
+                format!("{p}{{presence}}:online"),
+                format!("{p}{{presence}}:last_message_id"),
+            ];
             let channel = keys[0].replace(":room", ":events");
             let (head, tail) = (format!("{p}{{u:"), "}:offline".to_owned());
             tasks.push(tokio::spawn(async move {
@@ -501,7 +665,18 @@ impl Bench {
                     for k in &keys {
                         inv.key(k);
                     }
-                    inv.arg("u").arg("user").arg("User").arg("benchmark message body of a typical length, about sixty chars").arg("").arg(100_000).arg(86400).arg(room).arg(&channel).arg(&head).arg(&tail).arg(1000);
+                    inv.arg("u")
+                        .arg("user")
+                        .arg("User")
+                        .arg("benchmark message body of a typical length, about sixty chars")
+                        .arg("")
+                        .arg(100_000)
+                        .arg(86400)
+                        .arg(room)
+                        .arg(&channel)
+                        .arg(&head)
+                        .arg(&tail)
+                        .arg(1000);
                     if inv.invoke_async::<redis::Value>(&mut conn).await.is_ok() {
                         n += 1;
                     }
@@ -516,7 +691,13 @@ impl Bench {
             total += t.await?;
         }
         let elapsed = started.elapsed().as_secs_f64();
-        self.row("ceiling", &params, "send script runs/s (Redis alone)", total as f64 / elapsed, "msg/s");
+        self.row(
+            "ceiling",
+            &params,
+            "send script runs/s (Redis alone)",
+            total as f64 / elapsed,
+            "msg/s",
+        );
         let mut cleanup = redis::pipe();
         for k in ["room", "members", "messages", "senders"] {
             cleanup.del(keys(k)).ignore();
@@ -567,8 +748,15 @@ fn report(file: &PathBuf) -> anyhow::Result<()> {
     println!("| scenario | parameters | metric | value |");
     println!("|---|---|---|---|");
     for r in rows {
-        let value = if r.value.fract() == 0.0 { format!("{:.0}", r.value) } else { format!("{:.2}", r.value) };
-        println!("| {} | {} | {} | {} {} |", r.scenario, r.params, r.metric, value, r.unit);
+        let value = if r.value.fract() == 0.0 {
+            format!("{:.0}", r.value)
+        } else {
+            format!("{:.2}", r.value)
+        };
+        println!(
+            "| {} | {} | {} | {} {} |",
+            r.scenario, r.params, r.metric, value, r.unit
+        );
     }
     Ok(())
 }
@@ -591,14 +779,28 @@ async fn main() -> anyhow::Result<()> {
         run: format!("{}", now_ns() % 1_000_000_000),
         rows: Vec::new(),
     };
-    println!("{:<8} {:<34} {:>12} {:<10} parameters", "scenario", "metric", "value", "unit");
+    println!(
+        "{:<8} {:<34} {:>12} {:<10} parameters",
+        "scenario", "metric", "value", "unit"
+    );
     match cli.scenario.clone() {
-        Scenario::Send { senders, rooms, seconds } => bench.send(senders, rooms, seconds).await?,
-        Scenario::Fanout { streams, rate, seconds } => bench.fanout(streams, rate, seconds).await?,
+        Scenario::Send {
+            senders,
+            rooms,
+            seconds,
+        } => bench.send(senders, rooms, seconds).await?,
+        Scenario::Fanout {
+            streams,
+            rate,
+            seconds,
+        } => bench.fanout(streams, rate, seconds).await?,
         Scenario::History { messages } => bench.history(messages).await?,
         Scenario::Idle { streams } => bench.idle(streams).await?,
         Scenario::Offline { messages } => bench.offline(messages).await?,
-        Scenario::Ceiling { concurrency, seconds } => bench.ceiling(concurrency, seconds).await?,
+        Scenario::Ceiling {
+            concurrency,
+            seconds,
+        } => bench.ceiling(concurrency, seconds).await?,
         Scenario::All => {
             bench.ceiling(64, 10).await?;
             bench.send(64, 8, 10).await?;

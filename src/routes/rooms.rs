@@ -103,7 +103,10 @@ pub async fn create_room(
         });
     }
     // The creator's open streams carry the new room from now on.
-    state.realtime.member_joined(&auth.user_id, &id, None).await?;
+    state
+        .realtime
+        .member_joined(&auth.user_id, &id, None)
+        .await?;
     let room = find_room(&state, &id).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/rooms/{id}")))

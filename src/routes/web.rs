@@ -18,10 +18,16 @@ fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
 
 /// Registers the client's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(|| async { asset("text/html; charset=utf-8", INDEX) }))
-        .route(
-            "/app.js",
-            web::get().to(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
-        )
-        .route("/style.css", web::get().to(|| async { asset("text/css; charset=utf-8", STYLE) }));
+    cfg.route(
+        "/",
+        web::get().to(|| async { asset("text/html; charset=utf-8", INDEX) }),
+    )
+    .route(
+        "/app.js",
+        web::get().to(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+    )
+    .route(
+        "/style.css",
+        web::get().to(|| async { asset("text/css; charset=utf-8", STYLE) }),
+    );
 }

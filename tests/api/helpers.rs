@@ -25,6 +25,9 @@ pub struct TestRedis {
     dir: PathBuf,
     /// The watchdog shell.
     child: Option<Child>,
+    /// Whether it keeps its data on disk (an append-only file synced on
+    /// every write), so that it survives [`TestRedis::stop`].
+    persistent: bool,
 }
 
 fn free_port() -> u16 {
@@ -52,6 +55,17 @@ pub fn redis_answers(port: u16) -> bool {
 impl TestRedis {
     /// Starts a new server on a free port.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Starts a new server on a free port that keeps its data across
+    /// [`TestRedis::stop`] and [`TestRedis::resume`] (`--appendonly yes
+    /// --appendfsync always`), like a production Redis restarting.
+    pub fn start_persistent() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> Self {
         let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("confab-test-redis-{port}-{}", std::process::id()));
@@ -60,6 +74,7 @@ impl TestRedis {
             port,
             dir,
             child: None,
+            persistent,
         };
         redis.resume();
         redis
@@ -70,8 +85,13 @@ impl TestRedis {
         if let Some(mut old) = self.child.take() {
             let _ = old.wait();
         }
+        let persistence = if self.persistent {
+            "--appendonly yes --appendfsync always"
+        } else {
+            "--appendonly no"
+        };
         let script = format!(
-            "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no --dir '{dir}' \
+            "redis-server --port {port} --bind 127.0.0.1 --save '' {persistence} --dir '{dir}' \
              --logfile '{dir}/redis.log' --pidfile '{dir}/redis.pid' & pid=$!; \
              while kill -0 {parent} 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 0.5; done; \
              kill $pid 2>/dev/null",
@@ -567,6 +587,16 @@ impl EventStream {
     /// The next event (comments are recorded, not returned); `None` when the
     /// stream ended. Panics if nothing arrives within `timeout`.
     pub async fn next_within(&mut self, timeout: Duration) -> Option<SseEvent> {
+        match self.try_next_within(timeout).await {
+            Ok(event) => event,
+            Err(()) => panic!("no event within {timeout:?}; buffered: {:?}", self.buffer),
+        }
+    }
+
+    /// Like [`EventStream::next_within`], but `Err(())` when nothing arrives
+    /// within `timeout` (nothing is lost: a later call continues where this
+    /// one stopped).
+    pub async fn try_next_within(&mut self, timeout: Duration) -> Result<Option<SseEvent>, ()> {
         use futures_util::StreamExt;
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -595,18 +625,16 @@ impl EventStream {
                 }
                 if has_data {
                     event.data = serde_json::from_str(&data).expect("event data is JSON");
-                    return Some(event);
+                    return Ok(Some(event));
                 }
                 continue;
             }
-            let chunk = tokio::time::timeout_at(deadline, self.body.next())
-                .await
-                .unwrap_or_else(|_| {
-                    panic!("no event within {timeout:?}; buffered: {:?}", self.buffer)
-                });
+            let Ok(chunk) = tokio::time::timeout_at(deadline, self.body.next()).await else {
+                return Err(());
+            };
             match chunk {
                 Some(Ok(bytes)) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
-                Some(Err(_)) | None => return None,
+                Some(Err(_)) | None => return Ok(None),
             }
         }
     }
@@ -702,5 +730,60 @@ impl TestApp {
             .unwrap_or_else(|r| panic!("stream refused: {}", r.text));
         let ready = stream.expect("ready").await.data;
         (stream, ready)
+    }
+}
+
+/// Calls `attempt` until it gives `Some`, polling; panics after `timeout`.
+pub async fn eventually_some<T, F, Fut>(timeout: Duration, mut attempt: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = attempt().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+impl TestApp {
+    /// `POST /api/v1/admin/notifications` with `X-Admin-Key: key` (none when
+    /// `None`).
+    pub async fn admin_notify(&self, key: Option<&str>, body: Value) -> Reply {
+        let mut req = self
+            .client
+            .post(format!("{}/api/v1/admin/notifications", self.address))
+            .json(&body);
+        if let Some(key) = key {
+            req = req.header("x-admin-key", key);
+        }
+        Self::read(req.send().await.expect("request sent")).await
+    }
+
+    /// Every message id of a room's history, oldest first, read page by page
+    /// (100 at a time, walking back with `before`).
+    pub async fn all_message_ids(&self, user: &TestUser, room_id: &str) -> Vec<String> {
+        let mut all: Vec<String> = Vec::new();
+        let mut path = format!("/api/v1/rooms/{room_id}/messages?limit=100");
+        for _ in 0..10_000 {
+            let page = self.get(&path, &user.token).await;
+            let page = page.assert_status(200);
+            let mut older = ids(page);
+            let more = page["has_more"].as_bool().expect("has_more");
+            older.append(&mut all);
+            all = older;
+            if !more {
+                return all;
+            }
+            let first = all.first().expect("a page with has_more is not empty");
+            path = format!("/api/v1/rooms/{room_id}/messages?limit=100&before={first}");
+        }
+        panic!("history paging did not end");
     }
 }

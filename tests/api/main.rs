@@ -12,5 +12,6 @@ mod messages;
 mod openapi;
 mod operations;
 mod realtime;
+mod realtime_more;
 mod rooms;
 mod users;

@@ -344,8 +344,12 @@ async fn a_room_created_while_a_stream_is_open_reaches_that_stream() {
 
     let room = app.room(&alice, "fresh").await;
     app.join(&bob, &room).await.assert_status(200);
-    app.send(&bob, &room, "hello creator").await.assert_status(201);
+    app.send(&bob, &room, "hello creator")
+        .await
+        .assert_status(201);
 
-    let seen = alices.until("message", |m| m["body"] == "hello creator").await;
+    let seen = alices
+        .until("message", |m| m["body"] == "hello creator")
+        .await;
     assert!(seen.iter().all(|e| e.event == "member_joined"), "{seen:?}");
 }
