@@ -262,6 +262,7 @@ impl Bench {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let errors = Arc::new(AtomicU64::new(0));
+        let cpu_before = self.redis_cpu_secs().await?;
         let started = Instant::now();
         let mut tasks = Vec::new();
         for (i, token) in tokens.into_iter().enumerate() {
@@ -303,6 +304,7 @@ impl Bench {
             total.add(t.await?)?;
         }
         let elapsed = started.elapsed().as_secs_f64();
+        let cpu = self.redis_cpu_secs().await? - cpu_before;
         self.row(
             "send",
             &params,
@@ -320,6 +322,7 @@ impl Bench {
             errors.load(Ordering::Relaxed) as f64,
             "requests",
         );
+        self.redis_rows("send", &params, cpu, elapsed, total.len());
         Ok(())
     }
 
@@ -498,6 +501,52 @@ impl Bench {
         Ok(())
     }
 
+    /// Seconds of CPU Redis has used (user + system), from `INFO cpu`.
+    async fn redis_cpu_secs(&self) -> anyhow::Result<f64> {
+        let client = redis::Client::open(self.cli_redis.as_str())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        let info: String = redis::cmd("INFO").arg("cpu").query_async(&mut conn).await?;
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| {
+                    l.strip_prefix(name)?
+                        .strip_prefix(':')?
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                })
+                .unwrap_or(0.0)
+        };
+        Ok(field("used_cpu_user") + field("used_cpu_sys"))
+    }
+
+    /// Reports how busy Redis was over a run and its CPU time per message.
+    fn redis_rows(
+        &mut self,
+        scenario: &str,
+        params: &str,
+        cpu_secs: f64,
+        elapsed: f64,
+        messages: u64,
+    ) {
+        self.row(
+            scenario,
+            params,
+            "Redis CPU busy",
+            cpu_secs / elapsed * 100.0,
+            "% of a core",
+        );
+        if messages > 0 {
+            self.row(
+                scenario,
+                params,
+                "Redis CPU per message",
+                cpu_secs * 1e6 / messages as f64,
+                "us",
+            );
+        }
+    }
+
     fn rss_kib(&self) -> Option<u64> {
         let pid = self.server_pid?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -625,7 +674,8 @@ impl Bench {
     }
 
     async fn ceiling(&mut self, concurrency: usize, seconds: u64) -> anyhow::Result<()> {
-        let params = format!("{concurrency} concurrent, {seconds} s");
+        let members = 64;
+        let params = format!("{concurrency} concurrent, {seconds} s, {members} offline members");
         let script = redis::Script::new(include_str!(
             "../../src/store/scripts/send_room_message.lua"
         ));
@@ -634,13 +684,15 @@ impl Bench {
         let room = "00000000-0000-4000-8000-000000000000";
         let keys = |suffix: &str| format!("{p}{{r:{room}}}:{suffix}");
         let mut conn = client.get_multiplexed_async_connection().await?;
-        redis::pipe()
-            .hset(keys("room"), "id", room)
-            .ignore()
-            .zadd(keys("members"), "u", 1)
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await?;
+        // The same shape as the send scenario: the sender and 64 other
+        // members without streams, so every message is also queued 64 times.
+        let mut setup = redis::pipe();
+        setup.hset(keys("room"), "id", room).ignore();
+        for m in 0..=members {
+            setup.zadd(keys("members"), format!("u{m}"), m).ignore();
+        }
+        setup.query_async::<()>(&mut conn).await?;
+        let cpu_before = self.redis_cpu_secs().await?;
         let stop = Arc::new(AtomicBool::new(false));
         let started = Instant::now();
         let mut tasks = Vec::new();
@@ -655,6 +707,7 @@ impl Bench {
                 keys("senders"),
                 format!("{p}{{presence}}:online"),
                 format!("{p}{{presence}}:last_message_id"),
+                format!("{p}{{rooms}}:by_activity"),
             ];
             let channel = keys[0].replace(":room", ":events");
             let (head, tail) = (format!("{p}{{u:"), "}:offline".to_owned());
@@ -665,7 +718,7 @@ impl Bench {
                     for k in &keys {
                         inv.key(k);
                     }
-                    inv.arg("u")
+                    inv.arg("u0")
                         .arg("user")
                         .arg("User")
                         .arg("benchmark message body of a typical length, about sixty chars")
@@ -691,6 +744,7 @@ impl Bench {
             total += t.await?;
         }
         let elapsed = started.elapsed().as_secs_f64();
+        let cpu = self.redis_cpu_secs().await? - cpu_before;
         self.row(
             "ceiling",
             &params,
@@ -698,9 +752,13 @@ impl Bench {
             total as f64 / elapsed,
             "msg/s",
         );
+        self.redis_rows("ceiling", &params, cpu, elapsed, total);
         let mut cleanup = redis::pipe();
         for k in ["room", "members", "messages", "senders"] {
             cleanup.del(keys(k)).ignore();
+        }
+        for m in 0..=members {
+            cleanup.del(format!("{p}{{u:u{m}}}:offline")).ignore();
         }
         cleanup.query_async::<()>(&mut conn).await?;
         Ok(())

@@ -21,6 +21,8 @@ pub struct AuthUser {
     pub user_id: String,
     /// The session the token belongs to.
     pub session_id: String,
+    /// (username, display name) when the token carries them.
+    pub names: Option<(String, String)>,
 }
 
 /// The bearer token of a request, if it carries one.
@@ -43,6 +45,7 @@ impl AuthUser {
         Ok(AuthUser {
             user_id: claims.sub,
             session_id: claims.sid,
+            names: claims.name.zip(claims.dn),
         })
     }
 }
@@ -56,17 +59,7 @@ impl FromRequest for AuthUser {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("app state missing".into()))?;
-            let token = token
-                .filter(|t| !t.is_empty())
-                .ok_or(ApiError::MissingToken)?;
-            let claims = state.tokens.check(&token).map_err(ApiError::InvalidToken)?;
-            if !state.store.session_exists(&claims.sub, &claims.sid).await? {
-                return Err(ApiError::InvalidToken("revoked"));
-            }
-            Ok(AuthUser {
-                user_id: claims.sub,
-                session_id: claims.sid,
-            })
+            AuthUser::authenticate(token, &state).await
         })
     }
 }

@@ -16,6 +16,12 @@ pub struct Claims {
     pub iat: u64,
     /// Expires at, seconds since the epoch.
     pub exp: u64,
+    /// Username, so sends need no profile look-up (profiles do not change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Display name, likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dn: Option<String>,
 }
 
 /// Signs and checks access tokens with one secret.
@@ -53,11 +59,24 @@ impl Tokens {
 
     /// A token for `user_id`'s session `session_id`, issued `now_secs`.
     pub fn issue(&self, user_id: &str, session_id: &str, now_secs: u64) -> Result<String, String> {
+        self.issue_with_names(user_id, session_id, now_secs, None)
+    }
+
+    /// [`Tokens::issue`], carrying the user's (username, display name).
+    pub fn issue_with_names(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now_secs: u64,
+        names: Option<(&str, &str)>,
+    ) -> Result<String, String> {
         let claims = Claims {
             sub: user_id.to_owned(),
             sid: session_id.to_owned(),
             iat: now_secs,
             exp: now_secs + self.ttl_secs,
+            name: names.map(|(n, _)| n.to_owned()),
+            dn: names.map(|(_, d)| d.to_owned()),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| e.to_string())

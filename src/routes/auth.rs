@@ -128,7 +128,12 @@ pub async fn login(
         .create_session(&user.id, &session_id, tokens.ttl_secs())
         .await?;
     let access_token = tokens
-        .issue(&user.id, &session_id, now_ms() / 1000)
+        .issue_with_names(
+            &user.id,
+            &session_id,
+            now_ms() / 1000,
+            Some((&user.username, &user.display_name)),
+        )
         .map_err(ApiError::Internal)?;
     tracing::info!(user_id = %user.id, "signed in");
     Ok(web::Json(LoginResponse {

@@ -122,6 +122,7 @@ pub async fn open_events(
             AuthUser {
                 user_id,
                 session_id,
+                names: None,
             }
         }
         None => AuthUser::authenticate(bearer_token(&req).map(str::to_owned), &state).await?,

@@ -64,9 +64,8 @@ pub enum HistoryQuery {
 impl Store {
     /// Stores a message in a room the sender belongs to, once per
     /// `client_id`, and hands it to realtime delivery. The message, its
-    /// counters, its idempotency record, the publish and the offline queues
-    /// are one atomic script; the directory's activity order follows (and is
-    /// repeated on every retry, so it heals if that second step failed).
+    /// counters, its idempotency record, the room's activity order, the
+    /// publish and the offline queues are one atomic script.
     #[tracing::instrument(skip_all, fields(room_id, sender_id = %sender.id))]
     pub async fn send_room_message(
         &self,
@@ -83,7 +82,8 @@ impl Store {
             .key(k.room_messages(room_id))
             .key(k.room_senders(room_id))
             .key(k.presence())
-            .key(k.last_message_id());
+            .key(k.last_message_id())
+            .key(k.rooms_by_activity());
         if let Some(client_id) = client_id {
             invocation.key(k.room_idempotency(room_id, &sender.id, client_id));
         }
@@ -135,9 +135,6 @@ impl Store {
             }
             other => return Err(StoreError::Corrupt(format!("send script said {other}"))),
         };
-        if let SendOutcome::Created(m) | SendOutcome::Duplicate(m) = &outcome {
-            self.touch_room_activity(room_id, m.id).await?;
-        }
         Ok(outcome)
     }
 

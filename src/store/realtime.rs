@@ -99,6 +99,7 @@ impl Store {
                     .arg(now_ms())
                     .arg(expiry_ms)
                     .arg(cap)
+                    .arg(self.limits.offline_queue_max_len)
                     .invoke_async(&mut conn),
             )
             .await?;

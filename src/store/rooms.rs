@@ -238,18 +238,6 @@ impl Store {
         Ok((rooms, next_cursor))
     }
 
-    /// Raises a room in the activity index to `message_id`'s time. Only
-    /// raises (`GT`), and only listed rooms (`XX`), so a retried send may
-    /// repeat it safely.
-    pub async fn touch_room_activity(
-        &self,
-        room_id: &str,
-        message_id: MessageId,
-    ) -> StoreResult<()> {
-        self.touch_recency(&self.keys.rooms_by_activity(), message_id.ms, room_id, "XX")
-            .await
-    }
-
     /// Makes `user_id` a member. `None` when the room does not exist,
     /// otherwise whether they are a new member.
     #[tracing::instrument(skip_all, fields(room_id, user_id))]

@@ -353,3 +353,24 @@ async fn a_room_created_while_a_stream_is_open_reaches_that_stream() {
         .await;
     assert!(seen.iter().all(|e| e.event == "member_joined"), "{seen:?}");
 }
+
+#[actix_web::test]
+async fn the_offline_queue_keeps_only_the_newest_events_up_to_its_cap() {
+    let mut settings = test_settings(&shared_redis().url());
+    settings.limits.offline_queue_max_len = 5;
+    let app = spawn_app_with(settings).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let room = app.room(&alice, "general").await;
+    app.join(&bob, &room).await.assert_status(200);
+    for i in 0..40 {
+        app.send(&alice, &room, &format!("m{i}")).await.assert_status(201);
+    }
+
+    let (mut stream, ready) = app.events(&bob).await;
+
+    assert_eq!(ready["offline_count"], 5);
+    for i in 35..40 {
+        assert_eq!(stream.expect("message").await.data["body"], format!("m{i}"));
+    }
+}

@@ -10,8 +10,9 @@ for i = 3, #ARGV, 3 do
   local user, channel, queue = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   redis.call('PUBLISH', channel, ARGV[1])
   if not redis.call('ZSCORE', KEYS[1], user) then
-    redis.call('RPUSH', queue, ARGV[1])
-    redis.call('LTRIM', queue, -cap, -1)
+    if redis.call('RPUSH', queue, ARGV[1]) > cap then
+      redis.call('LTRIM', queue, -cap, -1)
+    end
   end
   n = n + 1
 end

@@ -8,7 +8,8 @@ redis.call('PUBLISH', ARGV[2], ARGV[1])
 local cap = tonumber(ARGV[5])
 for _, user in ipairs(redis.call('ZDIFF', 2, KEYS[1], KEYS[2])) do
   local queue = ARGV[3] .. user .. ARGV[4]
-  redis.call('RPUSH', queue, ARGV[1])
-  redis.call('LTRIM', queue, -cap, -1)
+  if redis.call('RPUSH', queue, ARGV[1]) > cap then
+    redis.call('LTRIM', queue, -cap, -1)
+  end
 end
 return redis.call('ZCARD', KEYS[1])

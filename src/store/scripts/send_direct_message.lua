@@ -36,8 +36,9 @@ end
 local id = string.format('%d-%d', ms, seq)
 redis.call('SET', KEYS[4], id)
 local element = id .. ' ' .. ARGV[1]
-redis.call('RPUSH', KEYS[1], element)
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+if redis.call('RPUSH', KEYS[1], element) > tonumber(ARGV[2]) then
+  redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+end
 if KEYS[5] then
   redis.call('SET', KEYS[5], element, 'EX', ARGV[3])
 end
@@ -47,7 +48,8 @@ local event = '{"t":"d","id":"' .. id .. '",' .. string.sub(ARGV[1], 2)
 redis.call('PUBLISH', ARGV[5], event)
 redis.call('PUBLISH', ARGV[6], event)
 if not redis.call('ZSCORE', KEYS[2], ARGV[4]) then
-  redis.call('RPUSH', KEYS[3], event)
-  redis.call('LTRIM', KEYS[3], -tonumber(ARGV[7]), -1)
+  if redis.call('RPUSH', KEYS[3], event) > tonumber(ARGV[7]) then
+    redis.call('LTRIM', KEYS[3], -tonumber(ARGV[7]), -1)
+  end
 end
 return {'new', element}

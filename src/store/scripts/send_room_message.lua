@@ -1,12 +1,13 @@
 -- Stores a room message and hands it to realtime delivery in one atomic
 -- step: membership check, idempotency, the stream entry, every counter, the
 -- Pub/Sub publish (so streams see messages in id order) and the offline
--- queues of members without an open stream. A crash or a racing retry can
--- never leave half a message or store one twice.
+-- queues of members without an open stream, and the room's place in the
+-- activity order. A crash or a racing retry can never leave half a message
+-- or store one twice.
 --
 -- KEYS[1] room hash, KEYS[2] members, KEYS[3] messages stream,
 -- KEYS[4] senders, KEYS[5] presence, KEYS[6] last message id (global),
--- KEYS[7] idempotency key (only with a client id)
+-- KEYS[7] rooms by activity, KEYS[8] idempotency key (only with a client id)
 -- ARGV[1] sender id, ARGV[2] sender username, ARGV[3] sender display name,
 -- ARGV[4] body, ARGV[5] client id or '', ARGV[6] stream MAXLEN (approximate),
 -- ARGV[7] idempotency TTL (s), ARGV[8] room id, ARGV[9] room channel,
@@ -23,8 +24,8 @@ end
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   return {'not_member'}
 end
-if KEYS[7] then
-  local previous = redis.call('GET', KEYS[7])
+if KEYS[8] then
+  local previous = redis.call('GET', KEYS[8])
   if previous then
     local entry = redis.call('XRANGE', KEYS[3], previous, previous)
     if entry[1] then
@@ -57,9 +58,17 @@ redis.call('SET', KEYS[6], id)
 redis.call('HINCRBY', KEYS[1], 'message_count', 1)
 redis.call('HSET', KEYS[1], 'last_message_id', id)
 redis.call('ZINCRBY', KEYS[4], 1, ARGV[1])
-if KEYS[7] then
-  redis.call('SET', KEYS[7], id, 'EX', ARGV[7])
+if KEYS[8] then
+  redis.call('SET', KEYS[8], id, 'EX', ARGV[7])
 end
+-- The room rises in the directory's activity order (a recency, see
+-- touch_recency.lua; only raised, only for listed rooms).
+local recency = ms * 1000
+local top = redis.call('ZRANGE', KEYS[7], '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
+if top[2] and tonumber(top[2]) >= recency then
+  recency = tonumber(top[2]) + 1
+end
+redis.call('ZADD', KEYS[7], 'XX', 'GT', string.format('%d', recency), ARGV[8])
 
 local event = {t = 'm', id = id, room = ARGV[8], s = {ARGV[1], ARGV[2], ARGV[3]}, b = ARGV[4]}
 if ARGV[5] ~= '' then event.c = ARGV[5] end
@@ -67,12 +76,17 @@ event = cjson.encode(event)
 redis.call('PUBLISH', ARGV[9], event)
 -- Members without an open stream (not in the presence set), except the
 -- sender, get it in their offline queue.
+-- Queues are trimmed in batches (past an eighth over the cap) to spare a
+-- command per member per message; stream_open.lua reads only the newest
+-- `cap` entries, so clients never see more than the cap.
 local cap = tonumber(ARGV[12])
+local trim_at = cap + math.max(16, math.floor(cap / 8))
 for _, member in ipairs(redis.call('ZDIFF', 2, KEYS[2], KEYS[5])) do
   if member ~= ARGV[1] then
     local queue = ARGV[10] .. member .. ARGV[11]
-    redis.call('RPUSH', queue, event)
-    redis.call('LTRIM', queue, -cap, -1)
+    if redis.call('RPUSH', queue, event) > trim_at then
+      redis.call('LTRIM', queue, -cap, -1)
+    end
   end
 end
 return {'new', id}
