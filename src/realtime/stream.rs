@@ -137,7 +137,10 @@ impl Realtime {
         let realtime = self.clone();
         actix_web::rt::spawn(async move {
             feed(tx, ready, backlog, live, request.session_ends, limits.ping).await;
-            realtime.hub.unregister(conn);
+            // Record the close (the user may go offline, and sends start
+            // queueing for them) *before* unsubscribing: the other order would
+            // leave a moment in which a message is neither delivered nor
+            // queued.
             if let Err(e) = realtime
                 .store
                 .close_stream(&request.user_id, Some(&stream_id))
@@ -145,6 +148,7 @@ impl Realtime {
             {
                 tracing::debug!(error = %e, "could not record a closed stream; it expires instead");
             }
+            realtime.hub.unregister(conn);
         });
         Ok(rx)
     }
