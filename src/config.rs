@@ -130,6 +130,23 @@ pub struct LimitSettings {
     pub send_rate_per_sec: u32,
     /// Messages one user may send in a burst before the rate applies.
     pub send_burst: u32,
+    /// Registrations per client address per minute, sustained.
+    pub register_per_ip_per_min: u32,
+    /// Registrations per client address in a burst.
+    pub register_per_ip_burst: u32,
+    /// Login attempts per client address per minute, sustained.
+    pub login_per_ip_per_min: u32,
+    /// Login attempts per client address in a burst.
+    pub login_per_ip_burst: u32,
+    /// Login attempts on one username per minute, sustained (slows password
+    /// guessing from many addresses).
+    pub login_per_username_per_min: u32,
+    /// Login attempts on one username in a burst.
+    pub login_per_username_burst: u32,
+    /// SSE tickets per user per minute, sustained.
+    pub tickets_per_min: u32,
+    /// SSE tickets per user in a burst.
+    pub tickets_burst: u32,
     /// Events kept in a user's offline queue; the oldest are dropped first.
     pub offline_queue_max_len: u64,
     /// Streams one user may hold open at once (all instances together).
@@ -177,6 +194,14 @@ impl Default for LimitSettings {
             idempotency_ttl_secs: 24 * 3600,
             send_rate_per_sec: 10,
             send_burst: 500,
+            register_per_ip_per_min: 1200,
+            register_per_ip_burst: 2000,
+            login_per_ip_per_min: 1200,
+            login_per_ip_burst: 2000,
+            login_per_username_per_min: 30,
+            login_per_username_burst: 30,
+            tickets_per_min: 120,
+            tickets_burst: 60,
             offline_queue_max_len: 1000,
             max_streams_per_user: 10,
         }

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{Next, from_fn};
+use actix_web::middleware::{DefaultHeaders, Next, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, http, web};
 use anyhow::Context;
+use tracing::Instrument;
 use utoipa_actix_web::{AppExt, scope};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -91,6 +92,7 @@ impl Application {
                 .default_service(web::to(not_found))
                 .wrap(cors(&state.settings.server.cors_origins))
                 .wrap(from_fn(problem_responses))
+                .wrap(security_headers())
                 .wrap(from_fn(log_request))
         })
         // A client that goes away is noticed at once, so its stream ends and
@@ -190,6 +192,15 @@ async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError
     })
 }
 
+/// Headers every response carries: no MIME sniffing, no framing, no
+/// referrers. (The web client's pages add a strict Content-Security-Policy.)
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"))
+}
+
 /// CORS for browser frontends on other origins.
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
@@ -201,6 +212,7 @@ fn cors(origins: &[String]) -> Cors {
             http::header::HeaderName::from_static("last-event-id"),
         ])
         .expose_headers([
+            http::header::HeaderName::from_static("x-request-id"),
             http::header::LOCATION,
             http::header::RETRY_AFTER,
             http::header::WWW_AUTHENTICATE,
@@ -216,8 +228,24 @@ fn cors(origins: &[String]) -> Cors {
     cors
 }
 
-/// One log line per request: method, path (never the query string, which
-/// may carry a ticket), status and duration.
+/// The request id of a request: the client's `X-Request-Id` when it is a
+/// short token, otherwise a new one.
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned)
+}
+
+/// Gives every request an id (in every log line it causes, through a span,
+/// and in the `X-Request-Id` response header), and logs one line per request:
+/// method, path (never the query string, which may carry a ticket), status
+/// and duration.
 async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -225,7 +253,16 @@ async fn log_request(
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.path().to_owned();
-    let res = next.call(req).await;
+    let id = request_id(&req);
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut res = next.call(req).instrument(span.clone()).await;
+    let _entered = span.enter();
+    if let Ok(res) = &mut res
+        && let Ok(value) = http::header::HeaderValue::from_str(&id)
+    {
+        res.headers_mut()
+            .insert(http::header::HeaderName::from_static("x-request-id"), value);
+    }
     let (status, route) = match &res {
         Ok(res) => (res.status(), res.request().match_pattern()),
         Err(err) => (err.as_response_error().status_code(), None),

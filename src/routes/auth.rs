@@ -1,6 +1,6 @@
 //! Registration, login and logout.
 
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -10,7 +10,9 @@ use crate::domain::{DisplayName, Password, Username, new_id};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::model::{LoginResponse, User};
+use crate::routes::{client_address, limit};
 use crate::startup::AppState;
+use crate::store::sessions::{Limited, Rate};
 use crate::store::users::UserRecord;
 
 /// Body of `POST /auth/register`.
@@ -45,6 +47,7 @@ pub struct LoginRequest {
         (status = 201, description = "Registered", body = User),
         (status = 400, description = "`invalid_json` or `validation_failed`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`username_taken` (ignoring case)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many registrations from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`unavailable`", body = Problem, content_type = "application/problem+json"),
     )
@@ -52,9 +55,14 @@ pub struct LoginRequest {
 #[post("/auth/register")]
 #[tracing::instrument(skip_all)]
 pub async fn register(
+    req: HttpRequest,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let limits = &state.settings.limits;
+    let address = client_address(&req);
+    let rate = Rate::per_min(limits.register_per_ip_per_min, limits.register_per_ip_burst);
+    limit(&state, Limited::Address(&address, "register"), rate).await?;
     let username = Username::parse(&body.username)?;
     let password = Password::parse(body.password)?;
     let display_name = match body.display_name.as_deref() {
@@ -101,15 +109,31 @@ fn taken(username: &Username) -> ApiError {
         (status = 200, description = "Signed in", body = LoginResponse),
         (status = 400, description = "`invalid_json` or `validation_failed`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`: the same answer for an unknown user and a wrong password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many attempts from this address or on this username; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`unavailable`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/login")]
 #[tracing::instrument(skip_all)]
 pub async fn login(
+    req: HttpRequest,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<web::Json<LoginResponse>, ApiError> {
+    // Attempts count before the password is checked: per address, and per
+    // username from anywhere (password guessing).
+    let limits = &state.settings.limits;
+    let address = client_address(&req);
+    let per_address = Rate::per_min(limits.login_per_ip_per_min, limits.login_per_ip_burst);
+    limit(&state, Limited::Address(&address, "login"), per_address).await?;
+    let per_name = Rate::per_min(
+        limits.login_per_username_per_min,
+        limits.login_per_username_burst,
+    );
+    let canonical = body.username.to_ascii_lowercase();
+    if canonical.len() <= 64 {
+        limit(&state, Limited::Username(&canonical), per_name).await?;
+    }
     // Look-ups with a name that cannot be valid still run the dummy hash, so
     // every failure looks and takes the same.
     let user = match Username::parse(&body.username) {

@@ -14,7 +14,9 @@ use crate::auth::{AuthUser, bearer_token};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiQuery;
 use crate::realtime::stream::{OpenRequest, StreamLimits};
+use crate::routes::limit;
 use crate::startup::AppState;
+use crate::store::sessions::{Limited, Rate};
 
 /// A short-lived credential that opens event streams.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -51,6 +53,7 @@ pub struct EventsParams {
     responses(
         (status = 201, description = "A ticket", body = Ticket),
         (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/events/tickets")]
@@ -58,6 +61,9 @@ pub async fn create_ticket(
     state: web::Data<AppState>,
     auth: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
+    let limits = &state.settings.limits;
+    let rate = Rate::per_min(limits.tickets_per_min, limits.tickets_burst);
+    limit(&state, Limited::User(&auth.user_id, "ticket"), rate).await?;
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| ApiError::Internal(e.to_string()))?;
     let ticket = URL_SAFE_NO_PAD.encode(secret);

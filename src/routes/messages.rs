@@ -11,10 +11,11 @@ use crate::extract::{ApiJson, ApiQuery, history_request};
 use crate::metrics;
 use crate::model::{Message, MessagePage};
 use crate::routes::HistoryParams;
+use crate::routes::limit;
 use crate::routes::rooms::find_room;
 use crate::startup::AppState;
 use crate::store::messages::{SendOutcome, Sender};
-use crate::store::sessions::Rate;
+use crate::store::sessions::{Limited, Rate};
 
 /// Body of a message send (to a room or a user).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -52,16 +53,8 @@ impl SendMessageRequest {
 /// a look-up per send.
 pub(crate) async fn sender(state: &AppState, auth: &AuthUser) -> Result<Sender, ApiError> {
     let limits = &state.settings.limits;
-    let rate = Rate {
-        per_sec: limits.send_rate_per_sec,
-        burst: limits.send_burst,
-    };
-    if let Some(wait) = state.store.rate_limit(&auth.user_id, "send", rate).await? {
-        metrics::inc(&metrics::RATE_LIMITED);
-        return Err(ApiError::RateLimited {
-            retry_after: wait.as_secs() + 1,
-        });
-    }
+    let rate = Rate::per_sec(limits.send_rate_per_sec, limits.send_burst);
+    limit(state, Limited::User(&auth.user_id, "send"), rate).await?;
     if let Some((username, display_name)) = &auth.names {
         return Ok(Sender {
             id: auth.user_id.clone(),

@@ -66,3 +66,28 @@ pub struct HistoryParams {
     #[param(example = "1732357500123-0")]
     pub after: Option<String>,
 }
+
+/// Counts one action against a rate limit; 429 `rate_limited` (with
+/// `Retry-After`) when it is over, before anything is stored.
+pub(crate) async fn limit(
+    state: &crate::startup::AppState,
+    what: crate::store::sessions::Limited<'_>,
+    rate: crate::store::sessions::Rate,
+) -> Result<(), crate::error::ApiError> {
+    match state.store.rate_limit(what, rate).await? {
+        None => Ok(()),
+        Some(wait) => {
+            crate::metrics::inc(&crate::metrics::RATE_LIMITED);
+            Err(crate::error::ApiError::RateLimited {
+                retry_after: wait.as_secs() + 1,
+            })
+        }
+    }
+}
+
+/// The client's address for per-address limits: the TCP peer (behind a
+/// proxy, the proxy's address; forwarded headers are not trusted).
+pub(crate) fn client_address(req: &actix_web::HttpRequest) -> String {
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
+}

@@ -13,6 +13,12 @@ fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
         .content_type(content_type)
         // Small files that change with the binary: revalidate each time.
         .insert_header(("Cache-Control", "no-cache"))
+        // Only our own script, styles and API; nothing inline, no framing.
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ))
         .body(body)
 }
 

@@ -43,6 +43,12 @@ impl Keys {
         format!("{}{{u:{user_id}}}:rate:{action}", self.prefix)
     }
 
+    /// STRING with TTL: a rate limiter for `action` by a client address or
+    /// on a username (GCRA arrival time).
+    pub fn rate_limit_other(&self, action: &str, id: &str) -> String {
+        format!("{}rate:{action}:{id}", self.prefix)
+    }
+
     /// ZSET room id -> joined at (ms): the rooms a user belongs to.
     pub fn user_rooms(&self, user_id: &str) -> String {
         format!("{}{{u:{user_id}}}:rooms", self.prefix)

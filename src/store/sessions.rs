@@ -11,13 +11,42 @@ use super::{Store, StoreResult};
 static RATE_LIMIT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/rate_limit.lua")));
 
-/// A rate: `burst` actions at once, refilled at `per_sec` a second.
+/// A rate: `burst` actions at once, then one every `interval`.
 #[derive(Debug, Clone, Copy)]
 pub struct Rate {
-    /// Sustained actions per second.
-    pub per_sec: u32,
+    /// Time between actions, sustained.
+    pub interval: Duration,
     /// Actions allowed at once.
     pub burst: u32,
+}
+
+impl Rate {
+    /// `per_sec` a second after a burst of `burst`.
+    pub fn per_sec(per_sec: u32, burst: u32) -> Self {
+        Self {
+            interval: Duration::from_millis(1000 / u64::from(per_sec.max(1))),
+            burst,
+        }
+    }
+
+    /// `per_min` a minute after a burst of `burst`.
+    pub fn per_min(per_min: u32, burst: u32) -> Self {
+        Self {
+            interval: Duration::from_millis(60_000 / u64::from(per_min.max(1))),
+            burst,
+        }
+    }
+}
+
+/// What a rate limit is counted against.
+#[derive(Debug, Clone, Copy)]
+pub enum Limited<'a> {
+    /// A signed-in user's action (`send`, `ticket`).
+    User(&'a str, &'a str),
+    /// An action by a client address (`register`, `login`).
+    Address(&'a str, &'a str),
+    /// Logins to one (lower-cased) username.
+    Username(&'a str),
 }
 
 impl Store {
@@ -51,18 +80,18 @@ impl Store {
 impl Store {
     /// Counts one `action` by `user_id` against `rate`. `Ok(None)` when it
     /// is allowed, `Ok(Some(wait))` when it is not (and nothing was counted).
-    pub async fn rate_limit(
-        &self,
-        user_id: &str,
-        action: &str,
-        rate: Rate,
-    ) -> StoreResult<Option<Duration>> {
-        let interval_ms = 1000 / u64::from(rate.per_sec.max(1));
+    pub async fn rate_limit(&self, what: Limited<'_>, rate: Rate) -> StoreResult<Option<Duration>> {
+        let key = match what {
+            Limited::User(user_id, action) => self.keys.rate_limit(user_id, action),
+            Limited::Address(address, action) => self.keys.rate_limit_other(action, address),
+            Limited::Username(canonical) => self.keys.rate_limit_other("login-name", canonical),
+        };
+        let interval_ms = u64::try_from(rate.interval.as_millis()).unwrap_or(u64::MAX);
         let mut conn = self.conn();
         let wait_ms: u64 = self
             .run(
                 RATE_LIMIT
-                    .key(self.keys.rate_limit(user_id, action))
+                    .key(key)
                     .arg(interval_ms.max(1))
                     .arg(rate.burst.max(1))
                     .invoke_async(&mut conn),

@@ -44,3 +44,80 @@ async fn sending_faster_than_the_rate_gets_429_and_stores_nothing() {
         .await
         .assert_status(201);
 }
+
+#[actix_web::test]
+async fn registrations_beyond_the_per_address_limit_get_429_and_store_nothing() {
+    let mut settings = test_settings(&shared_redis().url());
+    settings.limits.register_per_ip_burst = 2;
+    settings.limits.register_per_ip_per_min = 1;
+    let app = spawn_app_with(settings).await;
+    let first = app.user("first").await;
+    app.register("second", "password123")
+        .await
+        .assert_status(201);
+
+    let limited = app.register("third", "password123").await;
+
+    limited.assert_problem(429, "rate_limited");
+    assert!(limited.headers.contains_key("retry-after"));
+    app.get("/api/v1/users/third", &first.token)
+        .await
+        .assert_problem(404, "user_not_found");
+}
+
+#[actix_web::test]
+async fn login_attempts_on_one_username_are_limited_even_with_the_right_password() {
+    let mut settings = test_settings(&shared_redis().url());
+    settings.limits.login_per_username_burst = 3;
+    settings.limits.login_per_username_per_min = 1;
+    let app = spawn_app_with(settings).await;
+    app.register("victim", "password123")
+        .await
+        .assert_status(201);
+    app.login("victim", "guess-one")
+        .await
+        .assert_problem(401, "invalid_credentials");
+    app.login("VICTIM", "guess-two")
+        .await
+        .assert_problem(401, "invalid_credentials");
+    app.login("victim", "password123").await.assert_status(200);
+
+    let limited = app.login("victim", "password123").await;
+
+    limited.assert_problem(429, "rate_limited");
+    // Another username is not affected.
+    app.register("bystander", "password123")
+        .await
+        .assert_status(201);
+    app.login("bystander", "password123")
+        .await
+        .assert_status(200);
+}
+
+#[actix_web::test]
+async fn ticket_requests_beyond_the_limit_get_429() {
+    let mut settings = test_settings(&shared_redis().url());
+    settings.limits.tickets_burst = 2;
+    settings.limits.tickets_per_min = 1;
+    let app = spawn_app_with(settings).await;
+    let alice = app.user("alice").await;
+    for _ in 0..2 {
+        app.post(
+            "/api/v1/events/tickets",
+            &alice.token,
+            serde_json::json!({}),
+        )
+        .await
+        .assert_status(201);
+    }
+
+    let limited = app
+        .post(
+            "/api/v1/events/tickets",
+            &alice.token,
+            serde_json::json!({}),
+        )
+        .await;
+
+    limited.assert_problem(429, "rate_limited");
+}

@@ -57,3 +57,45 @@ async fn health_and_readiness_answer_while_redis_is_up() {
         assert_eq!(res.status(), 200, "{path}");
     }
 }
+
+#[actix_web::test]
+async fn every_response_carries_security_headers_and_a_request_id() {
+    let app = spawn_app().await;
+
+    let api = app
+        .client
+        .get(format!("{}/api/v1/nope", app.address))
+        .send()
+        .await
+        .unwrap();
+    let echoed = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    let page = app
+        .client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+
+    for res in [&api, &echoed, &page] {
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(res.headers()["x-frame-options"], "DENY");
+        assert!(!res.headers()["x-request-id"].is_empty());
+    }
+    assert_eq!(echoed.headers()["x-request-id"], "abc-123");
+    assert_ne!(
+        api.headers()["x-request-id"],
+        page.headers()["x-request-id"]
+    );
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(page.text().await.unwrap().contains("<title>confab</title>"));
+}

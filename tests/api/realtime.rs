@@ -364,7 +364,9 @@ async fn the_offline_queue_keeps_only_the_newest_events_up_to_its_cap() {
     let room = app.room(&alice, "general").await;
     app.join(&bob, &room).await.assert_status(200);
     for i in 0..40 {
-        app.send(&alice, &room, &format!("m{i}")).await.assert_status(201);
+        app.send(&alice, &room, &format!("m{i}"))
+            .await
+            .assert_status(201);
     }
 
     let (mut stream, ready) = app.events(&bob).await;
