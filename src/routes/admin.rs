@@ -18,8 +18,10 @@ use crate::startup::AppState;
 #[schema(example = json!({"text": "Maintenance at 22:00 UTC", "kind": "maintenance"}))]
 pub struct NotificationRequest {
     /// 1..=1000 characters.
+    #[schema(min_length = 1, max_length = 1000)]
     pub text: String,
     /// 1..=32 characters; default `announcement`.
+    #[schema(min_length = 1, max_length = 32)]
     pub kind: Option<String>,
     /// Send to these users (1..=1000 usernames). Not with `room_id`.
     pub usernames: Option<Vec<String>>,

@@ -21,10 +21,13 @@ use crate::store::users::UserRecord;
 #[schema(example = json!({"username": "alice", "password": "correct horse battery", "display_name": "Alice"}))]
 pub struct RegisterRequest {
     /// 3..=32 of `[A-Za-z0-9_.-]`, unique ignoring case, not `online`.
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_.-]{3,32}$")]
     pub username: String,
     /// 8..=128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// 1..=64 characters; defaults to the username.
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: Option<String>,
 }
 

@@ -28,6 +28,20 @@ pub struct Ticket {
     pub expires_in: u64,
 }
 
+/// One Server-Sent Event as the stream carries it (`event:`, `id:`,
+/// `data:` lines). The stream also carries `: ping` comments and a `retry:`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ServerSentEvent {
+    /// The event type.
+    #[schema(pattern = "^(ready|message|direct_message|member_joined|member_left|notification)$")]
+    pub event: String,
+    /// One line of JSON: `Ready`, `Message`, `DirectMessage`, `MemberEvent`
+    /// or `Notification`, by event type.
+    pub data: String,
+    /// The message id, on `message` and `direct_message` events.
+    pub id: Option<String>,
+}
+
 /// Query of `GET /events`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -106,7 +120,7 @@ pub async fn create_ticket(
     security(("bearer" = []), ("ticket" = [])),
     params(EventsParams, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this message id")),
     responses(
-        (status = 200, description = "The stream", content_type = "text/event-stream", body = String,
+        (status = 200, description = "The stream", content_type = "text/event-stream", body = ServerSentEvent,
          example = "event: ready\ndata: {\"user_id\":\"6f1c...\",\"rooms\":[\"0b7e...\"],\"offline_count\":0,\"resumed\":false}\n\nevent: message\nid: 1732357500123-0\ndata: {\"id\":\"1732357500123-0\",...}\n\n"),
         (status = 401, description = "`missing_token` or `invalid_token` (a bad or expired ticket too)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_streams`, with `Retry-After`", body = Problem, content_type = "application/problem+json"),

@@ -23,9 +23,11 @@ use crate::store::sessions::{Limited, Rate};
 #[schema(example = json!({"body": "hello, world", "client_id": "a1b2c3"}))]
 pub struct SendMessageRequest {
     /// 1..=4000 characters, not only whitespace.
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
     pub body: String,
     /// 1..=64 characters. Makes the send idempotent: repeating it to the same
     /// room or user within 24 hours returns the original message with 200.
+    #[schema(min_length = 1, max_length = 64)]
     pub client_id: Option<String>,
 }
 

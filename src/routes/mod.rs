@@ -48,7 +48,9 @@ pub struct ListParams {
     /// Items per page, 1..=100 (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page (anything else, even an
+    /// empty string, is 400).
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -60,10 +62,10 @@ pub struct HistoryParams {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// Only messages older than this message id (exclusive). Not with `after`.
-    #[param(example = "1732357500123-0")]
+    #[param(example = "1732357500123-0", pattern = "^[0-9]{1,19}-[0-9]{1,19}$")]
     pub before: Option<String>,
     /// Only messages newer than this message id (exclusive). Not with `before`.
-    #[param(example = "1732357500123-0")]
+    #[param(example = "1732357500123-0", pattern = "^[0-9]{1,19}-[0-9]{1,19}$")]
     pub after: Option<String>,
 }
 

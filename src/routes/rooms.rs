@@ -26,8 +26,10 @@ use crate::store::rooms::{NewRoom, RECENCY_PER_MS, RoomSort};
 #[schema(example = json!({"name": "general", "topic": "Anything goes"}))]
 pub struct CreateRoomRequest {
     /// 1..=64 characters, unique ignoring case (surrounding spaces trimmed).
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
     /// Up to 256 characters; empty or null means none.
+    #[schema(max_length = 256)]
     pub topic: Option<String>,
 }
 
@@ -42,7 +44,9 @@ pub struct RoomListParams {
     /// Items per page, 1..=100 (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page (anything else, even an
+    /// empty string, is 400).
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 

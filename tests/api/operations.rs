@@ -99,3 +99,39 @@ async fn every_response_carries_security_headers_and_a_request_id() {
     );
     assert!(page.text().await.unwrap().contains("<title>confab</title>"));
 }
+
+#[actix_web::test]
+async fn a_wrong_method_on_a_known_path_is_405_with_allow_and_an_unknown_path_is_404() {
+    let app = spawn_app().await;
+
+    let wrong = app
+        .client
+        .patch(format!("{}/api/v1/rooms", app.address))
+        .send()
+        .await
+        .unwrap();
+    let wrong_with_id = app
+        .client
+        .post(format!("{}/api/v1/rooms/some-id", app.address))
+        .send()
+        .await
+        .unwrap();
+    let unknown = app
+        .client
+        .get(format!("{}/api/v1/nothing/here", app.address))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(wrong.headers()["allow"], "GET, POST");
+    assert_eq!(wrong_with_id.headers()["allow"], "GET");
+    TestApp::read(wrong)
+        .await
+        .assert_problem(405, "method_not_allowed");
+    TestApp::read(wrong_with_id)
+        .await
+        .assert_problem(405, "method_not_allowed");
+    TestApp::read(unknown)
+        .await
+        .assert_problem(404, "not_found");
+}
