@@ -214,6 +214,14 @@ pub struct MessageId {
 }
 
 impl MessageId {
+    /// The smallest id (`0-0`): nothing is older.
+    pub const MIN: MessageId = MessageId { ms: 0, seq: 0 };
+    /// The largest id: nothing is newer.
+    pub const MAX: MessageId = MessageId {
+        ms: u64::MAX,
+        seq: u64::MAX,
+    };
+
     /// Parses `<ms>-<seq>`, both plain decimal numbers.
     pub fn parse(value: &str) -> Option<Self> {
         let (ms, seq) = value.split_once('-')?;

@@ -146,6 +146,13 @@ impl Store {
         query: HistoryQuery,
         limit: usize,
     ) -> StoreResult<(Vec<RoomMessageRecord>, bool)> {
+        // Redis refuses an exclusive range that starts past the largest id or
+        // ends before the smallest; nothing lies beyond those anyway.
+        match query {
+            HistoryQuery::Before(id) if id == MessageId::MIN => return Ok((Vec::new(), false)),
+            HistoryQuery::After(id) if id == MessageId::MAX => return Ok((Vec::new(), false)),
+            _ => {}
+        }
         let key = self.keys.room_messages(room_id);
         let count = limit + 1;
         let cmd = match query {

@@ -247,6 +247,12 @@ impl Store {
         limit: usize,
     ) -> StoreResult<Missed> {
         let k = &self.keys;
+        if after == MessageId::MAX {
+            return Ok(Missed {
+                events: Vec::new(),
+                complete: true,
+            });
+        }
         let rooms = self.all_user_room_ids(user_id).await?;
         let mut conn = self.conn();
         // Rooms: the entries after the id, plus each stream's first entry and
@@ -327,7 +333,7 @@ impl Store {
                 redis::cmd("ZRANGE")
                     .arg(k.user_conversations(user_id))
                     .arg("+inf")
-                    .arg(format!("({}", after.ms * 1000))
+                    .arg(format!("({}", after.ms.saturating_mul(1000)))
                     .arg("BYSCORE")
                     .arg("REV")
                     .query_async(&mut conn),

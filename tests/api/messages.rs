@@ -568,3 +568,28 @@ async fn history_paging_walked_end_to_end_while_concurrent_senders_keep_writing(
     assert_eq!(stats.assert_status(200)["message_count"], 120 + 1 + 180);
     assert_eq!((a.len(), b.len(), c.len()), (60, 60, 60));
 }
+
+#[actix_web::test]
+async fn history_cursors_at_the_ends_of_the_id_range_give_empty_pages() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    app.user("bob").await;
+    let room = app.room(&alice, "general").await;
+    app.send(&alice, &room, "one").await.assert_status(201);
+    app.send_direct(&alice, "bob", "two")
+        .await
+        .assert_status(201);
+    let max = format!("{0}-{0}", u64::MAX);
+
+    for path in [
+        format!("/api/v1/rooms/{room}/messages"),
+        "/api/v1/users/bob/messages".to_owned(),
+    ] {
+        for query in ["before=0-0".to_owned(), format!("after={max}")] {
+            let page = app.get(&format!("{path}?{query}"), &alice.token).await;
+            let page = page.assert_status(200);
+            assert_eq!(page["messages"], serde_json::json!([]), "{path}?{query}");
+            assert_eq!(page["has_more"], false);
+        }
+    }
+}
