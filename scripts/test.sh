@@ -15,3 +15,6 @@ cargo test --all-targets "$@"
 # The browser test drives the debug binary the step above built.
 cargo build --bin confab
 (cd tests/e2e && npm test)
+
+# The contract test: schemathesis against a live confab and openapi.json.
+scripts/contract-test.sh

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Contract test: schemathesis (from PyPI) generates requests from the
+# committed openapi/openapi.json and checks a live confab's answers against
+# it: no 5xx, documented status codes, content types, headers and schemas,
+# invalid data rejected, 405 for undeclared methods. Starts its own
+# redis-server and the debug confab on free ports.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=target/schemathesis-venv
+if [ ! -x "$VENV/bin/schemathesis" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==4.32.5"
+fi
+
+cargo build --bin confab
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+REDIS_PORT=$(free_port)
+PORT=$(free_port)
+WORK=$(mktemp -d)
+cleanup() {
+  [ -n "${CONFAB_PID:-}" ] && kill "$CONFAB_PID" 2>/dev/null || true
+  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
+  --logfile "$WORK/redis.log" --daemonize yes
+for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+CONFAB_BIND=127.0.0.1:$PORT CONFAB_REDIS_URL=redis://127.0.0.1:$REDIS_PORT \
+CONFAB_JWT_SECRET=contract-test-secret CONFAB_ADMIN_KEY=contract-admin-key RUST_LOG=warn \
+  target/debug/confab serve > "$WORK/confab.log" 2>&1 &
+CONFAB_PID=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+
+API=http://127.0.0.1:$PORT/api/v1
+curl -sf "$API/auth/register" -H 'Content-Type: application/json' \
+  -d '{"username": "contract", "password": "contract-password"}' >/dev/null
+TOKEN=$(curl -sf "$API/auth/login" -H 'Content-Type: application/json' \
+  -d '{"username": "contract", "password": "contract-password"}' |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+
+# Logout is left out: it would revoke the token the rest of the run uses.
+"$VENV/bin/schemathesis" run openapi/openapi.json \
+  --url "http://127.0.0.1:$PORT" \
+  --header "Authorization: Bearer $TOKEN" \
+  --header "X-Admin-Key: contract-admin-key" \
+  --exclude-path /api/v1/auth/logout \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,unsupported_method,allow_header_conformance,missing_required_header,ignored_auth \
+  --max-examples 20 \
+  --seed 20261123 \
+  --max-time 150
+if grep -q "internal error" "$WORK/confab.log"; then
+  echo "confab logged internal errors during the contract test:" >&2
+  grep "internal error" "$WORK/confab.log" >&2
+  exit 1
+fi
