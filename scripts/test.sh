@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 scripts/ensure-redis-server.sh
 scripts/ensure-browser.sh
 
-cargo test --all-targets "$@"
+# Property tests run 4096 cases each here (256 by default).
+PROPTEST_CASES=${PROPTEST_CASES:-4096} cargo test --all-targets "$@"
 
 # The browser test drives the debug binary the step above built.
 cargo build --bin confab

@@ -36,3 +36,6 @@ pub mod routes;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+
+#[cfg(test)]
+mod properties;

@@ -174,7 +174,7 @@ pub struct TestApp {
     /// HTTP client.
     pub client: reqwest::Client,
     /// Stops the server when dropped.
-    _handle: actix_web::dev::ServerHandle,
+    _handle: Option<actix_web::dev::ServerHandle>,
 }
 
 /// The settings tests run with.
@@ -209,7 +209,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),
-        _handle: handle,
+        _handle: Some(handle),
     }
 }
 
@@ -287,6 +287,15 @@ pub struct TestUser {
 }
 
 impl TestApp {
+    /// A client for a confab started elsewhere (another process).
+    pub fn for_address(address: String) -> TestApp {
+        TestApp {
+            address,
+            client: reqwest::Client::new(),
+            _handle: None,
+        }
+    }
+
     /// Sends a request; `token` adds a bearer header, `body` a JSON body.
     pub async fn request(
         &self,

@@ -8,6 +8,7 @@ mod bad_input;
 mod direct;
 mod faults;
 mod limits;
+mod logs;
 mod messages;
 mod openapi;
 mod operations;

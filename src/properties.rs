@@ -1,0 +1,114 @@
+//! Property tests (proptest) for every parser of untrusted input: request
+//! bodies, message ids and `Last-Event-ID`, cursors, tokens, tickets and
+//! events. Each must answer every input with a value or a 4xx error, never
+//! a panic, and round-trip what confab itself writes. They run with the unit
+//! tests; `PROPTEST_CASES` raises the number of cases (default 256 each).
+
+use proptest::prelude::*;
+
+use crate::auth::token::Tokens;
+use crate::domain::{
+    ClientId, DisplayName, Limit, MessageBody, MessageId, RoomName, Topic, Username,
+};
+use crate::extract::{history_request, page_request, parse_json};
+use crate::realtime::event::Internal;
+use crate::routes::auth::{LoginRequest, RegisterRequest};
+use crate::routes::messages::SendMessageRequest;
+use crate::store::pagination::Cursor;
+
+/// Errors from parsers of client input must be client errors.
+fn is_client_error(err: &crate::error::ApiError) -> bool {
+    err.status().is_client_error()
+}
+
+proptest! {
+    #[test]
+    fn message_ids_parse_any_text_without_panicking(text in ".{0,64}") {
+        let _ = MessageId::parse(&text);
+        if let Err(e) = MessageId::parse_param("before", &text) {
+            prop_assert!(is_client_error(&e));
+        }
+    }
+
+    #[test]
+    fn message_ids_round_trip(ms in any::<u64>(), seq in any::<u64>()) {
+        let id = MessageId { ms, seq };
+        prop_assert_eq!(MessageId::parse(&id.to_string()), Some(id));
+    }
+
+    #[test]
+    fn cursors_decode_any_text_without_panicking(text in ".{0,128}") {
+        let _ = Cursor::decode(&text);
+        if let Err(e) = page_request(None, Some(&text)) {
+            prop_assert!(is_client_error(&e));
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip(score in any::<i64>(), member in "[a-z0-9-]{1,64}") {
+        let cursor = Cursor { score, member };
+        prop_assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+    }
+
+    #[test]
+    fn history_and_list_parameters_never_panic(
+        limit in proptest::option::of(".{0,8}"),
+        before in proptest::option::of(".{0,30}"),
+        after in proptest::option::of(".{0,30}"),
+    ) {
+        if let Err(e) = history_request(limit.as_deref(), before.as_deref(), after.as_deref()) {
+            prop_assert!(is_client_error(&e));
+        }
+        if let Err(e) = Limit::parse(limit.as_deref()) {
+            prop_assert!(is_client_error(&e));
+        }
+    }
+
+    #[test]
+    fn request_bodies_of_any_bytes_are_parsed_or_refused_with_a_4xx(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        for result in [
+            parse_json::<RegisterRequest>(&bytes).err(),
+            parse_json::<LoginRequest>(&bytes).err(),
+            parse_json::<SendMessageRequest>(&bytes).err(),
+        ].into_iter().flatten() {
+            prop_assert!(is_client_error(&result));
+        }
+    }
+
+    #[test]
+    fn request_bodies_of_json_like_text_are_parsed_or_refused_with_a_4xx(text in r#"\{("[a-z_]{1,12}": ?("[^"\\]{0,20}"|[0-9]{1,5}|null|true|\[\]|\{\}),? ?){0,4}\}"#) {
+        for result in [
+            parse_json::<RegisterRequest>(text.as_bytes()).err(),
+            parse_json::<SendMessageRequest>(text.as_bytes()).err(),
+        ].into_iter().flatten() {
+            prop_assert!(is_client_error(&result));
+        }
+    }
+
+    #[test]
+    fn field_rules_answer_any_text_without_panicking(text in "\\PC{0,80}|.{0,80}") {
+        for result in [
+            Username::parse(&text).err(),
+            DisplayName::parse(&text).err(),
+            RoomName::parse(&text).err(),
+            Topic::parse(&text).err(),
+            MessageBody::parse(text.clone()).err(),
+            ClientId::parse(&text).err(),
+        ].into_iter().flatten() {
+            prop_assert!(is_client_error(&result));
+        }
+    }
+
+    #[test]
+    fn tokens_and_tickets_of_any_shape_are_refused_without_panicking(text in "[A-Za-z0-9_.=-]{0,200}|.{0,200}") {
+        let tokens = Tokens::new(b"property-test-secret", 60);
+        prop_assert!(tokens.check(&text).is_err());
+    }
+
+    #[test]
+    fn event_payloads_of_any_text_parse_or_are_ignored(text in ".{0,200}") {
+        if let Some(event) = Internal::parse(&text) {
+            let _ = event.to_outgoing();
+        }
+    }
+}
