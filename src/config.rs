@@ -151,6 +151,15 @@ pub struct LimitSettings {
     pub offline_queue_max_len: u64,
     /// Streams one user may hold open at once (all instances together).
     pub max_streams_per_user: u32,
+    /// Rooms one user may belong to; joining or creating one more is 429
+    /// `too_many_rooms`.
+    pub max_rooms_per_user: u32,
+    /// Streams one instance holds at most; more get 503 so clients (or the
+    /// load balancer) go elsewhere.
+    pub max_streams_per_instance: usize,
+    /// Room messages older than this many seconds are trimmed from history
+    /// (on the next send to the room); 0 keeps them until `room_history_max_len`.
+    pub room_history_max_age_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -204,6 +213,9 @@ impl Default for LimitSettings {
             tickets_burst: 60,
             offline_queue_max_len: 1000,
             max_streams_per_user: 10,
+            max_rooms_per_user: 1000,
+            max_streams_per_instance: 50_000,
+            room_history_max_age_secs: 0,
         }
     }
 }

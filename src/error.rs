@@ -102,6 +102,9 @@ pub enum ApiError {
         /// Seconds after which to try again.
         retry_after: u64,
     },
+    /// The user already belongs to the maximum number of rooms.
+    #[error("you already belong to the maximum of {0} rooms; leave one first")]
+    TooManyRooms(u32),
     /// Redis is unreachable or too slow.
     #[error("service unavailable")]
     Unavailable,
@@ -149,6 +152,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::TooManyStreams { .. } => "too_many_streams",
+            ApiError::TooManyRooms(_) => "too_many_rooms",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -166,9 +170,9 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::RateLimited { .. } | ApiError::TooManyStreams { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            ApiError::RateLimited { .. }
+            | ApiError::TooManyStreams { .. }
+            | ApiError::TooManyRooms(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -196,6 +200,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "Payload too large",
             ApiError::RateLimited { .. } => "Rate limited",
             ApiError::TooManyStreams { .. } => "Too many streams",
+            ApiError::TooManyRooms(_) => "Too many rooms",
             ApiError::Unavailable => "Service unavailable",
             ApiError::Internal(_) => "Internal server error",
         }

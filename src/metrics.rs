@@ -32,6 +32,85 @@ pub static RESUMES_FAILED: AtomicU64 = AtomicU64::new(0);
 pub static SLOW_STREAMS_DROPPED: AtomicU64 = AtomicU64::new(0);
 /// Requests refused by a rate limit.
 pub static RATE_LIMITED: AtomicU64 = AtomicU64::new(0);
+/// Events appended to offline queues (by sends and notifications).
+pub static OFFLINE_QUEUED: AtomicU64 = AtomicU64::new(0);
+/// Redis calls that failed (unreachable, timed out, or refused).
+pub static REDIS_ERRORS: AtomicU64 = AtomicU64::new(0);
+/// Times the Pub/Sub connection was lost (it reconnects by itself).
+pub static PUBSUB_DISCONNECTS: AtomicU64 = AtomicU64::new(0);
+
+/// Upper bounds (seconds) of the latency histogram buckets.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// A latency histogram in Prometheus' cumulative form.
+#[derive(Default)]
+struct Histogram {
+    /// Observations at or below each bucket's bound.
+    buckets: [u64; BUCKETS.len()],
+    /// All observations.
+    count: u64,
+    /// Their sum, in seconds.
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (bucket, bound) in self.buckets.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {bucket}");
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+            self.count
+        );
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
+    }
+}
+
+/// Request latency by route (event streams excluded: they last as long as
+/// the connection).
+static REQUEST_LATENCY: LazyLock<Mutex<BTreeMap<String, Histogram>>> =
+    LazyLock::new(|| Mutex::new(BTreeMap::new()));
+
+/// Latency of Redis calls.
+static REDIS_LATENCY: LazyLock<Mutex<Histogram>> =
+    LazyLock::new(|| Mutex::new(Histogram::default()));
+
+/// Records how long a request to `route` took.
+pub fn observe_request(route: &str, seconds: f64) {
+    if route == "/api/v1/events" {
+        return;
+    }
+    let mut map = REQUEST_LATENCY.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry(route.to_owned()).or_default().observe(seconds);
+}
+
+/// Records how long a Redis call took.
+pub fn observe_redis(seconds: f64) {
+    REDIS_LATENCY
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .observe(seconds);
+}
 
 /// Counts one HTTP request. `route` is the matched pattern (never the raw
 /// path, which would make one series per id).
@@ -67,7 +146,36 @@ pub fn render(open_streams: usize) -> String {
             route.replace('\\', "\\\\").replace('"', "\\\"")
         );
     }
-    let counters: [(&str, &str, &AtomicU64); 8] = [
+    let _ = writeln!(
+        out,
+        "# HELP confab_http_request_duration_seconds HTTP request latency (event streams excluded)."
+    );
+    let _ = writeln!(out, "# TYPE confab_http_request_duration_seconds histogram");
+    for (route, h) in REQUEST_LATENCY
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+    {
+        let route = route.replace('\\', "\\\\").replace('"', "\\\"");
+        h.render(
+            &mut out,
+            "confab_http_request_duration_seconds",
+            &format!("route=\"{route}\""),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP confab_redis_command_duration_seconds Latency of Redis calls."
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE confab_redis_command_duration_seconds histogram"
+    );
+    REDIS_LATENCY
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .render(&mut out, "confab_redis_command_duration_seconds", "");
+    let counters: [(&str, &str, &AtomicU64); 11] = [
         (
             "confab_room_messages_total",
             "Room messages stored.",
@@ -107,6 +215,21 @@ pub fn render(open_streams: usize) -> String {
             "confab_rate_limited_total",
             "Requests refused by a rate limit.",
             &RATE_LIMITED,
+        ),
+        (
+            "confab_offline_events_queued_total",
+            "Events appended to offline queues.",
+            &OFFLINE_QUEUED,
+        ),
+        (
+            "confab_redis_errors_total",
+            "Redis calls that failed.",
+            &REDIS_ERRORS,
+        ),
+        (
+            "confab_pubsub_disconnects_total",
+            "Times the Pub/Sub connection was lost.",
+            &PUBSUB_DISCONNECTS,
         ),
     ];
     for (name, help, counter) in counters {

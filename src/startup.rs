@@ -332,12 +332,10 @@ async fn log_request(
         Ok(res) => (res.status(), res.request().match_pattern()),
         Err(err) => (err.as_response_error().status_code(), None),
     };
-    crate::metrics::record_request(
-        method.as_str(),
-        route.as_deref().unwrap_or("(unmatched)"),
-        status.as_u16(),
-    );
     let elapsed: Duration = started.elapsed();
+    let route = route.as_deref().unwrap_or("(unmatched)");
+    crate::metrics::record_request(method.as_str(), route, status.as_u16());
+    crate::metrics::observe_request(route, elapsed.as_secs_f64());
     tracing::info!(
         %method,
         %path,

@@ -729,7 +729,8 @@ impl Bench {
                         .arg(&channel)
                         .arg(&head)
                         .arg(&tail)
-                        .arg(1000);
+                        .arg(1000)
+                        .arg(0);
                     if inv.invoke_async::<redis::Value>(&mut conn).await.is_ok() {
                         n += 1;
                     }

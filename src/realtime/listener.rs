@@ -128,6 +128,7 @@ async fn dispatch(mut pushes: mpsc::UnboundedReceiver<PushInfo>, hub: Arc<Hub>) 
                 }
             }
             PushKind::Disconnection => {
+                crate::metrics::inc(&crate::metrics::PUBSUB_DISCONNECTS);
                 tracing::warn!(
                     streams = hub.len(),
                     "Pub/Sub connection lost; closing streams so clients resume"

@@ -57,6 +57,8 @@ pub struct StreamLimits {
     pub resume_max: usize,
     /// Interval of `: ping` comments.
     pub ping: Duration,
+    /// Streams this instance holds at most.
+    pub max_per_instance: usize,
 }
 
 impl Realtime {
@@ -68,6 +70,10 @@ impl Realtime {
         limits: StreamLimits,
     ) -> Result<mpsc::Receiver<sse::Event>, ApiError> {
         let store = &self.store;
+        if self.hub.len() >= limits.max_per_instance {
+            // Full: the client (or the load balancer) should go elsewhere.
+            return Err(ApiError::Unavailable);
+        }
         let rooms = store.all_user_room_ids(&request.user_id).await?;
         // 1. Subscribe first, so nothing published from now on is missed.
         let (conn, live) = self

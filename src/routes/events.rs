@@ -124,6 +124,7 @@ pub async fn create_ticket(
          example = "event: ready\ndata: {\"user_id\":\"6f1c...\",\"rooms\":[\"0b7e...\"],\"offline_count\":0,\"resumed\":false}\n\nevent: message\nid: 1732357500123-0\ndata: {\"id\":\"1732357500123-0\",...}\n\n"),
         (status = 401, description = "`missing_token` or `invalid_token` (a bad or expired ticket too)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_streams`, with `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: Redis is unreachable, or this instance holds its maximum of streams; retry after `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/events")]
@@ -165,6 +166,7 @@ pub async fn open_events(
         max_per_user: state.settings.limits.max_streams_per_user,
         resume_max: sse_settings.resume_max,
         ping: Duration::from_secs(sse_settings.ping_secs),
+        max_per_instance: state.settings.limits.max_streams_per_instance,
     };
     let rx = state
         .realtime

@@ -73,6 +73,7 @@ pub(crate) async fn find_room(state: &AppState, room_id: &str) -> Result<Room, A
         (status = 400, description = "`invalid_json` or `validation_failed`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`room_name_taken` (names are unique ignoring case)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_rooms`: you belong to the maximum number of rooms", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/rooms")]
@@ -87,6 +88,7 @@ pub async fn create_room(
         Some(t) => Topic::parse(t)?,
         None => None,
     };
+    check_room_cap(&state, &auth).await?;
     let id = new_id();
     let created_ms = now_ms();
     let created = state
@@ -204,6 +206,7 @@ pub async fn get_room(
         (status = 200, description = "You are a member; the room as it is now", body = Room),
         (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`room_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_rooms`: you belong to the maximum number of rooms", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/rooms/{room_id}/members/me")]
@@ -216,6 +219,13 @@ pub async fn join_room(
     let room_id = path.into_inner();
     if !is_valid_id(&room_id) {
         return Err(ApiError::room_not_found(&room_id));
+    }
+    if !state.store.is_member(&room_id, &auth.user_id).await?
+        && let Err(full) = check_room_cap(&state, &auth).await
+    {
+        // A missing room is still 404, whatever the cap.
+        find_room(&state, &room_id).await?;
+        return Err(full);
     }
     let is_new = state
         .store
@@ -274,6 +284,16 @@ pub async fn leave_room(
         .member_left(&auth.user_id, &room_id, announce)
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Refuses a user who already belongs to the maximum number of rooms (a
+/// soft cap: concurrent joins may pass it by a few).
+async fn check_room_cap(state: &AppState, auth: &AuthUser) -> Result<(), ApiError> {
+    let cap = state.settings.limits.max_rooms_per_user;
+    if state.store.user_room_count(&auth.user_id).await? >= u64::from(cap) {
+        return Err(ApiError::TooManyRooms(cap));
+    }
+    Ok(())
 }
 
 /// The caller as others see them, for member events.

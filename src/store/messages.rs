@@ -100,7 +100,8 @@ impl Store {
             .arg(k.room_channel(room_id))
             .arg(offline_head)
             .arg(offline_tail)
-            .arg(self.limits.offline_queue_max_len);
+            .arg(self.limits.offline_queue_max_len)
+            .arg(self.limits.room_history_max_age_secs.saturating_mul(1000));
         let mut conn = self.conn();
         let reply: Vec<redis::Value> = self.run(invocation.invoke_async(&mut conn)).await?;
         let mut reply = reply.into_iter();
@@ -112,7 +113,12 @@ impl Store {
                 let id_text: String = from_value(reply.next())?;
                 let id = MessageId::parse(&id_text)
                     .ok_or_else(|| StoreError::Corrupt(format!("bad stream id {id_text}")))?;
-                let message = match reply.next() {
+                let extra = reply.next();
+                if status == "new" {
+                    let queued: u64 = from_value(extra.clone())?;
+                    crate::metrics::add(&crate::metrics::OFFLINE_QUEUED, queued);
+                }
+                let message = match extra.filter(|_| status == "dup") {
                     Some(fields) => {
                         let fields: HashMap<String, String> = from_value(Some(fields))?;
                         entry_to_message(room_id, id, &fields)?

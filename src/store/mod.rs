@@ -118,13 +118,19 @@ impl Store {
 
     /// Runs one Redis call, bounded by the configured timeout.
     async fn run<T>(&self, call: impl Future<Output = redis::RedisResult<T>>) -> StoreResult<T> {
-        match tokio::time::timeout(self.timeout, call).await {
+        let started = std::time::Instant::now();
+        let result = match tokio::time::timeout(self.timeout, call).await {
             Ok(result) => result.map_err(StoreError::from),
             Err(_) => Err(StoreError::Unavailable(format!(
                 "no answer within {} ms",
                 self.timeout.as_millis()
             ))),
+        };
+        crate::metrics::observe_redis(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            crate::metrics::inc(&crate::metrics::REDIS_ERRORS);
         }
+        result
     }
 
     /// Whether Redis answers a PING (for `/readyz`).

@@ -289,6 +289,12 @@ impl Store {
         Ok(Some(removed == 1))
     }
 
+    /// How many rooms `user_id` belongs to.
+    pub async fn user_room_count(&self, user_id: &str) -> StoreResult<u64> {
+        let mut conn = self.conn();
+        self.run(conn.zcard(self.keys.user_rooms(user_id))).await
+    }
+
     /// Whether `user_id` belongs to the room.
     pub async fn is_member(&self, room_id: &str, user_id: &str) -> StoreResult<bool> {
         let mut conn = self.conn();

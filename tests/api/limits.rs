@@ -121,3 +121,92 @@ async fn ticket_requests_beyond_the_limit_get_429() {
 
     limited.assert_problem(429, "rate_limited");
 }
+
+#[actix_web::test]
+async fn belonging_to_more_rooms_than_the_cap_gets_429_and_stores_nothing() {
+    let mut settings = test_settings(&shared_redis().url());
+    settings.limits.max_rooms_per_user = 2;
+    let app = spawn_app_with(settings).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let first = app.room(&alice, "first").await;
+    app.room(&alice, "second").await;
+    let bobs = app.room(&bob, "bobs").await;
+
+    let create = app
+        .post(
+            "/api/v1/rooms",
+            &alice.token,
+            serde_json::json!({"name": "third"}),
+        )
+        .await;
+    let join = app.join(&alice, &bobs).await;
+
+    create.assert_problem(429, "too_many_rooms");
+    join.assert_problem(429, "too_many_rooms");
+    let mine = app.get("/api/v1/users/me/rooms", &alice.token).await;
+    assert_eq!(
+        mine.assert_status(200)["items"].as_array().unwrap().len(),
+        2
+    );
+    let all = app.get("/api/v1/rooms", &alice.token).await;
+    assert_eq!(
+        all.json["items"].as_array().unwrap().len(),
+        3,
+        "no room `third`"
+    );
+    // Joining a room you are in, or one that does not exist, is unaffected.
+    app.join(&alice, &first).await.assert_status(200);
+    app.join(&alice, "00000000-0000-4000-8000-000000000000")
+        .await
+        .assert_problem(404, "room_not_found");
+    // Leaving makes room for another.
+    app.leave(&alice, &first).await;
+    app.join(&alice, &bobs).await.assert_status(200);
+}
+
+#[actix_web::test]
+async fn an_instance_holding_its_maximum_of_streams_answers_503() {
+    let mut settings = test_settings(&shared_redis().url());
+    settings.limits.max_streams_per_instance = 1;
+    let app = spawn_app_with(settings).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let (_held, _) = app.events(&alice).await;
+
+    let auth = format!("Bearer {}", bob.token);
+    let refused = app
+        .open_events("/api/v1/events", &[("authorization", &auth)])
+        .await
+        .err()
+        .unwrap();
+
+    refused.assert_problem(503, "unavailable");
+    assert!(refused.headers.contains_key("retry-after"));
+}
+
+#[actix_web::test]
+async fn room_messages_older_than_the_retention_age_leave_the_history() {
+    let mut settings = test_settings(&shared_redis().url());
+    settings.limits.room_history_max_age_secs = 1;
+    let app = spawn_app_with(settings).await;
+    let alice = app.user("alice").await;
+    let room = app.room(&alice, "general").await;
+    app.send(&alice, &room, "old").await.assert_status(201);
+
+    // The retention is about time itself: let more than a second pass.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.send(&alice, &room, "new").await.assert_status(201);
+
+    let history = app
+        .get(&format!("/api/v1/rooms/{room}/messages"), &alice.token)
+        .await;
+    assert_eq!(bodies(history.assert_status(200)), ["new"]);
+    let stats = app
+        .get(&format!("/api/v1/rooms/{room}/stats"), &alice.token)
+        .await;
+    assert_eq!(
+        stats.json["message_count"], 2,
+        "the count keeps every message sent"
+    );
+}

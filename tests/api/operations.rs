@@ -27,6 +27,8 @@ async fn metrics_count_real_traffic_in_prometheus_text() {
     let before = scrape().await;
     let alice = app.user("alice").await;
     let room = app.room(&alice, "general").await;
+    let bob = app.user("bob").await;
+    app.join(&bob, &room).await.assert_status(200);
 
     app.send(&alice, &room, "counted").await.assert_status(201);
     let (_stream, _) = app.events(&alice).await;
@@ -42,6 +44,20 @@ async fn metrics_count_real_traffic_in_prometheus_text() {
         "{after}"
     );
     assert!(after.contains("# TYPE confab_http_requests_total counter"));
+    // Bob had no stream: the message was queued for him.
+    assert!(
+        metric(&after, "confab_offline_events_queued_total")
+            > metric(&before, "confab_offline_events_queued_total")
+    );
+    assert!(after.contains(r#"confab_http_request_duration_seconds_bucket{route="/api/v1/rooms/{room_id}/messages",le="+Inf"}"#));
+    assert!(metric(&after, "confab_redis_command_duration_seconds_count") > 0);
+    for counter in [
+        "confab_redis_errors_total",
+        "confab_pubsub_disconnects_total",
+        "confab_resumes_total",
+    ] {
+        metric(&after, counter);
+    }
 }
 
 #[actix_web::test]

@@ -11,13 +11,14 @@
 -- ARGV[1] sender id, ARGV[2] sender username, ARGV[3] sender display name,
 -- ARGV[4] body, ARGV[5] client id or '', ARGV[6] stream MAXLEN (approximate),
 -- ARGV[7] idempotency TTL (s), ARGV[8] room id, ARGV[9] room channel,
--- ARGV[10] offline key head, ARGV[11] offline key tail, ARGV[12] offline cap
+-- ARGV[10] offline key head, ARGV[11] offline key tail, ARGV[12] offline cap,
+-- ARGV[13] history age limit (ms; 0 for none)
 --
 -- The presence set and members' offline lists live in other hash slots:
 -- this script needs a standalone Redis (or all keys on one node).
 --
--- Returns {'no_room'}, {'not_member'}, {'new', id} or
--- {'dup', id, fields-or-nil} for a repeated client id.
+-- Returns {'no_room'}, {'not_member'}, {'new', id, offline queues
+-- appended to} or {'dup', id, fields-or-nil} for a repeated client id.
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'no_room'}
 end
@@ -55,6 +56,10 @@ if last then
 end
 local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], string.format('%d-%d', ms, seq), unpack(fields))
 redis.call('SET', KEYS[6], id)
+local max_age = tonumber(ARGV[13])
+if max_age > 0 then
+  redis.call('XTRIM', KEYS[3], 'MINID', string.format('%d-0', math.max(0, ms - max_age)))
+end
 redis.call('HINCRBY', KEYS[1], 'message_count', 1)
 redis.call('HSET', KEYS[1], 'last_message_id', id)
 redis.call('ZINCRBY', KEYS[4], 1, ARGV[1])
@@ -79,14 +84,16 @@ redis.call('PUBLISH', ARGV[9], event)
 -- Queues are trimmed in batches (past an eighth over the cap) to spare a
 -- command per member per message; stream_open.lua reads only the newest
 -- `cap` entries, so clients never see more than the cap.
+local queued = 0
 local cap = tonumber(ARGV[12])
 local trim_at = cap + math.max(16, math.floor(cap / 8))
 for _, member in ipairs(redis.call('ZDIFF', 2, KEYS[2], KEYS[5])) do
   if member ~= ARGV[1] then
     local queue = ARGV[10] .. member .. ARGV[11]
+    queued = queued + 1
     if redis.call('RPUSH', queue, event) > trim_at then
       redis.call('LTRIM', queue, -cap, -1)
     end
   end
 end
-return {'new', id}
+return {'new', id, queued}
