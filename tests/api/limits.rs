@@ -210,3 +210,96 @@ async fn room_messages_older_than_the_retention_age_leave_the_history() {
         "the count keeps every message sent"
     );
 }
+
+#[actix_web::test]
+async fn login_attempts_from_one_address_are_limited() {
+    let mut settings = test_settings(&shared_redis().url());
+    settings.limits.login_per_ip_burst = 2;
+    settings.limits.login_per_ip_per_min = 1;
+    let app = spawn_app_with(settings).await;
+    app.register("carol", "password123")
+        .await
+        .assert_status(201);
+    app.login("carol", "password123").await.assert_status(200);
+    app.login("nobody", "password123")
+        .await
+        .assert_problem(401, "invalid_credentials");
+
+    let limited = app.login("carol", "password123").await;
+
+    limited.assert_problem(429, "rate_limited");
+    assert!(limited.headers.contains_key("retry-after"));
+}
+
+#[actix_web::test]
+async fn room_history_is_capped_at_its_configured_length() {
+    let mut settings = test_settings(&shared_redis().url());
+    settings.limits.room_history_max_len = 1;
+    let app = spawn_app_with(settings).await;
+    let alice = app.user("alice").await;
+    let room = app.room(&alice, "general").await;
+
+    for i in 0..300 {
+        app.send(&alice, &room, &format!("m{i}"))
+            .await
+            .assert_status(201);
+    }
+
+    // MAXLEN ~ trims whole stream nodes (100 entries by default), so the
+    // history holds about the cap, never all 300; the newest are kept.
+    let page = app
+        .get(
+            &format!("/api/v1/rooms/{room}/messages?limit=100"),
+            &alice.token,
+        )
+        .await;
+    let kept = bodies(page.assert_status(200));
+    assert_eq!(kept.last().map(String::as_str), Some("m299"));
+    let all = app.all_message_ids(&alice, &room).await;
+    assert!(all.len() < 300, "history kept {} of 300", all.len());
+    let stats = app
+        .get(&format!("/api/v1/rooms/{room}/stats"), &alice.token)
+        .await;
+    assert_eq!(stats.json["message_count"], 300);
+}
+
+#[actix_web::test]
+async fn cors_allows_only_the_configured_origins() {
+    let mut settings = test_settings(&shared_redis().url());
+    settings.server.cors_origins = vec!["https://app.example".into()];
+    let app = spawn_app_with(settings).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/v1/rooms", app.address),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+
+    let allowed = preflight("https://app.example").await.unwrap();
+    let refused = preflight("https://evil.example").await.unwrap();
+
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert!(refused.status().is_client_error());
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+}
