@@ -303,3 +303,18 @@ async fn cors_allows_only_the_configured_origins() {
         "application/problem+json"
     );
 }
+
+#[actix_web::test]
+async fn requests_with_too_many_headers_are_refused_before_reaching_confab() {
+    // The HTTP layer (actix-http) caps a request at 96 headers and 128 KiB
+    // of head: beyond that it answers 431 and closes the connection.
+    let app = spawn_app().await;
+    let mut request = app.client.get(format!("{}/healthz", app.address));
+    for i in 0..120 {
+        request = request.header(format!("x-filler-{i}"), "v");
+    }
+
+    let refused = request.send().await.unwrap();
+
+    assert_eq!(refused.status(), 431);
+}
