@@ -75,10 +75,7 @@ impl Application {
             let (app, _) = App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi_base())
-                .service(scope::scope("/api/v1").configure(routes::api_v1))
-                .service(routes::health::healthz)
-                .service(routes::health::readyz)
-                .service(routes::health::metrics)
+                .configure(documented_routes)
                 .split_for_parts();
             app.app_data(state.clone())
                 .app_data(known_routes.clone())
@@ -154,12 +151,19 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi_base())
-        .service(scope::scope("/api/v1").configure(routes::api_v1))
-        .service(routes::health::healthz)
-        .service(routes::health::readyz)
-        .service(routes::health::metrics)
+        .configure(documented_routes)
         .split_for_parts();
     ApiDoc::finish(api)
+}
+
+/// Every route in the OpenAPI document: the API under `/api/v1` and the
+/// operations endpoints. (The web client and `/docs` are served beside
+/// them, undocumented.)
+fn documented_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(scope::scope("/api/v1").configure(routes::api_v1))
+        .service(routes::health::healthz)
+        .service(routes::health::readyz)
+        .service(routes::health::metrics);
 }
 
 /// Waits for SIGINT or SIGTERM.

@@ -676,8 +676,10 @@ impl Bench {
     async fn ceiling(&mut self, concurrency: usize, seconds: u64) -> anyhow::Result<()> {
         let members = 64;
         let params = format!("{concurrency} concurrent, {seconds} s, {members} offline members");
-        let script = redis::Script::new(include_str!(
-            "../../src/store/scripts/send_room_message.lua"
+        let script = redis::Script::new(&format!(
+            "{}\n{}",
+            include_str!("../../src/store/scripts/lib.lua"),
+            include_str!("../../src/store/scripts/send_room_message.lua")
         ));
         let client = redis::Client::open(self.cli_redis.as_str())?;
         let p = format!("ceiling{}:", self.run);

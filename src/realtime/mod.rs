@@ -92,23 +92,13 @@ impl Realtime {
         if let Err(e) = self.hub.add_room(user_id, room_id).await {
             tracing::warn!(error = %e, "could not subscribe streams to a joined room");
         }
-        let keys = self.store.keys();
-        let control = Internal::Joined {
-            room: room_id.to_owned(),
-        };
-        self.store
-            .publish(&keys.user_channel(user_id), &control.to_json())
-            .await?;
-        if let Some(user) = announce {
-            let event = Internal::MemberJoined {
-                room: room_id.to_owned(),
-                user,
-            };
-            self.store
-                .publish(&keys.room_channel(room_id), &event.to_json())
-                .await?;
-        }
-        Ok(())
+        let room = room_id.to_owned();
+        let event = announce.map(|user| Internal::MemberJoined {
+            room: room.clone(),
+            user,
+        });
+        self.membership_changed(user_id, room_id, Internal::Joined { room }, event)
+            .await
     }
 
     /// `user_id` left `room_id`: their streams stop receiving it; a member
@@ -120,18 +110,29 @@ impl Realtime {
         announce: Option<PublicUser>,
     ) -> StoreResult<()> {
         self.hub.remove_room(user_id, room_id);
+        let room = room_id.to_owned();
+        let event = announce.map(|user| Internal::MemberLeft {
+            room: room.clone(),
+            user,
+        });
+        self.membership_changed(user_id, room_id, Internal::Left { room }, event)
+            .await
+    }
+
+    /// Tells the user's streams on other instances (`control`, on the user's
+    /// channel) and the room (`event`, if any) about a membership change.
+    async fn membership_changed(
+        &self,
+        user_id: &str,
+        room_id: &str,
+        control: Internal,
+        event: Option<Internal>,
+    ) -> StoreResult<()> {
         let keys = self.store.keys();
-        let control = Internal::Left {
-            room: room_id.to_owned(),
-        };
         self.store
             .publish(&keys.user_channel(user_id), &control.to_json())
             .await?;
-        if let Some(user) = announce {
-            let event = Internal::MemberLeft {
-                room: room_id.to_owned(),
-                user,
-            };
+        if let Some(event) = event {
             self.store
                 .publish(&keys.room_channel(room_id), &event.to_json())
                 .await?;

@@ -12,9 +12,9 @@ use super::{Store, StoreError, StoreResult};
 use crate::domain::MessageId;
 
 static SEND_DIRECT_MESSAGE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/send_direct_message.lua")));
+    LazyLock::new(|| super::script(include_str!("scripts/send_direct_message.lua")));
 static DIRECT_HISTORY: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/direct_history.lua")));
+    LazyLock::new(|| super::script(include_str!("scripts/direct_history.lua")));
 
 /// A direct message as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

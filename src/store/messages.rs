@@ -9,7 +9,7 @@ use super::{Store, StoreError, StoreResult};
 use crate::domain::MessageId;
 
 static SEND_ROOM_MESSAGE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/send_room_message.lua")));
+    LazyLock::new(|| super::script(include_str!("scripts/send_room_message.lua")));
 
 /// Who sent a message, as stored beside it (so history needs no user look-ups).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -142,6 +142,11 @@ impl Store {
     }
 }
 
+/// A Lua script with the shared helpers (`scripts/lib.lua`) in front.
+fn script(body: &str) -> redis::Script {
+    redis::Script::new(&format!("{}\n{body}", include_str!("scripts/lib.lua")))
+}
+
 /// Reads a required field of a hash, or says which one is missing.
 fn field<'a>(
     hash: &'a std::collections::HashMap<String, String>,

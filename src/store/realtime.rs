@@ -12,12 +12,13 @@ use crate::clock::now_ms;
 use crate::domain::MessageId;
 
 static STREAM_OPEN: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/stream_open.lua")));
+    LazyLock::new(|| super::script(include_str!("scripts/stream_open.lua")));
 static STREAM_CLOSE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/stream_close.lua")));
-static NOTIFY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/notify.lua")));
+    LazyLock::new(|| super::script(include_str!("scripts/stream_close.lua")));
+static NOTIFY: LazyLock<Script> =
+    LazyLock::new(|| super::script(include_str!("scripts/notify.lua")));
 static NOTIFY_ALL: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/notify_all.lua")));
+    LazyLock::new(|| super::script(include_str!("scripts/notify_all.lua")));
 
 /// What opening a stream found.
 #[derive(Debug)]

@@ -30,13 +30,13 @@ const NO_MESSAGE_OFFSET: i64 = 1 << 52;
 pub const RECENCY_PER_MS: i64 = 1000;
 
 static CLAIM_ROOM_NAME: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/claim_room_name.lua")));
+    LazyLock::new(|| super::script(include_str!("scripts/claim_room_name.lua")));
 static JOIN_ROOM: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/join_room.lua")));
+    LazyLock::new(|| super::script(include_str!("scripts/join_room.lua")));
 static LEAVE_ROOM: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/leave_room.lua")));
+    LazyLock::new(|| super::script(include_str!("scripts/leave_room.lua")));
 pub(super) static TOUCH_RECENCY: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/touch_recency.lua")));
+    LazyLock::new(|| super::script(include_str!("scripts/touch_recency.lua")));
 
 /// A room as stored, with its member count.
 #[derive(Debug, Clone)]

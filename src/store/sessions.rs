@@ -9,7 +9,7 @@ use redis::{AsyncCommands, Script};
 use super::{Store, StoreResult};
 
 static RATE_LIMIT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/rate_limit.lua")));
+    LazyLock::new(|| super::script(include_str!("scripts/rate_limit.lua")));
 
 /// A rate: `burst` actions at once, then one every `interval`.
 #[derive(Debug, Clone, Copy)]

@@ -8,13 +8,9 @@
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   return 0
 end
--- Recency (see touch_recency.lua): rooms created in one millisecond still
--- order by creation.
-local score = tonumber(ARGV[2]) * 1000
-local top = redis.call('ZRANGE', KEYS[2], '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
-if top[2] and tonumber(top[2]) >= score then
-  score = tonumber(top[2]) + 1
-end
-redis.call('ZADD', KEYS[2], string.format('%d', score), ARGV[1])
-redis.call('ZADD', KEYS[3], string.format('%d', score - tonumber(ARGV[3])), ARGV[1])
+-- Recency (lib.lua): rooms created in one millisecond still order by
+-- creation.
+local score = recency(KEYS[2], tonumber(ARGV[2]))
+redis.call('ZADD', KEYS[2], score, ARGV[1])
+redis.call('ZADD', KEYS[3], string.format('%d', tonumber(score) - tonumber(ARGV[3])), ARGV[1])
 return 1

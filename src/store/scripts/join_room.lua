@@ -3,17 +3,12 @@
 -- ARGV[1] user id, ARGV[2] joined at (ms)
 -- Returns -1 when the room does not exist, 1 for a new member, 0 when the
 -- user already was one (their original join time is kept). Scores are
--- recencies (see touch_recency.lua), so members who join within one
--- millisecond still list latest first.
+-- recencies (lib.lua), so members who join within one millisecond still
+-- list latest first.
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   return 0
 end
-local score = tonumber(ARGV[2]) * 1000
-local top = redis.call('ZRANGE', KEYS[2], '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
-if top[2] and tonumber(top[2]) >= score then
-  score = tonumber(top[2]) + 1
-end
-return redis.call('ZADD', KEYS[2], 'NX', string.format('%d', score), ARGV[1])
+return redis.call('ZADD', KEYS[2], 'NX', recency(KEYS[2], tonumber(ARGV[2])), ARGV[1])

@@ -4,8 +4,7 @@
 -- KEYS[1] limiter key
 -- ARGV[1] interval between requests (ms), ARGV[2] burst
 -- Returns 0 when allowed (and counted), otherwise the ms until one would be.
-local now = redis.call('TIME')
-now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local now = now_ms()
 local interval = tonumber(ARGV[1])
 local tolerance = interval * (tonumber(ARGV[2]) - 1)
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)

@@ -1,9 +1,8 @@
 -- Stores a direct message with a fresh id, idempotently, and hands it to
 -- realtime delivery in the same atomic step: published to both users'
 -- channels, and queued for the recipient when they have no open stream.
--- Ids take the form of Redis Stream ids (`<ms>-<seq>`): the Redis clock, but
--- never below the last id handed out to any room or conversation, so room
--- and direct message ids are unique and ordered together.
+-- Ids come from `next_message_id` (lib.lua), so room and direct message ids
+-- are unique and ordered together.
 --
 -- KEYS[1] conversation list, KEYS[2] presence, KEYS[3] recipient's offline
 -- list, KEYS[4] last message id (global), KEYS[5] idempotency key (only
@@ -22,19 +21,7 @@ if KEYS[5] then
     return {'dup', previous}
   end
 end
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local seq = 0
-local last = redis.call('GET', KEYS[4])
-if last then
-  local last_ms, last_seq = string.match(last, '^(%d+)-(%d+)$')
-  if tonumber(last_ms) >= ms then
-    ms = tonumber(last_ms)
-    seq = tonumber(last_seq) + 1
-  end
-end
-local id = string.format('%d-%d', ms, seq)
-redis.call('SET', KEYS[4], id)
+local id = next_message_id(KEYS[4])
 local element = id .. ' ' .. ARGV[1]
 if redis.call('RPUSH', KEYS[1], element) > tonumber(ARGV[2]) then
   redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)

@@ -40,22 +40,8 @@ if ARGV[5] ~= '' then
   fields[#fields + 1] = 'c'
   fields[#fields + 1] = ARGV[5]
 end
--- The id: the Redis clock, but never below the last id handed out to any
--- room or conversation, so ids are unique and ordered deployment-wide and
--- one Last-Event-ID says exactly where a stream stopped.
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local seq = 0
-local last = redis.call('GET', KEYS[6])
-if last then
-  local last_ms, last_seq = string.match(last, '^(%d+)-(%d+)$')
-  if tonumber(last_ms) >= ms then
-    ms = tonumber(last_ms)
-    seq = tonumber(last_seq) + 1
-  end
-end
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], string.format('%d-%d', ms, seq), unpack(fields))
-redis.call('SET', KEYS[6], id)
+local id, ms = next_message_id(KEYS[6])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], id, unpack(fields))
 local max_age = tonumber(ARGV[13])
 if max_age > 0 then
   redis.call('XTRIM', KEYS[3], 'MINID', string.format('%d-0', math.max(0, ms - max_age)))
@@ -66,14 +52,9 @@ redis.call('ZINCRBY', KEYS[4], 1, ARGV[1])
 if KEYS[8] then
   redis.call('SET', KEYS[8], id, 'EX', ARGV[7])
 end
--- The room rises in the directory's activity order (a recency, see
--- touch_recency.lua; only raised, only for listed rooms).
-local recency = ms * 1000
-local top = redis.call('ZRANGE', KEYS[7], '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
-if top[2] and tonumber(top[2]) >= recency then
-  recency = tonumber(top[2]) + 1
-end
-redis.call('ZADD', KEYS[7], 'XX', 'GT', string.format('%d', recency), ARGV[8])
+-- The room rises in the directory's activity order (a recency; only
+-- raised, only for listed rooms).
+redis.call('ZADD', KEYS[7], 'XX', 'GT', recency(KEYS[7], ms), ARGV[8])
 
 local event = {t = 'm', id = id, room = ARGV[8], s = {ARGV[1], ARGV[2], ARGV[3]}, b = ARGV[4]}
 if ARGV[5] ~= '' then event.c = ARGV[5] end
