@@ -6,6 +6,7 @@
 //! Turning it into the public objects (with `created_at`) happens once per
 //! event per instance, not once per stream.
 
+use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::rfc3339_ms;
@@ -103,9 +104,9 @@ pub struct Outgoing {
     /// `event:` name.
     pub event: &'static str,
     /// `id:`, for messages.
-    pub id: Option<String>,
+    pub id: Option<ByteString>,
     /// `data:`, one line of JSON.
-    pub data: String,
+    pub data: ByteString,
 }
 
 impl Outgoing {
@@ -138,7 +139,7 @@ impl Internal {
         Some(match self.clone() {
             Internal::RoomMessage { id, room, s, b, c } => Outgoing {
                 event: "message",
-                data: json(&Message {
+                data: data(&Message {
                     created_at: created_at(&id),
                     id: id.clone(),
                     room_id: room,
@@ -146,11 +147,11 @@ impl Internal {
                     body: b,
                     client_id: c,
                 }),
-                id: Some(id),
+                id: Some(id.into()),
             },
             Internal::Direct { id, s, r, b, c } => Outgoing {
                 event: "direct_message",
-                data: json(&DirectMessage {
+                data: data(&DirectMessage {
                     created_at: created_at(&id),
                     id: id.clone(),
                     sender: lite(s),
@@ -158,12 +159,12 @@ impl Internal {
                     body: b,
                     client_id: c,
                 }),
-                id: Some(id),
+                id: Some(id.into()),
             },
             Internal::MemberJoined { room, user } => Outgoing {
                 event: "member_joined",
                 id: None,
-                data: json(&MemberEvent {
+                data: data(&MemberEvent {
                     room_id: room,
                     user,
                 }),
@@ -171,7 +172,7 @@ impl Internal {
             Internal::MemberLeft { room, user } => Outgoing {
                 event: "member_left",
                 id: None,
-                data: json(&MemberEvent {
+                data: data(&MemberEvent {
                     room_id: room,
                     user,
                 }),
@@ -179,7 +180,7 @@ impl Internal {
             Internal::Notification { kind, text, at } => Outgoing {
                 event: "notification",
                 id: None,
-                data: json(&Notification {
+                data: data(&Notification {
                     kind,
                     text,
                     created_at: rfc3339_ms(at),
@@ -200,6 +201,12 @@ impl Internal {
 /// One line of JSON (the types serialised here cannot fail to).
 fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
+}
+
+/// One line of JSON as shared bytes: every stream an event goes to writes
+/// the same buffer, without copying it.
+fn data<T: Serialize>(value: &T) -> ByteString {
+    ByteString::from(json(value))
 }
 
 #[cfg(test)]

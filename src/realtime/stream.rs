@@ -221,7 +221,7 @@ async fn feed(
             _ = tokio::time::sleep_until(session_ends) => return,
             event = live.recv() => {
                 let Some(event) = event else { return };
-                if event.message_id().is_some_and(|id| sent.contains(&id)) {
+                if !sent.is_empty() && event.message_id().is_some_and(|id| sent.contains(&id)) {
                     continue;
                 }
                 if tx.send(to_sse(&event)).await.is_err() {
