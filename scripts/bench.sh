@@ -14,23 +14,11 @@ cd "$(dirname "$0")/.."
 scripts/ensure-redis-server.sh
 cargo build --release -p confab -p confab-bench --bins
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-REDIS_PORT=$(free_port)
+# shellcheck source=scripts/throwaway-redis.sh
+. scripts/throwaway-redis.sh
 CONFAB_PORT=$(free_port)
-WORK=$(mktemp -d)
 RESULTS=target/bench-results.json
 rm -f "$RESULTS"
-
-cleanup() {
-  [ -n "${CONFAB_PID:-}" ] && kill "$CONFAB_PID" 2>/dev/null || true
-  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
-  --logfile "$WORK/redis.log" --daemonize yes
-for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 # Streams and connections for the idle scenario.
 ulimit -n "$(ulimit -Hn)" || true

@@ -14,19 +14,9 @@ if [ ! -x "$VENV/bin/schemathesis" ]; then
 fi
 
 cargo build --bin confab
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-REDIS_PORT=$(free_port)
+# shellcheck source=scripts/throwaway-redis.sh
+. scripts/throwaway-redis.sh
 PORT=$(free_port)
-WORK=$(mktemp -d)
-cleanup() {
-  [ -n "${CONFAB_PID:-}" ] && kill "$CONFAB_PID" 2>/dev/null || true
-  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
-  --logfile "$WORK/redis.log" --daemonize yes
-for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 CONFAB_BIND=127.0.0.1:$PORT CONFAB_REDIS_URL=redis://127.0.0.1:$REDIS_PORT \
 CONFAB_JWT_SECRET=contract-test-secret CONFAB_ADMIN_KEY=contract-admin-key RUST_LOG=warn \

@@ -66,6 +66,18 @@ struct State {
     by_room: HashMap<String, HashSet<ConnId>>,
 }
 
+impl State {
+    /// The user's local streams.
+    fn conns_of(&self, user_id: &str) -> Vec<ConnId> {
+        self.by_user
+            .get(user_id)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect()
+    }
+}
+
 /// The hub. Shared by the SSE handlers, the route handlers that change
 /// memberships, and the Pub/Sub listener.
 pub struct Hub {
@@ -201,13 +213,7 @@ impl Hub {
     /// gained it (each holds one reference to the room's channel).
     fn add_room_refs(&self, user_id: &str, room_id: &str) -> usize {
         let mut state = self.lock();
-        let ids: Vec<ConnId> = state
-            .by_user
-            .get(user_id)
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect();
+        let ids = state.conns_of(user_id);
         let mut added = 0;
         for id in ids {
             if let Some(conn) = state.conns.get_mut(&id)
@@ -228,13 +234,7 @@ impl Hub {
     pub fn remove_room(&self, user_id: &str, room_id: &str) {
         let removed = {
             let mut state = self.lock();
-            let ids: Vec<ConnId> = state
-                .by_user
-                .get(user_id)
-                .into_iter()
-                .flatten()
-                .copied()
-                .collect();
+            let ids = state.conns_of(user_id);
             let mut removed = 0;
             for id in ids {
                 if let Some(conn) = state.conns.get_mut(&id)
@@ -257,17 +257,14 @@ impl Hub {
         let ids: Vec<ConnId> = {
             let state = self.lock();
             state
-                .by_user
-                .get(user_id)
+                .conns_of(user_id)
                 .into_iter()
-                .flatten()
                 .filter(|id| {
                     state
                         .conns
                         .get(id)
                         .is_some_and(|c| c.session_id == session_id)
                 })
-                .copied()
                 .collect()
         };
         for id in ids {
