@@ -68,7 +68,7 @@ impl Realtime {
         self: &Arc<Self>,
         request: OpenRequest,
         limits: StreamLimits,
-    ) -> Result<mpsc::Receiver<sse::Event>, ApiError> {
+    ) -> Result<mpsc::Receiver<Box<sse::Event>>, ApiError> {
         let store = &self.store;
         if self.hub.len() >= limits.max_per_instance {
             // Full: the client (or the load balancer) should go elsewhere.
@@ -139,6 +139,9 @@ impl Realtime {
             offline_count: queued.len(),
             resumed,
         };
+        // Boxed events: a channel allocates its slots up front, and an
+        // `sse::Event` is about a hundred bytes; a pointer keeps an idle
+        // stream's channel small.
         let (tx, rx) = mpsc::channel(16);
         let realtime = self.clone();
         actix_web::rt::spawn(async move {
@@ -181,18 +184,18 @@ fn merge_backlog(queued: &[String], missed: Vec<(MessageId, String)>) -> Vec<Out
     out
 }
 
-fn to_sse(event: &Outgoing) -> sse::Event {
+fn to_sse(event: &Outgoing) -> Box<sse::Event> {
     let data = sse::Data::new(event.data.clone()).event(event.event);
-    match &event.id {
+    Box::new(match &event.id {
         Some(id) => data.id(id.clone()).into(),
         None => data.into(),
-    }
+    })
 }
 
 /// Writes `ready`, the backlog, then live events until the client goes, the
 /// session ends, or the hub drops the stream (revoked, too slow, shutdown).
 async fn feed(
-    tx: mpsc::Sender<sse::Event>,
+    tx: mpsc::Sender<Box<sse::Event>>,
     ready: Ready,
     backlog: Vec<Outgoing>,
     mut live: mpsc::Receiver<Arc<Outgoing>>,
@@ -202,7 +205,11 @@ async fn feed(
     let Ok(ready) = sse::Data::new_json(&ready) else {
         return;
     };
-    if tx.send(ready.event("ready").into()).await.is_err() {
+    if tx
+        .send(Box::new(ready.event("ready").into()))
+        .await
+        .is_err()
+    {
         return;
     }
     // Live events already sent as backlog are skipped by id.
@@ -230,7 +237,7 @@ async fn feed(
                 metrics::inc(&metrics::EVENTS_DELIVERED);
             }
             _ = pings.tick() => {
-                if tx.send(sse::Event::Comment("ping".into())).await.is_err() {
+                if tx.send(Box::new(sse::Event::Comment("ping".into()))).await.is_err() {
                     return;
                 }
             }

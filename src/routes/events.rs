@@ -180,7 +180,10 @@ pub async fn open_events(
             limits,
         )
         .await?;
-    Ok(Sse::from_infallible_receiver(rx)
+    let events = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|event| (*event, rx))
+    });
+    Ok(Sse::from_infallible_stream(events)
         .with_retry_duration(Duration::from_millis(sse_settings.retry_ms))
         .customize()
         .insert_header(("X-Accel-Buffering", "no"))
