@@ -54,14 +54,7 @@ async fn a_redis_outage_gives_503_and_service_recovers_without_a_restart() {
     redis.resume();
 
     // Assert: confab serves again without a restart.
-    eventually(Duration::from_secs(15), || async {
-        app.client
-            .get(format!("{}/readyz", app.address))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    app.wait_until_ready(Duration::from_secs(15)).await;
     let bob = app.user("bob").await;
     let room = app.room(&bob, "after").await;
     app.send(&bob, &room, "after the outage")

@@ -296,6 +296,18 @@ impl TestApp {
         }
     }
 
+    /// Waits until `/readyz` answers 200 (Redis reachable), at most `timeout`.
+    pub async fn wait_until_ready(&self, timeout: Duration) {
+        eventually(timeout, || async {
+            self.client
+                .get(format!("{}/readyz", self.address))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+    }
+
     /// Sends a request; `token` adds a bearer header, `body` a JSON body.
     pub async fn request(
         &self,

@@ -32,14 +32,7 @@ async fn a_full_run_logs_no_password_token_or_ticket() {
         .spawn()
         .expect("confab starts");
     let app = TestApp::for_address(format!("http://127.0.0.1:{port}"));
-    eventually(Duration::from_secs(10), || async {
-        app.client
-            .get(format!("{}/readyz", app.address))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    app.wait_until_ready(Duration::from_secs(10)).await;
 
     // A full run: registration, a failed and a good login, a room, messages,
     // a ticket, a stream opened with it, logout.
