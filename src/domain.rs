@@ -1,16 +1,39 @@
 //! Newtypes that parse untrusted input at the edge, so the inside of confab
-//! never sees an invalid username, body or id. Each `parse` returns the
-//! `validation_failed` error a client gets, naming the field.
+//! never sees an invalid username, body or id. Each `parse` returns an
+//! [`Invalid`] naming the field, which the HTTP edge answers as
+//! `validation_failed`.
+//!
+//! Lengths are checked on the value as sent, as the OpenAPI document states
+//! them (`maxLength`), before surrounding white space is trimmed; the
+//! trimmed value must then still meet the minimum.
 
 use std::fmt;
 
-use crate::error::ApiError;
+/// A value that breaks a rule: which field, and which rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Invalid {
+    /// The field, query parameter or path segment.
+    pub field: String,
+    /// The rule it breaks.
+    pub message: String,
+}
 
-/// Parses a string field into a newtype, naming `field` in the error.
-fn chars_between(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
+impl Invalid {
+    /// `field` breaks the rule `message`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Checks that `value` has `min..=max` characters.
+fn chars_between(field: &str, value: &str, min: usize, max: usize) -> Result<(), Invalid> {
     let n = value.chars().count();
     if n < min || n > max {
-        return Err(ApiError::validation(
+        return Err(Invalid::new(
             field,
             format!("must be {min} to {max} characters long (got {n})"),
         ));
@@ -18,17 +41,28 @@ fn chars_between(field: &str, value: &str, min: usize, max: usize) -> Result<(),
     Ok(())
 }
 
+/// Checks the length as sent (at most `max`), then trims and checks the
+/// trimmed value is at least `min` long.
+fn trimmed_between<'a>(
+    field: &str,
+    value: &'a str,
+    min: usize,
+    max: usize,
+) -> Result<&'a str, Invalid> {
+    chars_between(field, value, 0, max)?;
+    let trimmed = value.trim();
+    chars_between(field, trimmed, min, max)?;
+    Ok(trimmed)
+}
+
 /// A string with no control characters (newlines and tabs are allowed where
 /// `allow_newlines` says so).
-fn no_control_chars(field: &str, value: &str, allow_newlines: bool) -> Result<(), ApiError> {
+fn no_control_chars(field: &str, value: &str, allow_newlines: bool) -> Result<(), Invalid> {
     let bad = value
         .chars()
         .any(|c| c.is_control() && !(allow_newlines && matches!(c, '\n' | '\r' | '\t')));
     if bad {
-        return Err(ApiError::validation(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(Invalid::new(field, "must not contain control characters"));
     }
     Ok(())
 }
@@ -40,20 +74,20 @@ pub struct Username(String);
 
 impl Username {
     /// Checks the username rules.
-    pub fn parse(value: &str) -> Result<Self, ApiError> {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
         const FIELD: &str = "username";
         chars_between(FIELD, value, 3, 32)?;
         if !value
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
         {
-            return Err(ApiError::validation(
+            return Err(Invalid::new(
                 FIELD,
                 "may contain only letters A-Z and a-z, digits, `_`, `.` and `-`",
             ));
         }
         if value.eq_ignore_ascii_case("online") {
-            return Err(ApiError::validation(FIELD, "`online` is reserved"));
+            return Err(Invalid::new(FIELD, "`online` is reserved"));
         }
         Ok(Self(value.to_owned()))
     }
@@ -74,7 +108,7 @@ pub struct Password(String);
 
 impl Password {
     /// Checks the password rules.
-    pub fn parse(value: String) -> Result<Self, ApiError> {
+    pub fn parse(value: String) -> Result<Self, Invalid> {
         chars_between("password", &value, 8, 128)?;
         Ok(Self(value))
     }
@@ -97,10 +131,9 @@ pub struct DisplayName(String);
 
 impl DisplayName {
     /// Checks the display name rules.
-    pub fn parse(value: &str) -> Result<Self, ApiError> {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
         const FIELD: &str = "display_name";
-        let value = value.trim();
-        chars_between(FIELD, value, 1, 64)?;
+        let value = trimmed_between(FIELD, value, 1, 64)?;
         no_control_chars(FIELD, value, false)?;
         Ok(Self(value.to_owned()))
     }
@@ -122,10 +155,9 @@ pub struct RoomName(String);
 
 impl RoomName {
     /// Checks the room name rules.
-    pub fn parse(value: &str) -> Result<Self, ApiError> {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
         const FIELD: &str = "name";
-        let value = value.trim();
-        chars_between(FIELD, value, 1, 64)?;
+        let value = trimmed_between(FIELD, value, 1, 64)?;
         no_control_chars(FIELD, value, false)?;
         Ok(Self(value.to_owned()))
     }
@@ -147,10 +179,9 @@ pub struct Topic(String);
 
 impl Topic {
     /// Checks the topic rules; an empty topic is `None`.
-    pub fn parse(value: &str) -> Result<Option<Self>, ApiError> {
+    pub fn parse(value: &str) -> Result<Option<Self>, Invalid> {
         const FIELD: &str = "topic";
-        let value = value.trim();
-        chars_between(FIELD, value, 0, 256)?;
+        let value = trimmed_between(FIELD, value, 0, 256)?;
         no_control_chars(FIELD, value, false)?;
         Ok((!value.is_empty()).then(|| Self(value.to_owned())))
     }
@@ -168,11 +199,11 @@ pub struct MessageBody(String);
 
 impl MessageBody {
     /// Checks the body rules.
-    pub fn parse(value: String) -> Result<Self, ApiError> {
+    pub fn parse(value: String) -> Result<Self, Invalid> {
         const FIELD: &str = "body";
         chars_between(FIELD, &value, 1, 4000)?;
         if value.trim().is_empty() {
-            return Err(ApiError::validation(FIELD, "must not be only whitespace"));
+            return Err(Invalid::new(FIELD, "must not be only whitespace"));
         }
         no_control_chars(FIELD, &value, true)?;
         Ok(Self(value))
@@ -182,6 +213,11 @@ impl MessageBody {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The checked value, owned.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
 }
 
 /// A client-chosen idempotency key: 1..=64 printable characters.
@@ -190,7 +226,7 @@ pub struct ClientId(String);
 
 impl ClientId {
     /// Checks the client id rules.
-    pub fn parse(value: &str) -> Result<Self, ApiError> {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
         const FIELD: &str = "client_id";
         chars_between(FIELD, value, 1, 64)?;
         no_control_chars(FIELD, value, false)?;
@@ -201,11 +237,16 @@ impl ClientId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The checked value, owned.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
 }
 
 /// A message id: a Redis Stream entry id `<unix ms>-<sequence>`. Room and
 /// direct messages share this form, so ids order by time across both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MessageId {
     /// Milliseconds since the Unix epoch.
     pub ms: u64,
@@ -237,10 +278,9 @@ impl MessageId {
     }
 
     /// Parses a query parameter, answering 400 naming it when malformed.
-    pub fn parse_param(field: &str, value: &str) -> Result<Self, ApiError> {
-        Self::parse(value).ok_or_else(|| {
-            ApiError::validation(field, "must be a message id such as `1732357500123-0`")
-        })
+    pub fn parse_param(field: &str, value: &str) -> Result<Self, Invalid> {
+        Self::parse(value)
+            .ok_or_else(|| Invalid::new(field, "must be a message id such as `1732357500123-0`"))
     }
 }
 
@@ -259,16 +299,13 @@ impl Limit {
     pub const DEFAULT: Limit = Limit(50);
 
     /// Checks the limit rules.
-    pub fn parse(value: Option<&str>) -> Result<Self, ApiError> {
+    pub fn parse(value: Option<&str>) -> Result<Self, Invalid> {
         let Some(value) = value else {
             return Ok(Self::DEFAULT);
         };
         match value.parse::<usize>() {
             Ok(n) if (1..=100).contains(&n) => Ok(Self(n)),
-            _ => Err(ApiError::validation(
-                "limit",
-                "must be an integer from 1 to 100",
-            )),
+            _ => Err(Invalid::new("limit", "must be an integer from 1 to 100")),
         }
     }
 }
@@ -288,10 +325,6 @@ pub fn new_id() -> String {
 mod tests {
     use super::*;
 
-    fn code(err: ApiError) -> &'static str {
-        err.code()
-    }
-
     #[test]
     fn usernames_follow_the_rules() {
         assert!(Username::parse("al").is_err());
@@ -308,13 +341,8 @@ mod tests {
     #[test]
     fn a_bad_username_names_the_field() {
         let err = Username::parse("x").unwrap_err();
-        assert_eq!(code(err), "validation_failed");
-        assert!(
-            Username::parse("x")
-                .unwrap_err()
-                .to_string()
-                .starts_with("username")
-        );
+        assert_eq!(err.field, "username");
+        assert!(err.to_string().starts_with("username: "));
     }
 
     #[test]
@@ -333,6 +361,7 @@ mod tests {
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse(&"é".repeat(64)).is_ok());
         assert!(DisplayName::parse(&"é".repeat(65)).is_err());
+        assert!(RoomName::parse(&format!("{}  ", "r".repeat(63))).is_err());
         assert!(RoomName::parse("").is_err());
         assert!(RoomName::parse("a\u{0}b").is_err());
         assert_eq!(RoomName::parse("General").unwrap().canonical(), "general");
@@ -341,6 +370,10 @@ mod tests {
     #[test]
     fn topics_may_be_empty_but_not_long() {
         assert_eq!(Topic::parse("").unwrap(), None);
+        // Lengths count as sent: trimming does not make a long topic short.
+        assert!(Topic::parse(&" ".repeat(300)).is_err());
+        assert!(Topic::parse(&"\u{85}".repeat(300)).is_err());
+        assert_eq!(Topic::parse(&" ".repeat(256)).unwrap(), None);
         assert!(Topic::parse(&"t".repeat(256)).unwrap().is_some());
         assert!(Topic::parse(&"t".repeat(257)).is_err());
     }

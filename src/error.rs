@@ -1,9 +1,16 @@
 //! The one error type handlers return, and its wire form: an RFC 9457 problem
 //! document with a stable `code`.
 //!
-//! Every failure inside confab converts into [`ApiError`]; the status code of
-//! each variant is decided in one `match` ([`ApiError::status`]). Internal
-//! causes (Redis errors, bugs) are logged and never sent to clients.
+//! Every `code` a client can see is one row of the table below
+//! ([`error_codes!`], in the manner of Meilisearch's `make_error_codes!`):
+//! its HTTP status, its title, and the detail sent when nothing more
+//! specific is known. An [`ApiError`] is a [`Code`] plus what this
+//! occurrence adds (a detail, the offending field, a `Retry-After`).
+//! Internal causes (Redis errors, bugs) keep their source chain for the logs
+//! and are never sent to clients.
+
+use std::borrow::Cow;
+use std::fmt;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -41,191 +48,243 @@ pub struct Problem {
     pub field: Option<String>,
 }
 
-/// Everything a request can fail with.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+/// Declares [`Code`] from the table: one row per code, `Variant =
+/// (STATUS, "code", "Title", "default detail")`.
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident = ($status:ident, $code:literal, $title:literal, $detail:literal); )*) => {
+        /// Every error code confab answers with.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in table order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The HTTP status answered with this code.
+            pub fn status(self) -> StatusCode {
+                match self { $(Code::$variant => StatusCode::$status,)* }
+            }
+
+            /// The stable snake_case name clients switch on.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+
+            /// The problem title, the same for every occurrence.
+            pub fn title(self) -> &'static str {
+                match self { $(Code::$variant => $title,)* }
+            }
+
+            /// The detail sent when the occurrence adds none.
+            fn default_detail(self) -> &'static str {
+                match self { $(Code::$variant => $detail,)* }
+            }
+        }
+    };
+}
+
+error_codes! {
     /// The body is not JSON, not UTF-8, or not sent as `application/json`.
-    #[error("invalid JSON: {0}")]
-    InvalidJson(String),
+    InvalidJson = (BAD_REQUEST, "invalid_json", "Invalid JSON", "invalid JSON");
     /// A field, query parameter or path segment breaks a rule.
-    #[error("{field}: {message}")]
-    Validation {
-        /// The offending field.
-        field: String,
-        /// The rule it breaks.
-        message: String,
-    },
-    /// No `Authorization: Bearer` credential.
-    #[error("missing bearer token")]
-    MissingToken,
+    ValidationFailed = (BAD_REQUEST, "validation_failed", "Validation failed", "the request breaks a rule");
+    /// No credential where one is needed.
+    MissingToken = (UNAUTHORIZED, "missing_token", "Missing token", "missing bearer token");
     /// A credential that is malformed, expired, signed with another key or
     /// revoked.
-    #[error("invalid token: {0}")]
-    InvalidToken(&'static str),
-    /// Unknown username or wrong password (deliberately the same).
-    #[error("invalid username or password")]
-    InvalidCredentials,
+    InvalidToken = (UNAUTHORIZED, "invalid_token", "Invalid token", "the access token is invalid");
+    /// Unknown username or wrong password (deliberately the same answer).
+    InvalidCredentials = (UNAUTHORIZED, "invalid_credentials", "Invalid credentials", "invalid username or password");
     /// Only members may do this.
-    #[error("you are not a member of this room")]
-    NotAMember,
-    /// Something named in the request does not exist.
-    #[error("{detail}")]
-    NotFound {
-        /// `user_not_found`, `room_not_found` or `not_found`.
-        code: &'static str,
-        /// Which thing.
-        detail: String,
-    },
-    /// The request conflicts with existing state.
-    #[error("{detail}")]
-    Conflict {
-        /// `username_taken`, `room_name_taken`.
-        code: &'static str,
-        /// What clashed.
-        detail: String,
-    },
+    NotAMember = (FORBIDDEN, "not_a_member", "Not a member", "you are not a member of this room");
+    /// No route matches the path.
+    NotFound = (NOT_FOUND, "not_found", "Not found", "no route matches");
+    /// The username in the path or body names no user.
+    UserNotFound = (NOT_FOUND, "user_not_found", "User not found", "no such user");
+    /// The room id names no room.
+    RoomNotFound = (NOT_FOUND, "room_not_found", "Room not found", "no such room");
     /// The route exists but not with this method.
-    #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed = (METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed", "method not allowed");
+    /// Someone has the username already (ignoring case).
+    UsernameTaken = (CONFLICT, "username_taken", "Username taken", "the username is already taken");
+    /// A room has the name already (ignoring case).
+    RoomNameTaken = (CONFLICT, "room_name_taken", "Room name taken", "a room with this name already exists");
     /// The body is larger than the configured limit.
-    #[error("request body larger than {0} bytes")]
-    PayloadTooLarge(usize),
-    /// Too many requests; try again after the given number of seconds.
-    #[error("too many requests")]
-    RateLimited {
-        /// Seconds until a retry can succeed.
-        retry_after: u64,
-    },
+    PayloadTooLarge = (PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large", "request body too large");
+    /// Too many requests; `Retry-After` says when to try again.
+    RateLimited = (TOO_MANY_REQUESTS, "rate_limited", "Rate limited", "too many requests");
     /// The user already holds the maximum number of open streams.
-    #[error("too many open event streams; close one first")]
-    TooManyStreams {
-        /// Seconds after which to try again.
-        retry_after: u64,
-    },
+    TooManyStreams = (TOO_MANY_REQUESTS, "too_many_streams", "Too many streams", "too many open event streams; close one first");
     /// The user already belongs to the maximum number of rooms.
-    #[error("you already belong to the maximum of {0} rooms; leave one first")]
-    TooManyRooms(u32),
-    /// Redis is unreachable or too slow.
-    #[error("service unavailable")]
-    Unavailable,
-    /// A bug or an impossible state; logged, answered with a generic 500.
-    #[error("internal error: {0}")]
-    Internal(String),
+    TooManyRooms = (TOO_MANY_REQUESTS, "too_many_rooms", "Too many rooms", "you belong to the maximum number of rooms; leave one first");
+    /// Redis is unreachable or too slow, or this instance is full.
+    Unavailable = (SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "the message store is unreachable; retry shortly");
+    /// A bug or an impossible state; logged, answered without its cause.
+    Internal = (INTERNAL_SERVER_ERROR, "internal", "Internal server error", "an unexpected error occurred; it has been logged");
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything a request can fail with: a [`Code`] and what this occurrence
+/// adds to it.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The row of the table.
+    code: Code,
+    /// Sent as the problem's `detail`; the code's default when `None`.
+    detail: Option<Cow<'static, str>>,
+    /// For `validation_failed`: the offending field.
+    field: Option<String>,
+    /// Seconds for `Retry-After`.
+    retry_after: Option<u64>,
+    /// For `internal`: the cause, logged with its whole chain.
+    source: Option<anyhow::Error>,
+}
+
+impl From<Code> for ApiError {
+    fn from(code: Code) -> Self {
+        Self {
+            code,
+            detail: None,
+            field: None,
+            // A client told the store is away may retry after a second.
+            retry_after: (code == Code::Unavailable).then_some(1),
+            source: None,
+        }
+    }
 }
 
 impl ApiError {
-    /// A `validation_failed` error for `field`.
-    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::Validation {
-            field: field.into(),
-            message: message.into(),
+    /// An error of `code` with this detail.
+    pub fn new(code: Code, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            detail: Some(detail.into()),
+            ..Self::from(code)
         }
+    }
+
+    /// `400 validation_failed` naming `field`; the detail starts with it.
+    pub fn validation(field: impl Into<String>, message: impl fmt::Display) -> Self {
+        let field = field.into();
+        Self {
+            field: Some(field.clone()),
+            ..Self::new(Code::ValidationFailed, format!("{field}: {message}"))
+        }
+    }
+
+    /// `400 invalid_json`.
+    pub fn invalid_json(why: impl fmt::Display) -> Self {
+        Self::new(Code::InvalidJson, format!("invalid JSON: {why}"))
+    }
+
+    /// `401 invalid_token`, saying why (`"revoked"`, `"expired"`...).
+    pub fn invalid_token(why: &str) -> Self {
+        Self::new(Code::InvalidToken, format!("the access token is {why}"))
     }
 
     /// `404 user_not_found`.
     pub fn user_not_found(username: &str) -> Self {
-        ApiError::NotFound {
-            code: "user_not_found",
-            detail: format!("no user is called `{username}`"),
-        }
+        Self::new(
+            Code::UserNotFound,
+            format!("no user is called `{username}`"),
+        )
     }
 
     /// `404 room_not_found`.
     pub fn room_not_found(room_id: &str) -> Self {
-        ApiError::NotFound {
-            code: "room_not_found",
-            detail: format!("no room has the id `{room_id}`"),
+        Self::new(
+            Code::RoomNotFound,
+            format!("no room has the id `{room_id}`"),
+        )
+    }
+
+    /// `404 not_found` for a request no route takes.
+    pub fn no_route(method: &str, path: &str) -> Self {
+        Self::new(Code::NotFound, format!("no route matches {method} {path}"))
+    }
+
+    /// `413 payload_too_large`.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            Code::PayloadTooLarge,
+            format!("request body larger than {limit} bytes"),
+        )
+    }
+
+    /// `429` with `Retry-After` (`rate_limited` or `too_many_streams`).
+    pub fn retry_after(code: Code, seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..Self::from(code)
         }
     }
 
-    /// The stable `code` of this error.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::InvalidJson(_) => "invalid_json",
-            ApiError::Validation { .. } => "validation_failed",
-            ApiError::MissingToken => "missing_token",
-            ApiError::InvalidToken(_) => "invalid_token",
-            ApiError::InvalidCredentials => "invalid_credentials",
-            ApiError::NotAMember => "not_a_member",
-            ApiError::NotFound { code, .. } | ApiError::Conflict { code, .. } => code,
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::PayloadTooLarge(_) => "payload_too_large",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::TooManyStreams { .. } => "too_many_streams",
-            ApiError::TooManyRooms(_) => "too_many_rooms",
-            ApiError::Unavailable => "unavailable",
-            ApiError::Internal(_) => "internal",
+    /// `429 too_many_rooms`.
+    pub fn too_many_rooms(cap: u32) -> Self {
+        Self::new(
+            Code::TooManyRooms,
+            format!("you already belong to the maximum of {cap} rooms; leave one first"),
+        )
+    }
+
+    /// `500 internal`: `cause` is logged (with its source chain), never sent.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self {
+            source: Some(cause.into()),
+            ..Self::from(Code::Internal)
         }
     }
 
-    /// The HTTP status of this error: the single place that decides it.
+    /// The code.
+    pub fn code(&self) -> Code {
+        self.code
+    }
+
+    /// The HTTP status, from the table.
     pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::InvalidJson(_) | ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
-            ApiError::MissingToken | ApiError::InvalidToken(_) | ApiError::InvalidCredentials => {
-                StatusCode::UNAUTHORIZED
-            }
-            ApiError::NotAMember => StatusCode::FORBIDDEN,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::RateLimited { .. }
-            | ApiError::TooManyStreams { .. }
-            | ApiError::TooManyRooms(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.code.status()
     }
 
-    fn title(&self) -> &'static str {
-        match self {
-            ApiError::InvalidJson(_) => "Invalid JSON",
-            ApiError::Validation { .. } => "Validation failed",
-            ApiError::MissingToken => "Missing token",
-            ApiError::InvalidToken(_) => "Invalid token",
-            ApiError::InvalidCredentials => "Invalid credentials",
-            ApiError::NotAMember => "Not a member",
-            ApiError::NotFound { code, .. } => match *code {
-                "user_not_found" => "User not found",
-                "room_not_found" => "Room not found",
-                _ => "Not found",
-            },
-            ApiError::Conflict { code, .. } => match *code {
-                "username_taken" => "Username taken",
-                "room_name_taken" => "Room name taken",
-                _ => "Conflict",
-            },
-            ApiError::MethodNotAllowed => "Method not allowed",
-            ApiError::PayloadTooLarge(_) => "Payload too large",
-            ApiError::RateLimited { .. } => "Rate limited",
-            ApiError::TooManyStreams { .. } => "Too many streams",
-            ApiError::TooManyRooms(_) => "Too many rooms",
-            ApiError::Unavailable => "Service unavailable",
-            ApiError::Internal(_) => "Internal server error",
-        }
+    /// For `validation_failed`: the offending field.
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
+    /// The detail sent to the client.
+    pub fn detail(&self) -> &str {
+        self.detail
+            .as_deref()
+            .unwrap_or_else(|| self.code.default_detail())
     }
 
     /// The problem document sent for this error.
     pub fn problem(&self) -> Problem {
-        let detail = match self {
-            ApiError::Internal(_) => "an unexpected error occurred; it has been logged".into(),
-            ApiError::Unavailable => "the message store is unreachable; retry shortly".into(),
-            ApiError::InvalidToken(why) => format!("the access token is {why}"),
-            other => other.to_string(),
-        };
-        let field = match self {
-            ApiError::Validation { field, .. } => Some(field.clone()),
-            _ => None,
-        };
         Problem {
-            type_: format!("/problems/{}", self.code()),
-            title: self.title().into(),
+            type_: format!("/problems/{}", self.code),
+            title: self.code.title().into(),
             status: self.status().as_u16(),
-            detail,
-            code: self.code().into(),
-            field,
+            detail: self.detail().into(),
+            code: self.code.as_str().into(),
+            field: self.field.clone(),
         }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.detail())
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e.as_ref() as _)
     }
 }
 
@@ -235,30 +294,24 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(cause) = self {
-            tracing::error!(%cause, "internal error");
+        if let Some(cause) = &self.source {
+            tracing::error!(cause = format!("{cause:#}"), "internal error");
         }
         let mut response = HttpResponse::build(self.status());
         response.content_type("application/problem+json");
-        match self {
-            ApiError::MissingToken | ApiError::InvalidToken(_) => {
-                let value = match self {
-                    ApiError::InvalidToken(_) => "Bearer error=\"invalid_token\"",
-                    _ => "Bearer",
-                };
-                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(value)));
-            }
-            ApiError::InvalidCredentials => {
-                response
-                    .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
-            }
-            ApiError::RateLimited { retry_after } | ApiError::TooManyStreams { retry_after } => {
-                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
-            }
-            ApiError::Unavailable => {
-                response.insert_header((header::RETRY_AFTER, "1"));
-            }
-            _ => {}
+        let challenge = match self.code {
+            Code::InvalidToken => Some("Bearer error=\"invalid_token\""),
+            Code::MissingToken | Code::InvalidCredentials => Some("Bearer"),
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            ));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.json(self.problem())
     }
@@ -269,10 +322,16 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::Unavailable(cause) => {
                 tracing::warn!(%cause, "redis unavailable");
-                ApiError::Unavailable
+                Code::Unavailable.into()
             }
-            StoreError::Corrupt(cause) => ApiError::Internal(cause),
+            corrupt @ StoreError::Corrupt(_) => ApiError::internal(corrupt),
         }
+    }
+}
+
+impl From<crate::domain::Invalid> for ApiError {
+    fn from(err: crate::domain::Invalid) -> Self {
+        ApiError::validation(err.field, err.message)
     }
 }
 
@@ -286,19 +345,16 @@ pub mod middleware {
     use actix_web::http::{StatusCode, header};
     use actix_web::middleware::Next;
 
-    use super::ApiError;
+    use super::{ApiError, Code};
 
     /// The problem to answer for an error response with this status that
     /// carries no problem document of its own.
     fn problem_for(status: StatusCode, path: &str) -> ApiError {
         match status.as_u16() {
-            404 => ApiError::NotFound {
-                code: "not_found",
-                detail: format!("no route matches {path}"),
-            },
-            405 => ApiError::MethodNotAllowed,
-            413 => ApiError::PayloadTooLarge(0),
-            503 => ApiError::Unavailable,
+            404 => ApiError::new(Code::NotFound, format!("no route matches {path}")),
+            405 => Code::MethodNotAllowed.into(),
+            413 => ApiError::payload_too_large(0),
+            503 => Code::Unavailable.into(),
             s if (400..500).contains(&s) => ApiError::validation(
                 "request",
                 format!(
@@ -306,7 +362,7 @@ pub mod middleware {
                     status.canonical_reason().unwrap_or("client error")
                 ),
             ),
-            _ => ApiError::Internal(format!("unhandled {status} response")),
+            _ => ApiError::internal(anyhow::anyhow!("unhandled {status} response")),
         }
     }
 
@@ -354,5 +410,42 @@ pub mod middleware {
             serde_json::to_vec(&problem).unwrap_or_default(),
         ));
         Ok(ServiceResponse::new(req, new))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn every_code_is_one_row_with_a_distinct_name_and_an_error_status() {
+        let names: HashSet<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), Code::ALL.len());
+        for code in Code::ALL {
+            assert!(code.status().is_client_error() || code.status().is_server_error());
+            assert!(
+                code.as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_')
+            );
+        }
+    }
+
+    #[test]
+    fn an_internal_cause_is_never_sent() {
+        let err = ApiError::internal(anyhow::anyhow!("secret redis detail"));
+        let problem = err.problem();
+        assert_eq!(problem.code, "internal");
+        assert!(!problem.detail.contains("secret"));
+    }
+
+    #[test]
+    fn a_validation_error_names_its_field() {
+        let problem = ApiError::validation("body", "must not be empty").problem();
+        assert_eq!(problem.field.as_deref(), Some("body"));
+        assert!(problem.detail.starts_with("body: "));
+        assert_eq!(problem.status, 400);
     }
 }

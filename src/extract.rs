@@ -13,6 +13,8 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::{Limit, MessageId};
 use crate::error::ApiError;
+use crate::service::messages::HistoryPage;
+use crate::state::AppState;
 use crate::store::messages::HistoryQuery;
 use crate::store::pagination::{Cursor, PageRequest};
 
@@ -48,7 +50,7 @@ pub fn is_json(req: &HttpRequest) -> bool {
 /// and JSON of the wrong shape is `validation_failed` naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::InvalidJson(format!("the body is not valid JSON: {e}")))?;
+        .map_err(|e| ApiError::invalid_json(format!("the body is not valid JSON: {e}")))?;
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         // serde's message, naming the field for a missing one (which is
@@ -74,27 +76,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = is_json(req);
         let limit = req
-            .app_data::<web::Data<crate::startup::AppState>>()
+            .app_data::<web::Data<AppState>>()
             .map_or(0, |s| s.settings.server.max_body_bytes);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let bytes = bytes
                 .await
                 .map_err(|err| match err.as_error::<PayloadError>() {
-                    Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(limit),
+                    Some(PayloadError::Overflow) => ApiError::payload_too_large(limit),
                     _ => match err.as_response_error().status_code().as_u16() {
-                        413 => ApiError::PayloadTooLarge(limit),
-                        _ => ApiError::InvalidJson(format!("the body could not be read: {err}")),
+                        413 => ApiError::payload_too_large(limit),
+                        _ => ApiError::invalid_json(format!("the body could not be read: {err}")),
                     },
                 })?;
             if !json {
-                return Err(ApiError::InvalidJson(
-                    "send the body as JSON with `Content-Type: application/json`".into(),
-                ));
+                return Err(not_json());
             }
             parse_json(&bytes).map(ApiJson)
         })
     }
+}
+
+/// The answer to a body not sent as JSON.
+pub fn not_json() -> ApiError {
+    ApiError::invalid_json("send the body as JSON with `Content-Type: application/json`")
 }
 
 /// A query string parsed into `T`; a malformed one is 400 naming the
@@ -124,6 +129,53 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiQuery<T> {
 
 fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(query.as_bytes())
+}
+
+/// Query parameters of every list endpoint.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Items per page, 1..=100 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page (anything else, even an
+    /// empty string, is 400).
+    #[param(min_length = 1)]
+    pub cursor: Option<String>,
+}
+
+impl ListParams {
+    /// The page asked for, checked.
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        page_request(self.limit.as_deref(), self.cursor.as_deref())
+    }
+}
+
+/// Query parameters of the history endpoints.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryParams {
+    /// Messages per page, 1..=100 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// Only messages older than this message id (exclusive). Not with `after`.
+    #[param(example = "1732357500123-0", pattern = "^[0-9]{1,19}-[0-9]{1,19}$")]
+    pub before: Option<String>,
+    /// Only messages newer than this message id (exclusive). Not with `before`.
+    #[param(example = "1732357500123-0", pattern = "^[0-9]{1,19}-[0-9]{1,19}$")]
+    pub after: Option<String>,
+}
+
+impl HistoryParams {
+    /// The history page asked for, checked.
+    pub fn page(&self) -> Result<HistoryPage, ApiError> {
+        let (query, limit) = history_request(
+            self.limit.as_deref(),
+            self.before.as_deref(),
+            self.after.as_deref(),
+        )?;
+        Ok(HistoryPage { query, limit })
+    }
 }
 
 /// `?limit=&cursor=` of a list endpoint, checked.
@@ -196,7 +248,7 @@ mod tests {
         ] {
             assert_eq!(
                 parse_json::<Body>(bad.as_bytes()).unwrap_err().code(),
-                "invalid_json",
+                crate::error::Code::InvalidJson,
                 "{bad}"
             );
         }
@@ -212,10 +264,8 @@ mod tests {
             (r#"[]"#, "body"),
         ];
         for (json, field) in cases {
-            match parse_json::<Body>(json.as_bytes()).unwrap_err() {
-                ApiError::Validation { field: f, .. } => assert_eq!(f, field, "{json}"),
-                other => panic!("{json}: {other:?}"),
-            }
+            let err = parse_json::<Body>(json.as_bytes()).unwrap_err();
+            assert_eq!(err.field(), Some(field), "{json}: {err:?}");
         }
     }
 

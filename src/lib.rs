@@ -27,13 +27,18 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod event;
 pub mod extract;
+pub mod message;
 pub mod metrics;
+pub mod middleware;
 pub mod model;
 pub mod openapi;
 pub mod realtime;
 pub mod routes;
+pub mod service;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 

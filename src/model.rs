@@ -1,15 +1,15 @@
-//! The JSON objects of the public contract (`../shared/API.md`, "Objects"),
-//! and their conversions from what the store holds. Their doc comments are
-//! the OpenAPI schema descriptions.
+//! The JSON objects of the public contract, and their conversions from
+//! messages as confab holds them. Their doc comments are the OpenAPI schema
+//! descriptions. (The store's records of users and rooms convert into these
+//! beside their definitions, in `store`.)
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::clock::rfc3339_ms;
-use crate::store::direct::DirectMessageRecord;
-use crate::store::messages::{RoomMessageRecord, Sender};
-use crate::store::rooms::RoomRecord;
-use crate::store::users::{PublicUserRecord, UserRecord};
+use crate::message::{DirectMessageRecord, RoomMessageRecord};
+
+pub use crate::message::UserLite;
 
 /// The signed-in user, as they see themselves.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -31,7 +31,7 @@ pub struct User {
 }
 
 /// Another user, as anyone signed in sees them.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PublicUser {
     /// Stable user id.
     pub id: String,
@@ -43,17 +43,6 @@ pub struct PublicUser {
     pub online: bool,
     /// When their last stream closed; null if never seen or online now.
     pub last_seen_at: Option<String>,
-}
-
-/// The short form of a user carried inside messages.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct UserLite {
-    /// Stable user id.
-    pub id: String,
-    /// Username at the time of sending.
-    pub username: String,
-    /// Display name at the time of sending.
-    pub display_name: String,
 }
 
 /// A chat room.
@@ -175,7 +164,7 @@ pub struct RoomStats {
 }
 
 /// The data of `member_joined` and `member_left` events.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MemberEvent {
     /// The room.
     pub room_id: String,
@@ -184,7 +173,7 @@ pub struct MemberEvent {
 }
 
 /// The data of a `notification` event.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Notification {
     /// What kind of notification (`announcement` unless the operator said).
     pub kind: String,
@@ -233,64 +222,12 @@ list_type!(
     "A page of conversations, most recent first."
 );
 
-impl From<&UserRecord> for User {
-    fn from(u: &UserRecord) -> Self {
-        Self {
-            id: u.id.clone(),
-            username: u.username.clone(),
-            display_name: u.display_name.clone(),
-            created_at: rfc3339_ms(u.created_ms),
-        }
-    }
-}
-
-impl From<PublicUserRecord> for PublicUser {
-    fn from(u: PublicUserRecord) -> Self {
-        Self {
-            id: u.id,
-            username: u.username,
-            display_name: u.display_name,
-            online: u.online,
-            last_seen_at: if u.online {
-                None
-            } else {
-                u.last_seen_ms.map(rfc3339_ms)
-            },
-        }
-    }
-}
-
-impl From<Sender> for UserLite {
-    fn from(s: Sender) -> Self {
-        Self {
-            id: s.id,
-            username: s.username,
-            display_name: s.display_name,
-        }
-    }
-}
-
-impl From<RoomRecord> for Room {
-    fn from(r: RoomRecord) -> Self {
-        Self {
-            id: r.id,
-            name: r.name,
-            topic: r.topic,
-            created_by: r.created_by,
-            created_at: rfc3339_ms(r.created_ms),
-            member_count: r.member_count,
-            message_count: r.message_count,
-            last_activity_at: r.last_activity_ms.map(rfc3339_ms),
-        }
-    }
-}
-
 impl From<RoomMessageRecord> for Message {
     fn from(m: RoomMessageRecord) -> Self {
         Self {
             id: m.id.to_string(),
             room_id: m.room_id,
-            sender: m.sender.into(),
+            sender: m.sender,
             body: m.body,
             created_at: rfc3339_ms(m.id.ms),
             client_id: m.client_id,
@@ -302,11 +239,35 @@ impl From<DirectMessageRecord> for DirectMessage {
     fn from(m: DirectMessageRecord) -> Self {
         Self {
             id: m.id.to_string(),
-            sender: m.sender.into(),
-            recipient: m.recipient.into(),
+            sender: m.sender,
+            recipient: m.recipient,
             body: m.body,
             created_at: rfc3339_ms(m.id.ms),
             client_id: m.client_id,
         }
     }
+}
+
+/// Body of a message send (to a room or a user).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"body": "hello, world", "client_id": "a1b2c3"}))]
+pub struct SendMessageRequest {
+    /// 1..=4000 characters, not only whitespace.
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
+    pub body: String,
+    /// 1..=64 characters. Makes the send idempotent: repeating it to the same
+    /// room or user within 24 hours returns the original message with 200.
+    #[schema(min_length = 1, max_length = 64)]
+    pub client_id: Option<String>,
+}
+
+/// A short-lived credential that opens event streams.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Ticket {
+    /// Pass as `GET /api/v1/events?ticket=...`. Good for opening streams
+    /// only, as often as needed until it expires or its session ends.
+    pub ticket: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
 }

@@ -10,8 +10,8 @@ use std::pin::Pin;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
-use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::error::{ApiError, Code};
+use crate::state::AppState;
 
 /// The signed-in caller: a valid token whose session is live. Taking this as
 /// a handler argument is what makes an endpoint require a token.
@@ -35,12 +35,13 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
 impl AuthUser {
     /// Checks the request's bearer token and its session.
     pub async fn authenticate(token: Option<String>, state: &AppState) -> Result<Self, ApiError> {
-        let token = token
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::MissingToken)?;
-        let claims = state.tokens.check(&token).map_err(ApiError::InvalidToken)?;
+        let token = token.filter(|t| !t.is_empty()).ok_or(Code::MissingToken)?;
+        let claims = state
+            .tokens
+            .check(&token)
+            .map_err(ApiError::invalid_token)?;
         if !state.store.session_exists(&claims.sub, &claims.sid).await? {
-            return Err(ApiError::InvalidToken("revoked"));
+            return Err(ApiError::invalid_token("revoked"));
         }
         Ok(AuthUser {
             user_id: claims.sub,
@@ -58,7 +59,8 @@ impl FromRequest for AuthUser {
         let token = bearer_token(req).map(str::to_owned);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Internal("app state missing".into()))?;
+            let state =
+                state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
             AuthUser::authenticate(token, &state).await
         })
     }

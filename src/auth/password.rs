@@ -43,8 +43,8 @@ fn verify_blocking(password: &str, hash: &str) -> bool {
 pub async fn hash(password: String) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || hash_blocking(&password))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(ApiError::Internal)
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing a password: {e}")))
 }
 
 /// Checks a password against a stored hash, or against a dummy hash when

@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::event::{Internal, Outgoing};
+use super::outgoing::Outgoing;
+use crate::event::Event;
 use crate::store::keys::{Channel, Keys};
 
 /// A local stream's number.
@@ -305,23 +306,22 @@ impl Hub {
         let Some(channel) = self.keys.parse_channel(channel) else {
             return;
         };
-        let Some(event) = Internal::parse(payload) else {
+        let Some(event) = Event::decode(payload) else {
             tracing::warn!(len = payload.len(), "ignoring an unparseable event");
             return;
         };
-        match (&event, channel) {
-            (Internal::Joined { room }, Channel::User(user)) => {
+        match (event, channel) {
+            (Event::Joined { room }, Channel::User(user)) => {
                 // Streams on other instances than the one that handled the
                 // join learn it here.
-                self.add_room_later(user, room);
+                self.add_room_later(user, &room);
             }
-            (Internal::Left { room }, Channel::User(user)) => self.remove_room(user, room),
-            (Internal::Revoked { sid }, Channel::User(user)) => self.revoke(user, sid),
-            _ => {
-                let Some(out) = event.to_outgoing() else {
-                    return;
-                };
-                self.deliver(channel, Arc::new(out));
+            (Event::Left { room }, Channel::User(user)) => self.remove_room(user, &room),
+            (Event::Revoked { sid }, Channel::User(user)) => self.revoke(user, &sid),
+            (event, channel) => {
+                if let Some(out) = Outgoing::from_event(event) {
+                    self.deliver(channel, Arc::new(out));
+                }
             }
         }
     }
@@ -395,7 +395,7 @@ mod tests {
         });
     }
 
-    const MSG: &str = r#"{"t":"m","id":"1-0","room":"r1","s":["u1","a","A"],"b":"hi"}"#;
+    const MSG: &str = r#"1-0 {"t":"m","room_id":"r1","sender":{"id":"u1","username":"a","display_name":"A"},"body":"hi"}"#;
 
     #[tokio::test]
     async fn room_events_reach_only_streams_in_the_room() {

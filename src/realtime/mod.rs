@@ -11,21 +11,22 @@
 //! # Opening a stream without gaps
 //! A stream (1) subscribes to its user's and rooms' channels and waits for
 //! Redis to confirm, then (2) atomically marks the user online and drains
-//! their offline queue ([`crate::store::realtime`]). A send runs either
+//! their offline queue ([`crate::store::streams`]). A send runs either
 //! before (2), and is then in the queue, or after it, and is then delivered
 //! live because of (1); an event that is both is sent once (by id). A
 //! `Last-Event-ID` adds the messages after that id from history.
 //!
 //! # Layout
-//! - [`event`]: the internal event form and the SSE form.
+//! - [`outgoing`]: events in the form they leave on a stream (the internal
+//!   form is [`crate::event`]).
 //! - [`hub`]: local streams by user and room; fan-out; slow-client policy.
 //! - [`listener`]: the Pub/Sub connection and subscription changes.
 //! - [`presence`]: heartbeats and the sweeper for crashed instances.
 //! - [`stream`]: opening a stream and feeding it.
 
-pub mod event;
 pub mod hub;
 pub mod listener;
+pub mod outgoing;
 pub mod presence;
 pub mod stream;
 
@@ -35,9 +36,9 @@ use tokio::sync::mpsc;
 
 use crate::config::Settings;
 use crate::domain::new_id;
-use crate::model::PublicUser;
+use crate::event::Event;
+use crate::model::{MemberEvent, PublicUser};
 use crate::store::{Store, StoreResult};
-use event::Internal;
 use hub::{ConnId, Hub};
 
 /// The realtime side of one instance.
@@ -93,11 +94,13 @@ impl Realtime {
             tracing::warn!(error = %e, "could not subscribe streams to a joined room");
         }
         let room = room_id.to_owned();
-        let event = announce.map(|user| Internal::MemberJoined {
-            room: room.clone(),
-            user,
+        let event = announce.map(|user| {
+            Event::MemberJoined(MemberEvent {
+                room_id: room.clone(),
+                user,
+            })
         });
-        self.membership_changed(user_id, room_id, Internal::Joined { room }, event)
+        self.membership_changed(user_id, room_id, Event::Joined { room }, event)
             .await
     }
 
@@ -111,45 +114,43 @@ impl Realtime {
     ) -> StoreResult<()> {
         self.hub.remove_room(user_id, room_id);
         let room = room_id.to_owned();
-        let event = announce.map(|user| Internal::MemberLeft {
-            room: room.clone(),
-            user,
+        let event = announce.map(|user| {
+            Event::MemberLeft(MemberEvent {
+                room_id: room.clone(),
+                user,
+            })
         });
-        self.membership_changed(user_id, room_id, Internal::Left { room }, event)
+        self.membership_changed(user_id, room_id, Event::Left { room }, event)
             .await
     }
 
     /// Tells the user's streams on other instances (`control`, on the user's
-    /// channel) and the room (`event`, if any) about a membership change.
+    /// channel) and the room (`event`, if any) about a membership change, in
+    /// that order, in one round trip.
     async fn membership_changed(
         &self,
         user_id: &str,
         room_id: &str,
-        control: Internal,
-        event: Option<Internal>,
+        control: Event,
+        event: Option<Event>,
     ) -> StoreResult<()> {
         let keys = self.store.keys();
-        self.store
-            .publish(&keys.user_channel(user_id), &control.to_json())
-            .await?;
-        if let Some(event) = event {
-            self.store
-                .publish(&keys.room_channel(room_id), &event.to_json())
-                .await?;
+        let mut events = vec![(keys.user_channel(user_id), &control)];
+        if let Some(event) = &event {
+            events.push((keys.room_channel(room_id), event));
         }
-        Ok(())
+        self.store.publish(&events).await
     }
 
     /// A session was revoked: its streams end, here at once and elsewhere
     /// within moments.
     pub async fn session_revoked(&self, user_id: &str, session_id: &str) -> StoreResult<()> {
         self.hub.revoke(user_id, session_id);
-        let control = Internal::Revoked {
+        let control = Event::Revoked {
             sid: session_id.to_owned(),
         };
-        self.store
-            .publish(&self.store.keys().user_channel(user_id), &control.to_json())
-            .await
+        let channel = self.store.keys().user_channel(user_id);
+        self.store.publish(&[(channel, &control)]).await
     }
 
     /// Ends every local stream (graceful shutdown): clients reconnect,

@@ -12,12 +12,13 @@ use tokio::time::Instant;
 use utoipa::ToSchema;
 
 use super::Realtime;
-use super::event::{Internal, Outgoing};
+use super::outgoing::Outgoing;
 use super::presence::stream_expiry_ms;
 use crate::domain::MessageId;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
+use crate::event::Event;
 use crate::metrics;
-use crate::store::realtime::StreamOpen;
+use crate::store::streams::StreamOpen;
 
 /// The `ready` event: always first on a stream.
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
@@ -72,9 +73,9 @@ impl Realtime {
         let store = &self.store;
         if self.hub.len() >= limits.max_per_instance {
             // Full: the client (or the load balancer) should go elsewhere.
-            return Err(ApiError::Unavailable);
+            return Err(Code::Unavailable.into());
         }
-        let rooms = store.all_user_room_ids(&request.user_id).await?;
+        let rooms = store.user_room_ids(&request.user_id).await?;
         // 1. Subscribe first, so nothing published from now on is missed.
         let (conn, live) = self
             .hub
@@ -82,7 +83,7 @@ impl Realtime {
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "could not subscribe a stream");
-                ApiError::Unavailable
+                ApiError::from(Code::Unavailable)
             })?;
         let stream_id = self.stream_id(conn);
         // 2. Then mark the user online and take the offline queue.
@@ -98,7 +99,7 @@ impl Realtime {
             Ok(StreamOpen::Opened(queued)) => queued,
             Ok(StreamOpen::Full) => {
                 self.hub.unregister(conn);
-                return Err(ApiError::TooManyStreams { retry_after: 5 });
+                return Err(ApiError::retry_after(Code::TooManyStreams, 5));
             }
             Err(e) => {
                 self.hub.unregister(conn);
@@ -166,17 +167,18 @@ impl Realtime {
 /// The backlog in sending order: on resume, the missed messages in id
 /// order followed by queued events they do not already cover (notifications,
 /// say); otherwise the offline queue as it was.
-fn merge_backlog(queued: &[String], missed: Vec<(MessageId, String)>) -> Vec<Outgoing> {
-    let mut seen: HashSet<MessageId> = missed.iter().map(|(id, _)| *id).collect();
+fn merge_backlog(queued: &[String], missed: Vec<Event>) -> Vec<Outgoing> {
+    let mut seen: HashSet<MessageId> = missed.iter().filter_map(Event::message_id).collect();
     let mut out: Vec<Outgoing> = missed
-        .iter()
-        .filter_map(|(_, json)| Internal::parse(json)?.to_outgoing())
+        .into_iter()
+        .filter_map(Outgoing::from_event)
         .collect();
-    for json in queued {
-        let Some(event) = Internal::parse(json).and_then(|e| e.to_outgoing()) else {
+    for wire in queued {
+        let Some(event) = Event::decode(wire).and_then(Outgoing::from_event) else {
+            tracing::debug!(len = wire.len(), "skipping an unreadable queued event");
             continue;
         };
-        match event.message_id() {
+        match event.message_id {
             Some(id) if !seen.insert(id) => {}
             _ => out.push(event),
         }
@@ -213,7 +215,7 @@ async fn feed(
         return;
     }
     // Live events already sent as backlog are skipped by id.
-    let sent: HashSet<MessageId> = backlog.iter().filter_map(Outgoing::message_id).collect();
+    let sent: HashSet<MessageId> = backlog.iter().filter_map(|o| o.message_id).collect();
     for event in &backlog {
         if tx.send(to_sse(event)).await.is_err() {
             return;
@@ -228,7 +230,7 @@ async fn feed(
             _ = tokio::time::sleep_until(session_ends) => return,
             event = live.recv() => {
                 let Some(event) = event else { return };
-                if !sent.is_empty() && event.message_id().is_some_and(|id| sent.contains(&id)) {
+                if !sent.is_empty() && event.message_id.is_some_and(|id| sent.contains(&id)) {
                     continue;
                 }
                 if tx.send(to_sse(&event)).await.is_err() {
@@ -248,23 +250,32 @@ async fn feed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::{RoomMessageRecord, UserLite};
+    use crate::model::Notification;
 
-    fn msg(id: &str) -> String {
-        format!(r#"{{"t":"m","id":"{id}","room":"r","s":["u","a","A"],"b":"x"}}"#)
+    fn msg(ms: u64) -> Event {
+        Event::RoomMessage(RoomMessageRecord {
+            id: MessageId { ms, seq: 0 },
+            room_id: "r".into(),
+            sender: UserLite {
+                id: "u".into(),
+                username: "a".into(),
+                display_name: "A".into(),
+            },
+            body: "x".into(),
+            client_id: None,
+        })
     }
 
     #[test]
     fn a_resume_backlog_is_in_id_order_without_duplicates() {
-        let queued = vec![
-            msg("2-0"),
-            r#"{"t":"n","kind":"k","text":"t","at":1}"#.to_owned(),
-            msg("3-0"),
-        ];
-        let missed = vec![
-            (MessageId::parse("1-0").unwrap(), msg("1-0")),
-            (MessageId::parse("2-0").unwrap(), msg("2-0")),
-        ];
-        let out = merge_backlog(&queued, missed);
+        let note = Event::Notification(Notification {
+            kind: "k".into(),
+            text: "t".into(),
+            created_at: "2024-11-23T10:25:00.123Z".into(),
+        });
+        let queued = vec![msg(2).encode(), note.encode(), msg(3).encode()];
+        let out = merge_backlog(&queued, vec![msg(1), msg(2)]);
         let names: Vec<_> = out.iter().map(|o| (o.event, o.id.clone())).collect();
         assert_eq!(
             names,

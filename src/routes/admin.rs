@@ -5,12 +5,11 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::clock::now_ms;
-use crate::domain::{Username, is_valid_id};
-use crate::error::{ApiError, Problem};
-use crate::extract::{is_json, parse_json};
-use crate::realtime::event::Internal;
-use crate::startup::AppState;
+use crate::error::{ApiError, Code, Problem};
+use crate::extract::{is_json, not_json, parse_json};
+use crate::service;
+use crate::service::admin::Audience;
+use crate::state::AppState;
 
 /// Body of `POST /admin/notifications`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -59,27 +58,22 @@ pub async fn send_notification(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let Some(key) = state.settings.auth.admin_key.as_ref() else {
-        return Err(ApiError::NotFound {
-            code: "not_found",
-            detail: "no route matches POST /api/v1/admin/notifications".into(),
-        });
+        return Err(ApiError::no_route("POST", "/api/v1/admin/notifications"));
     };
     let given = req
         .headers()
         .get("x-admin-key")
         .and_then(|v| v.to_str().ok());
     match given {
-        None => return Err(ApiError::MissingToken),
+        None => return Err(Code::MissingToken.into()),
         Some(given) if !constant_time_eq(given.as_bytes(), key.expose_secret().as_bytes()) => {
-            return Err(ApiError::InvalidToken("not the admin key"));
+            return Err(ApiError::invalid_token("not the admin key"));
         }
         Some(_) => {}
     }
     // The body is read only once the key checks out.
     if !is_json(&req) {
-        return Err(ApiError::InvalidJson(
-            "send the body as JSON with `Content-Type: application/json`".into(),
-        ));
+        return Err(not_json());
     }
     let body: NotificationRequest = parse_json(&body)?;
     let text = body.text.trim();
@@ -93,48 +87,24 @@ pub async fn send_notification(
     if kind.is_empty() || kind.chars().count() > 32 {
         return Err(ApiError::validation("kind", "must be 1 to 32 characters"));
     }
-    let event = Internal::Notification {
-        kind: kind.to_owned(),
-        text: text.to_owned(),
-        at: now_ms(),
-    }
-    .to_json();
-    let store = &state.store;
-    let recipients = match (body.usernames, body.room_id) {
+    let audience = match (body.usernames, body.room_id) {
         (Some(_), Some(_)) => {
             return Err(ApiError::validation(
                 "usernames",
                 "send either `usernames` or `room_id`, not both",
             ));
         }
-        (Some(names), None) => {
-            if names.is_empty() || names.len() > 1000 {
-                return Err(ApiError::validation(
-                    "usernames",
-                    "must list 1 to 1000 usernames",
-                ));
-            }
-            let mut ids = Vec::with_capacity(names.len());
-            for name in &names {
-                let id = match Username::parse(name) {
-                    Ok(u) => store.user_id_by_username(&u.canonical()).await?,
-                    Err(_) => None,
-                };
-                ids.push(id.ok_or_else(|| ApiError::user_not_found(name))?);
-            }
-            ids.sort();
-            ids.dedup();
-            store.notify_users(&ids, &event).await?
+        (Some(names), None) if names.is_empty() || names.len() > 1000 => {
+            return Err(ApiError::validation(
+                "usernames",
+                "must list 1 to 1000 usernames",
+            ));
         }
-        (None, Some(room_id)) => {
-            if !is_valid_id(&room_id) || store.room(&room_id).await?.is_none() {
-                return Err(ApiError::room_not_found(&room_id));
-            }
-            let members = store.all_member_ids(&room_id).await?;
-            store.notify_users(&members, &event).await?
-        }
-        (None, None) => store.notify_everyone(&event).await?,
+        (Some(names), None) => Audience::Users(names),
+        (None, Some(room_id)) => Audience::Room(room_id),
+        (None, None) => Audience::Everyone,
     };
+    let recipients = service::admin::notify(&state, audience, kind, text).await?;
     Ok(HttpResponse::Accepted().json(NotificationAccepted { recipients }))
 }
 

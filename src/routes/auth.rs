@@ -4,16 +4,15 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::{AuthUser, password};
-use crate::clock::now_ms;
-use crate::domain::{DisplayName, Password, Username, new_id};
+use crate::auth::AuthUser;
+use crate::domain::{DisplayName, Password, Username};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::model::{LoginResponse, User};
-use crate::routes::{client_address, limit};
-use crate::startup::AppState;
-use crate::store::sessions::{Limited, Rate};
-use crate::store::users::UserRecord;
+use crate::routes::client_address;
+use crate::service;
+use crate::service::accounts::Registration;
+use crate::state::AppState;
 
 /// Body of `POST /auth/register`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -62,43 +61,21 @@ pub async fn register(
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let limits = &state.settings.limits;
-    let address = client_address(&req);
-    let rate = Rate::per_min(limits.register_per_ip_per_min, limits.register_per_ip_burst);
-    limit(&state, Limited::Address(&address, "register"), rate).await?;
-    let username = Username::parse(&body.username)?;
-    let password = Password::parse(body.password)?;
-    let display_name = match body.display_name.as_deref() {
-        Some(name) => DisplayName::parse(name)?,
-        None => DisplayName::from_username(&username),
+    let registration = Registration {
+        username: Username::parse(&body.username)?,
+        password: Password::parse(body.password)?,
+        display_name: body
+            .display_name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()?,
     };
-    let canonical = username.canonical();
-    // Cheap pre-check so a taken name does not cost an Argon2 hash; the
-    // claim in `create_user` is what actually decides.
-    if state.store.user_id_by_username(&canonical).await?.is_some() {
-        return Err(taken(&username));
-    }
-    let record = UserRecord {
-        id: new_id(),
-        username: username.as_str().to_owned(),
-        display_name: display_name.as_str().to_owned(),
-        created_ms: now_ms(),
-        password_hash: password::hash(password.expose().to_owned()).await?,
-    };
-    if !state.store.create_user(&record, &canonical).await? {
-        return Err(taken(&username));
-    }
-    tracing::info!(user_id = %record.id, "registered");
+    let user =
+        service::accounts::register_rate_limited(&state, &client_address(&req), registration)
+            .await?;
     Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/users/{}", record.username)))
-        .json(User::from(&record)))
-}
-
-fn taken(username: &Username) -> ApiError {
-    ApiError::Conflict {
-        code: "username_taken",
-        detail: format!("the username `{}` is already taken", username.as_str()),
-    }
+        .insert_header(("Location", format!("/api/v1/users/{}", user.username)))
+        .json(user))
 }
 
 /// Sign in and get an access token.
@@ -123,52 +100,11 @@ pub async fn login(
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<web::Json<LoginResponse>, ApiError> {
-    // Attempts count before the password is checked: per address, and per
-    // username from anywhere (password guessing).
-    let limits = &state.settings.limits;
     let address = client_address(&req);
-    let per_address = Rate::per_min(limits.login_per_ip_per_min, limits.login_per_ip_burst);
-    limit(&state, Limited::Address(&address, "login"), per_address).await?;
-    let per_name = Rate::per_min(
-        limits.login_per_username_per_min,
-        limits.login_per_username_burst,
-    );
-    let canonical = body.username.to_ascii_lowercase();
-    if canonical.len() <= 64 {
-        limit(&state, Limited::Username(&canonical), per_name).await?;
-    }
-    // Look-ups with a name that cannot be valid still run the dummy hash, so
-    // every failure looks and takes the same.
-    let user = match Username::parse(&body.username) {
-        Ok(u) => state.store.user_by_username(&u.canonical()).await?,
-        Err(_) => None,
-    };
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
-    if !password::verify(body.password, hash).await {
-        return Err(ApiError::InvalidCredentials);
-    }
-    let user = user.ok_or(ApiError::InvalidCredentials)?;
-    let session_id = new_id();
-    let tokens = &state.tokens;
-    state
-        .store
-        .create_session(&user.id, &session_id, tokens.ttl_secs())
-        .await?;
-    let access_token = tokens
-        .issue_with_names(
-            &user.id,
-            &session_id,
-            now_ms() / 1000,
-            Some((&user.username, &user.display_name)),
-        )
-        .map_err(ApiError::Internal)?;
-    tracing::info!(user_id = %user.id, "signed in");
-    Ok(web::Json(LoginResponse {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in: tokens.ttl_secs(),
-        user: User::from(&user),
-    }))
+    let signed_in =
+        service::accounts::login_rate_limited(&state, &address, &body.username, body.password)
+            .await?;
+    Ok(web::Json(signed_in))
 }
 
 /// Sign out: revoke this token's session at once.
@@ -184,13 +120,6 @@ pub async fn login(
 #[post("/auth/logout")]
 #[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]
 pub async fn logout(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
-    state
-        .store
-        .delete_session(&auth.user_id, &auth.session_id)
-        .await?;
-    state
-        .realtime
-        .session_revoked(&auth.user_id, &auth.session_id)
-        .await?;
+    service::accounts::logout(&state, &auth).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,16 +3,12 @@
 use actix_web::{HttpResponse, get, post, web};
 
 use crate::auth::AuthUser;
-use crate::domain::ClientId;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, ApiQuery, history_request, page_request};
-use crate::metrics;
-use crate::model::{Conversation, ConversationList, DirectMessage, DirectMessagePage, PublicUser};
-use crate::routes::messages::{SendMessageRequest, sender};
-use crate::routes::users::find_user;
-use crate::routes::{HistoryParams, ListParams};
-use crate::startup::AppState;
-use crate::store::messages::{SendOutcome, Sender};
+use crate::extract::{ApiJson, ApiQuery, HistoryParams, ListParams};
+use crate::model::{ConversationList, DirectMessage, DirectMessagePage, SendMessageRequest};
+use crate::routes::created_or_repeated;
+use crate::service;
+use crate::state::AppState;
 
 /// Send a direct message to a user (not yourself).
 #[utoipa::path(
@@ -39,39 +35,9 @@ pub async fn send_direct_message(
     path: web::Path<String>,
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let send = body.check()?;
-    let (recipient, recipient_id) = find_user(&state, &path).await?;
-    if recipient_id == auth.user_id {
-        return Err(ApiError::validation(
-            "username",
-            "you cannot send a direct message to yourself",
-        ));
-    }
-    let sender = sender(&state, &auth).await?;
-    let recipient = Sender {
-        id: recipient_id,
-        username: recipient.username,
-        display_name: recipient.display_name,
-    };
-    let outcome = state
-        .store
-        .send_direct_message(
-            &sender,
-            &recipient,
-            send.body.as_str(),
-            send.client_id.as_ref().map(ClientId::as_str),
-        )
-        .await?;
-    match outcome {
-        SendOutcome::Created(m) => {
-            metrics::inc(&metrics::DIRECT_MESSAGES);
-            Ok(HttpResponse::Created().json(DirectMessage::from(m)))
-        }
-        SendOutcome::Duplicate(m) => Ok(HttpResponse::Ok().json(DirectMessage::from(m))),
-        SendOutcome::NoRoom | SendOutcome::NotMember => {
-            Err(ApiError::Internal("direct send cannot miss a room".into()))
-        }
-    }
+    let message = body.try_into()?;
+    let sent = service::messages::send_direct_rate_limited(&state, &auth, &path, message).await?;
+    Ok(created_or_repeated(sent))
 }
 
 /// A page of your conversation with a user, oldest first; paged like room
@@ -94,20 +60,9 @@ pub async fn list_direct_messages(
     path: web::Path<String>,
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<web::Json<DirectMessagePage>, ApiError> {
-    let (query, limit) = history_request(
-        params.limit.as_deref(),
-        params.before.as_deref(),
-        params.after.as_deref(),
-    )?;
-    let (_, other_id) = find_user(&state, &path).await?;
-    let (messages, has_more) = state
-        .store
-        .direct_history(&auth.user_id, &other_id, query, limit)
-        .await?;
-    Ok(web::Json(DirectMessagePage {
-        messages: messages.into_iter().map(DirectMessage::from).collect(),
-        has_more,
-    }))
+    let page = params.page()?;
+    let history = service::messages::direct_history(&state, &auth, &path, page).await?;
+    Ok(web::Json(history))
 }
 
 /// Your direct conversations, most recent first, each with its latest
@@ -128,19 +83,7 @@ pub async fn list_conversations(
     auth: AuthUser,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<web::Json<ConversationList>, ApiError> {
-    let page = page_request(params.limit.as_deref(), params.cursor.as_deref())?;
-    let (conversations, next_cursor) = state.store.conversations(&auth.user_id, &page).await?;
-    let ids: Vec<String> = conversations.iter().map(|(id, _)| id.clone()).collect();
-    let users = state.store.public_users(&ids).await?;
-    let items = conversations
-        .into_iter()
-        .zip(users)
-        .filter_map(|((_, last), user)| {
-            Some(Conversation {
-                user: PublicUser::from(user?),
-                last_message: DirectMessage::from(last),
-            })
-        })
-        .collect();
-    Ok(web::Json(ConversationList { items, next_cursor }))
+    let page = params.page()?;
+    let conversations = service::messages::conversations(&state, &auth, &page).await?;
+    Ok(web::Json(conversations))
 }

@@ -5,28 +5,16 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, Responder, get, post, web};
 use actix_web_lab::sse::Sse;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{AuthUser, bearer_token};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiQuery;
-use crate::realtime::stream::{OpenRequest, StreamLimits};
-use crate::routes::limit;
-use crate::startup::AppState;
-use crate::store::sessions::{Limited, Rate};
-
-/// A short-lived credential that opens event streams.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Ticket {
-    /// Pass as `GET /api/v1/events?ticket=...`. Good for opening streams
-    /// only, as often as needed until it expires or its session ends.
-    pub ticket: String,
-    /// Seconds until it expires.
-    pub expires_in: u64,
-}
+use crate::model::Ticket;
+use crate::service;
+use crate::service::realtime::Credential;
+use crate::state::AppState;
 
 /// One Server-Sent Event as the stream carries it (`event:`, `id:`,
 /// `data:` lines). The stream also carries `: ping` comments and a `retry:`.
@@ -75,21 +63,8 @@ pub async fn create_ticket(
     state: web::Data<AppState>,
     auth: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
-    let limits = &state.settings.limits;
-    let rate = Rate::per_min(limits.tickets_per_min, limits.tickets_burst);
-    limit(&state, Limited::User(&auth.user_id, "ticket"), rate).await?;
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let ticket = URL_SAFE_NO_PAD.encode(secret);
-    let ttl = state.settings.auth.ticket_ttl_secs;
-    state
-        .store
-        .create_ticket(&auth.user_id, &auth.session_id, &ticket, ttl)
-        .await?;
-    Ok(HttpResponse::Created().json(Ticket {
-        ticket,
-        expires_in: ttl,
-    }))
+    let ticket = service::realtime::create_ticket_rate_limited(&state, &auth).await?;
+    Ok(HttpResponse::Created().json(ticket))
 }
 
 /// The event stream (Server-Sent Events).
@@ -133,58 +108,22 @@ pub async fn open_events(
     state: web::Data<AppState>,
     ApiQuery(params): ApiQuery<EventsParams>,
 ) -> Result<impl Responder, ApiError> {
-    let auth = match params.ticket.as_deref() {
-        Some(ticket) => {
-            let (user_id, session_id) = state
-                .store
-                .ticket(ticket)
-                .await?
-                .ok_or(ApiError::InvalidToken("an unknown or expired ticket"))?;
-            AuthUser {
-                user_id,
-                session_id,
-                names: None,
-            }
-        }
-        None => AuthUser::authenticate(bearer_token(&req).map(str::to_owned), &state).await?,
+    let credential = match params.ticket {
+        Some(ticket) => Credential::Ticket(ticket),
+        None => Credential::Bearer(bearer_token(&req).map(str::to_owned)),
     };
-    // The session must still live (a ticket dies with it); the stream ends
-    // when it expires.
-    let ttl = state
-        .store
-        .session_ttl(&auth.user_id, &auth.session_id)
-        .await?
-        .ok_or(ApiError::InvalidToken("revoked"))?;
     let last_event_id = req
         .headers()
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_owned())
         .or(params.last_event_id);
-    let sse_settings = &state.settings.sse;
-    let limits = StreamLimits {
-        max_per_user: state.settings.limits.max_streams_per_user,
-        resume_max: sse_settings.resume_max,
-        ping: Duration::from_secs(sse_settings.ping_secs),
-        max_per_instance: state.settings.limits.max_streams_per_instance,
-    };
-    let rx = state
-        .realtime
-        .open(
-            OpenRequest {
-                user_id: auth.user_id,
-                session_id: auth.session_id,
-                session_ends: tokio::time::Instant::now() + Duration::from_secs(ttl),
-                last_event_id,
-            },
-            limits,
-        )
-        .await?;
+    let rx = service::realtime::open_stream(&state, credential, last_event_id).await?;
     let events = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|event| (*event, rx))
     });
     Ok(Sse::from_infallible_stream(events)
-        .with_retry_duration(Duration::from_millis(sse_settings.retry_ms))
+        .with_retry_duration(Duration::from_millis(state.settings.sse.retry_ms))
         .customize()
         .insert_header(("X-Accel-Buffering", "no"))
         .insert_header(("Cache-Control", "no-cache")))

@@ -3,7 +3,8 @@
 use actix_web::{HttpResponse, get, web};
 
 use crate::error::{ApiError, Problem};
-use crate::startup::AppState;
+use crate::service;
+use crate::state::AppState;
 
 /// Liveness: the process is up and serving HTTP.
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Up", body = String, content_type = "text/plain", example = "ok")))]
@@ -19,7 +20,7 @@ pub async fn healthz() -> HttpResponse {
 ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.store.ping().await?;
+    service::operations::ready(&state).await?;
     Ok(HttpResponse::Ok().content_type("text/plain").body("ready"))
 }
 
@@ -29,5 +30,5 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::render(state.realtime.hub.len()))
+        .body(service::operations::metrics_text(&state))
 }

@@ -1,24 +1,19 @@
 //! Rooms, membership and stats. Rooms are public: anyone signed in may read
 //! a room and its members; only members read history or send.
 
-use std::collections::HashMap;
-
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthUser;
-use crate::clock::{now_ms, rfc3339_ms};
-use crate::domain::{RoomName, Topic, is_valid_id, new_id};
+use crate::domain::{RoomName, Topic};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, ApiQuery, page_request};
-use crate::model::{
-    Member, MemberList, PublicUser, Room, RoomList, RoomStats, TopSender, UserLite,
-};
-use crate::routes::ListParams;
-use crate::startup::AppState;
-use crate::store::messages::Sender;
-use crate::store::rooms::{NewRoom, RECENCY_PER_MS, RoomSort};
+use crate::extract::{ApiJson, ApiQuery, ListParams, page_request};
+use crate::model::{MemberList, Room, RoomList, RoomStats};
+use crate::service;
+use crate::service::rooms::NewRoomInput;
+use crate::state::AppState;
+use crate::store::rooms::RoomSort;
 
 /// Body of `POST /rooms`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -50,19 +45,6 @@ pub struct RoomListParams {
     pub cursor: Option<String>,
 }
 
-/// The room with this id, or 404 `room_not_found`.
-pub(crate) async fn find_room(state: &AppState, room_id: &str) -> Result<Room, ApiError> {
-    if !is_valid_id(room_id) {
-        return Err(ApiError::room_not_found(room_id));
-    }
-    state
-        .store
-        .room(room_id)
-        .await?
-        .map(Room::from)
-        .ok_or_else(|| ApiError::room_not_found(room_id))
-}
-
 /// Create a room; you become its first member.
 #[utoipa::path(
     tag = "rooms",
@@ -83,39 +65,18 @@ pub async fn create_room(
     auth: AuthUser,
     ApiJson(body): ApiJson<CreateRoomRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = RoomName::parse(&body.name)?;
-    let topic = match body.topic.as_deref() {
-        Some(t) => Topic::parse(t)?,
-        None => None,
+    let input = NewRoomInput {
+        name: RoomName::parse(&body.name)?,
+        topic: body
+            .topic
+            .as_deref()
+            .map(Topic::parse)
+            .transpose()?
+            .flatten(),
     };
-    check_room_cap(&state, &auth).await?;
-    let id = new_id();
-    let created_ms = now_ms();
-    let created = state
-        .store
-        .create_room(&NewRoom {
-            id: &id,
-            name: name.as_str(),
-            canonical_name: &name.canonical(),
-            topic: topic.as_ref().map(Topic::as_str),
-            created_by: &auth.user_id,
-            created_ms,
-        })
-        .await?;
-    if !created {
-        return Err(ApiError::Conflict {
-            code: "room_name_taken",
-            detail: format!("a room called `{}` already exists", name.as_str()),
-        });
-    }
-    // The creator's open streams carry the new room from now on.
-    state
-        .realtime
-        .member_joined(&auth.user_id, &id, None)
-        .await?;
-    let room = find_room(&state, &id).await?;
+    let room = service::rooms::create(&state, &auth, input).await?;
     Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/rooms/{id}")))
+        .insert_header(("Location", format!("/api/v1/rooms/{}", room.id)))
         .json(room))
 }
 
@@ -142,11 +103,7 @@ pub async fn list_rooms(
         Some(_) => return Err(ApiError::validation("sort", "must be `active` or `recent`")),
     };
     let page = page_request(params.limit.as_deref(), params.cursor.as_deref())?;
-    let (rooms, next_cursor) = state.store.list_rooms(sort, &page).await?;
-    Ok(web::Json(RoomList {
-        items: rooms.into_iter().map(Room::from).collect(),
-        next_cursor,
-    }))
+    Ok(web::Json(service::rooms::list(&state, sort, &page).await?))
 }
 
 /// The rooms you belong to, latest joined first.
@@ -166,12 +123,10 @@ pub async fn list_my_rooms(
     auth: AuthUser,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<web::Json<RoomList>, ApiError> {
-    let page = page_request(params.limit.as_deref(), params.cursor.as_deref())?;
-    let (rooms, next_cursor) = state.store.user_rooms(&auth.user_id, &page).await?;
-    Ok(web::Json(RoomList {
-        items: rooms.into_iter().map(Room::from).collect(),
-        next_cursor,
-    }))
+    let page = params.page()?;
+    Ok(web::Json(
+        service::rooms::list_mine(&state, &auth, &page).await?,
+    ))
 }
 
 /// A room.
@@ -191,7 +146,7 @@ pub async fn get_room(
     _auth: AuthUser,
     path: web::Path<String>,
 ) -> Result<web::Json<Room>, ApiError> {
-    Ok(web::Json(find_room(&state, &path).await?))
+    Ok(web::Json(service::rooms::get(&state, &path).await?))
 }
 
 /// Join a room. Idempotent: joining a room you are in changes nothing.
@@ -216,32 +171,7 @@ pub async fn join_room(
     auth: AuthUser,
     path: web::Path<String>,
 ) -> Result<web::Json<Room>, ApiError> {
-    let room_id = path.into_inner();
-    if !is_valid_id(&room_id) {
-        return Err(ApiError::room_not_found(&room_id));
-    }
-    if !state.store.is_member(&room_id, &auth.user_id).await?
-        && let Err(full) = check_room_cap(&state, &auth).await
-    {
-        // A missing room is still 404, whatever the cap.
-        find_room(&state, &room_id).await?;
-        return Err(full);
-    }
-    let is_new = state
-        .store
-        .join_room(&room_id, &auth.user_id, now_ms())
-        .await?
-        .ok_or_else(|| ApiError::room_not_found(&room_id))?;
-    let announce = if is_new {
-        me(&state, &auth).await?
-    } else {
-        None
-    };
-    state
-        .realtime
-        .member_joined(&auth.user_id, &room_id, announce)
-        .await?;
-    Ok(web::Json(find_room(&state, &room_id).await?))
+    Ok(web::Json(service::rooms::join(&state, &auth, &path).await?))
 }
 
 /// Leave a room. Idempotent: leaving a room you are not in is also 204.
@@ -265,46 +195,8 @@ pub async fn leave_room(
     auth: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let room_id = path.into_inner();
-    if !is_valid_id(&room_id) {
-        return Err(ApiError::room_not_found(&room_id));
-    }
-    let was_member = state
-        .store
-        .leave_room(&room_id, &auth.user_id)
-        .await?
-        .ok_or_else(|| ApiError::room_not_found(&room_id))?;
-    let announce = if was_member {
-        me(&state, &auth).await?
-    } else {
-        None
-    };
-    state
-        .realtime
-        .member_left(&auth.user_id, &room_id, announce)
-        .await?;
+    service::rooms::leave(&state, &auth, &path).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Refuses a user who already belongs to the maximum number of rooms (a
-/// soft cap: concurrent joins may pass it by a few).
-async fn check_room_cap(state: &AppState, auth: &AuthUser) -> Result<(), ApiError> {
-    let cap = state.settings.limits.max_rooms_per_user;
-    if state.store.user_room_count(&auth.user_id).await? >= u64::from(cap) {
-        return Err(ApiError::TooManyRooms(cap));
-    }
-    Ok(())
-}
-
-/// The caller as others see them, for member events.
-async fn me(state: &AppState, auth: &AuthUser) -> Result<Option<PublicUser>, ApiError> {
-    Ok(state
-        .store
-        .public_users(std::slice::from_ref(&auth.user_id))
-        .await?
-        .pop()
-        .flatten()
-        .map(PublicUser::from))
 }
 
 /// A room's members, latest joined first. Readable by anyone signed in.
@@ -326,26 +218,10 @@ pub async fn list_members(
     path: web::Path<String>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<web::Json<MemberList>, ApiError> {
-    let page = page_request(params.limit.as_deref(), params.cursor.as_deref())?;
-    find_room(&state, &path).await?;
-    let members = state.store.room_members(&path, &page).await?;
-    let ids: Vec<String> = members.items.iter().map(|(id, _)| id.clone()).collect();
-    let users = state.store.public_users(&ids).await?;
-    let items = members
-        .items
-        .into_iter()
-        .zip(users)
-        .filter_map(|((_, joined), user)| {
-            Some(Member {
-                user: PublicUser::from(user?),
-                joined_at: rfc3339_ms(u64::try_from(joined / RECENCY_PER_MS).unwrap_or(0)),
-            })
-        })
-        .collect();
-    Ok(web::Json(MemberList {
-        items,
-        next_cursor: members.next_cursor,
-    }))
+    let page = params.page()?;
+    Ok(web::Json(
+        service::rooms::members(&state, &path, &page).await?,
+    ))
 }
 
 /// A room's message count and its 10 most active senders. Members only.
@@ -366,39 +242,7 @@ pub async fn get_room_stats(
     auth: AuthUser,
     path: web::Path<String>,
 ) -> Result<web::Json<RoomStats>, ApiError> {
-    find_room(&state, &path).await?;
-    if !state.store.is_member(&path, &auth.user_id).await? {
-        return Err(ApiError::NotAMember);
-    }
-    let stats = state.store.room_stats(&path).await?;
-    let ids: Vec<String> = stats.top_senders.iter().map(|(id, _)| id.clone()).collect();
-    let users: HashMap<String, UserLite> = state
-        .store
-        .public_users(&ids)
-        .await?
-        .into_iter()
-        .flatten()
-        .map(|u| {
-            let lite = UserLite::from(Sender {
-                id: u.id.clone(),
-                username: u.username,
-                display_name: u.display_name,
-            });
-            (u.id, lite)
-        })
-        .collect();
-    let top_senders = stats
-        .top_senders
-        .into_iter()
-        .filter_map(|(id, count)| {
-            Some(TopSender {
-                user: users.get(&id)?.clone(),
-                count,
-            })
-        })
-        .collect();
-    Ok(web::Json(RoomStats {
-        message_count: stats.message_count,
-        top_senders,
-    }))
+    Ok(web::Json(
+        service::rooms::stats(&state, &auth, &path).await?,
+    ))
 }

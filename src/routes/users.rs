@@ -3,12 +3,11 @@
 use actix_web::{get, web};
 
 use crate::auth::AuthUser;
-use crate::domain::Username;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiQuery, page_request};
+use crate::extract::{ApiQuery, ListParams};
 use crate::model::{PublicUser, PublicUserList, User};
-use crate::routes::ListParams;
-use crate::startup::AppState;
+use crate::service;
+use crate::state::AppState;
 
 /// The signed-in user.
 #[utoipa::path(
@@ -24,12 +23,7 @@ pub async fn get_me(
     state: web::Data<AppState>,
     auth: AuthUser,
 ) -> Result<web::Json<User>, ApiError> {
-    let user = state
-        .store
-        .user(&auth.user_id)
-        .await?
-        .ok_or(ApiError::InvalidToken("for a user that no longer exists"))?;
-    Ok(web::Json(User::from(&user)))
+    Ok(web::Json(service::accounts::me(&state, &auth).await?))
 }
 
 /// Users online now (holding at least one open event stream), most recently
@@ -50,14 +44,8 @@ pub async fn list_online_users(
     _auth: AuthUser,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<web::Json<PublicUserList>, ApiError> {
-    let page = page_request(params.limit.as_deref(), params.cursor.as_deref())?;
-    let ids = state.store.online_user_ids(&page).await?;
-    let members: Vec<String> = ids.items.into_iter().map(|(id, _)| id).collect();
-    let users = state.store.public_users(&members).await?;
-    Ok(web::Json(PublicUserList {
-        items: users.into_iter().flatten().map(PublicUser::from).collect(),
-        next_cursor: ids.next_cursor,
-    }))
+    let page = params.page()?;
+    Ok(web::Json(service::users::online(&state, &page).await?))
 }
 
 /// A user's public profile and presence, by username (any case).
@@ -77,29 +65,5 @@ pub async fn get_user(
     _auth: AuthUser,
     path: web::Path<String>,
 ) -> Result<web::Json<PublicUser>, ApiError> {
-    let (user, _) = find_user(&state, &path).await?;
-    Ok(web::Json(user))
-}
-
-/// Finds a user by username for the routes that name one in their path:
-/// their public view and their stored record's id.
-pub(crate) async fn find_user(
-    state: &AppState,
-    username: &str,
-) -> Result<(PublicUser, String), ApiError> {
-    let not_found = || ApiError::user_not_found(username);
-    let parsed = Username::parse(username).map_err(|_| not_found())?;
-    let id = state
-        .store
-        .user_id_by_username(&parsed.canonical())
-        .await?
-        .ok_or_else(not_found)?;
-    let user = state
-        .store
-        .public_users(std::slice::from_ref(&id))
-        .await?
-        .pop()
-        .flatten()
-        .ok_or_else(not_found)?;
-    Ok((PublicUser::from(user), id))
+    Ok(web::Json(service::users::profile(&state, &path).await?))
 }

@@ -5,49 +5,23 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use super::{Store, StoreError, StoreResult};
+use super::{Store, StoreError, StoreResult, decode};
 use crate::domain::MessageId;
+use crate::event::Event;
+use crate::message::{RoomMessageRecord, Sent, UserLite};
 
 static SEND_ROOM_MESSAGE: LazyLock<Script> =
     LazyLock::new(|| super::script(include_str!("scripts/send_room_message.lua")));
 
-/// Who sent a message, as stored beside it (so history needs no user look-ups).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sender {
-    /// User id.
-    pub id: String,
-    /// Username at the time of sending.
-    pub username: String,
-    /// Display name at the time of sending.
-    pub display_name: String,
-}
-
-/// A room message as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoomMessageRecord {
-    /// Stream entry id.
-    pub id: MessageId,
-    /// The room it was sent to.
-    pub room_id: String,
-    /// Its sender.
-    pub sender: Sender,
-    /// Its text.
-    pub body: String,
-    /// The sender's idempotency key, if any.
-    pub client_id: Option<String>,
-}
-
-/// What became of a send.
+/// What became of a room send.
 #[derive(Debug)]
-pub enum SendOutcome<M> {
+pub enum RoomSend {
     /// The room does not exist.
     NoRoom,
     /// The sender is not a member.
     NotMember,
-    /// Stored now.
-    Created(M),
-    /// The `client_id` was seen before: the original message, nothing stored.
-    Duplicate(M),
+    /// Stored now, or the original of a repeated `client_id`.
+    Sent(Sent<RoomMessageRecord>),
 }
 
 /// Which part of a history to read.
@@ -62,19 +36,17 @@ pub enum HistoryQuery {
 }
 
 impl Store {
-    /// Stores a message in a room the sender belongs to, once per
-    /// `client_id`, and hands it to realtime delivery. The message, its
-    /// counters, its idempotency record, the room's activity order, the
-    /// publish and the offline queues are one atomic script.
-    #[tracing::instrument(skip_all, fields(room_id, sender_id = %sender.id))]
-    pub async fn send_room_message(
-        &self,
-        room_id: &str,
-        sender: &Sender,
-        body: &str,
-        client_id: Option<&str>,
-    ) -> StoreResult<SendOutcome<RoomMessageRecord>> {
+    /// Stores `message` (its id is assigned here) in a room the sender
+    /// belongs to, once per `client_id`, and hands it to realtime delivery.
+    /// The message, its counters, its idempotency record, the room's
+    /// activity order, the publish and the offline queues are one atomic
+    /// script.
+    #[tracing::instrument(skip_all, fields(room_id = %message.room_id, sender_id = %message.sender.id))]
+    pub async fn send_room_message(&self, message: RoomMessageRecord) -> StoreResult<RoomSend> {
         let k = &self.keys;
+        let room_id = message.room_id.as_str();
+        let sender = &message.sender;
+        let client_id = message.client_id.as_deref();
         let mut invocation = SEND_ROOM_MESSAGE.prepare_invoke();
         invocation
             .key(k.room(room_id))
@@ -92,7 +64,7 @@ impl Store {
             .arg(&sender.id)
             .arg(&sender.username)
             .arg(&sender.display_name)
-            .arg(body)
+            .arg(&message.body)
             .arg(client_id.unwrap_or(""))
             .arg(self.limits.room_history_max_len)
             .arg(self.limits.idempotency_ttl_secs)
@@ -101,47 +73,40 @@ impl Store {
             .arg(offline_head)
             .arg(offline_tail)
             .arg(self.limits.offline_queue_max_len)
-            .arg(self.limits.room_history_max_age_secs.saturating_mul(1000));
+            .arg(self.limits.room_history_max_age_secs.saturating_mul(1000))
+            .arg(Event::RoomMessage(message.clone()).to_json());
         let mut conn = self.conn();
         let reply: Vec<redis::Value> = self.run(invocation.invoke_async(&mut conn)).await?;
         let mut reply = reply.into_iter();
-        let status: String = from_value(reply.next())?;
-        let outcome = match status.as_str() {
-            "no_room" => return Ok(SendOutcome::NoRoom),
-            "not_member" => return Ok(SendOutcome::NotMember),
-            "new" | "dup" => {
-                let id_text: String = from_value(reply.next())?;
-                let id = MessageId::parse(&id_text)
-                    .ok_or_else(|| StoreError::Corrupt(format!("bad stream id {id_text}")))?;
-                let extra = reply.next();
-                if status == "new" {
-                    let queued: u64 = from_value(extra.clone())?;
-                    crate::metrics::add(&crate::metrics::OFFLINE_QUEUED, queued);
-                }
-                let message = match extra.filter(|_| status == "dup") {
-                    Some(fields) => {
-                        let fields: HashMap<String, String> = from_value(Some(fields))?;
-                        entry_to_message(room_id, id, &fields)?
-                    }
-                    // New, or a duplicate whose original was trimmed away:
-                    // the request holds what was stored.
-                    None => RoomMessageRecord {
-                        id,
-                        room_id: room_id.to_owned(),
-                        sender: sender.clone(),
-                        body: body.to_owned(),
-                        client_id: client_id.map(str::to_owned),
-                    },
-                };
-                if status == "new" {
-                    SendOutcome::Created(message)
-                } else {
-                    SendOutcome::Duplicate(message)
-                }
-            }
+        let status: String = decode(reply.next().unwrap_or(redis::Value::Nil))?;
+        let is_new = match status.as_str() {
+            "no_room" => return Ok(RoomSend::NoRoom),
+            "not_member" => return Ok(RoomSend::NotMember),
+            "new" => true,
+            "dup" => false,
             other => return Err(StoreError::Corrupt(format!("send script said {other}"))),
         };
-        Ok(outcome)
+        let id = stream_id(&decode::<String>(
+            reply.next().unwrap_or(redis::Value::Nil),
+        )?)?;
+        let extra = reply.next();
+        if is_new {
+            let queued: u64 = decode(extra.unwrap_or(redis::Value::Nil))?;
+            crate::metrics::add(&crate::metrics::OFFLINE_QUEUED, queued);
+            return Ok(RoomSend::Sent(Sent::New(RoomMessageRecord {
+                id,
+                ..message
+            })));
+        }
+        // A repeat: the original as stored, or, when it has been trimmed
+        // away, the request (which said the same, by the client's promise).
+        let original = match extra {
+            Some(fields @ redis::Value::Array(_)) | Some(fields @ redis::Value::Map(_)) => {
+                entry_to_message(room_id, id, &decode(fields)?)?
+            }
+            _ => RoomMessageRecord { id, ..message },
+        };
+        Ok(RoomSend::Sent(Sent::Repeat(original)))
     }
 
     /// A page of a room's history, oldest first, and whether more messages
@@ -154,48 +119,30 @@ impl Store {
     ) -> StoreResult<(Vec<RoomMessageRecord>, bool)> {
         // Redis refuses an exclusive range that starts past the largest id or
         // ends before the smallest; nothing lies beyond those anyway.
-        match query {
+        let (command, from, to) = match query {
             HistoryQuery::Before(id) if id == MessageId::MIN => return Ok((Vec::new(), false)),
             HistoryQuery::After(id) if id == MessageId::MAX => return Ok((Vec::new(), false)),
-            _ => {}
-        }
-        let key = self.keys.room_messages(room_id);
-        let count = limit + 1;
-        let cmd = match query {
-            HistoryQuery::Latest => redis::cmd("XREVRANGE")
-                .arg(&key)
-                .arg("+")
-                .arg("-")
-                .arg("COUNT")
-                .arg(count)
-                .clone(),
-            HistoryQuery::Before(id) => redis::cmd("XREVRANGE")
-                .arg(&key)
-                .arg(format!("({id}"))
-                .arg("-")
-                .arg("COUNT")
-                .arg(count)
-                .clone(),
-            HistoryQuery::After(id) => redis::cmd("XRANGE")
-                .arg(&key)
-                .arg(format!("({id}"))
-                .arg("+")
-                .arg("COUNT")
-                .arg(count)
-                .clone(),
+            HistoryQuery::Latest => ("XREVRANGE", "+".to_owned(), "-"),
+            HistoryQuery::Before(id) => ("XREVRANGE", format!("({id}"), "-"),
+            HistoryQuery::After(id) => ("XRANGE", format!("({id}"), "+"),
         };
         let mut conn = self.conn();
-        let entries: Vec<(String, HashMap<String, String>)> =
-            self.run(cmd.query_async(&mut conn)).await?;
+        let entries: Vec<(String, HashMap<String, String>)> = self
+            .run(
+                redis::cmd(command)
+                    .arg(self.keys.room_messages(room_id))
+                    .arg(from)
+                    .arg(to)
+                    .arg("COUNT")
+                    .arg(limit + 1)
+                    .query_async(&mut conn),
+            )
+            .await?;
         let has_more = entries.len() > limit;
         let mut messages = entries
             .into_iter()
             .take(limit)
-            .map(|(id, fields)| {
-                let id = MessageId::parse(&id)
-                    .ok_or_else(|| StoreError::Corrupt(format!("bad stream id {id}")))?;
-                entry_to_message(room_id, id, &fields)
-            })
+            .map(|(id, fields)| entry_to_message(room_id, stream_id(&id)?, &fields))
             .collect::<StoreResult<Vec<_>>>()?;
         if !matches!(query, HistoryQuery::After(_)) {
             messages.reverse();
@@ -204,14 +151,14 @@ impl Store {
     }
 }
 
-/// Decodes one reply value, or reports what was wrong with it.
-fn from_value<T: redis::FromRedisValue>(value: Option<redis::Value>) -> StoreResult<T> {
-    redis::from_redis_value(value.unwrap_or(redis::Value::Nil))
-        .map_err(|e| StoreError::Corrupt(e.to_string()))
+/// Parses a stream entry id confab wrote.
+pub(super) fn stream_id(text: &str) -> StoreResult<MessageId> {
+    MessageId::parse(text).ok_or_else(|| StoreError::Corrupt(format!("bad stream id {text}")))
 }
 
-/// A stream entry's fields as a message.
-fn entry_to_message(
+/// A stream entry's fields (`u`, `n`, `d`: the sender; `b`: the body;
+/// `c`: the client id, if any) as a message.
+pub(super) fn entry_to_message(
     room_id: &str,
     id: MessageId,
     fields: &HashMap<String, String>,
@@ -225,7 +172,7 @@ fn entry_to_message(
     Ok(RoomMessageRecord {
         id,
         room_id: room_id.to_owned(),
-        sender: Sender {
+        sender: UserLite {
             id: get("u")?,
             username: get("n")?,
             display_name: get("d")?,

@@ -18,10 +18,15 @@
 pub mod direct;
 pub mod keys;
 pub mod messages;
+pub mod notifications;
 pub mod pagination;
-pub mod realtime;
+pub mod presence;
+pub mod rate_limit;
+pub mod resume;
 pub mod rooms;
 pub mod sessions;
+pub mod streams;
+pub mod tickets;
 pub mod users;
 
 use std::future::Future;
@@ -140,6 +145,27 @@ impl Store {
             .await
             .map(|_| ())
     }
+
+    /// Publishes events, each on its channel, in order, in one round trip.
+    pub async fn publish(&self, events: &[(String, &crate::event::Event)]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (channel, event) in events {
+            pipe.cmd("PUBLISH")
+                .arg(channel)
+                .arg(event.encode())
+                .ignore();
+        }
+        let mut conn = self.conn();
+        self.run(pipe.query_async::<()>(&mut conn)).await
+    }
+}
+
+/// Decodes one reply value, or reports what was wrong with it.
+fn decode<T: redis::FromRedisValue>(value: redis::Value) -> StoreResult<T> {
+    redis::from_redis_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// A Lua script with the shared helpers (`scripts/lib.lua`) in front.

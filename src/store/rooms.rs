@@ -18,8 +18,10 @@ use std::sync::LazyLock;
 use redis::{AsyncCommands, Script};
 
 use super::pagination::{IdPage, PageRequest};
-use super::{Store, StoreError, StoreResult, field, number};
+use super::{Store, StoreResult, decode, field, number};
+use crate::clock::rfc3339_ms;
 use crate::domain::MessageId;
+use crate::model::Room;
 
 /// Pushes rooms without messages below every room with one in the activity
 /// index: 2^52, more than any recency until the year 2112, and the
@@ -27,7 +29,7 @@ use crate::domain::MessageId;
 const NO_MESSAGE_OFFSET: i64 = 1 << 52;
 
 /// Recency scores are milliseconds times this.
-pub const RECENCY_PER_MS: i64 = 1000;
+pub(super) const RECENCY_PER_MS: i64 = 1000;
 
 static CLAIM_ROOM_NAME: LazyLock<Script> =
     LazyLock::new(|| super::script(include_str!("scripts/claim_room_name.lua")));
@@ -59,6 +61,44 @@ pub struct RoomRecord {
     pub last_activity_ms: Option<u64>,
 }
 
+impl From<RoomRecord> for Room {
+    fn from(r: RoomRecord) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            topic: r.topic,
+            created_by: r.created_by,
+            created_at: rfc3339_ms(r.created_ms),
+            member_count: r.member_count,
+            message_count: r.message_count,
+            last_activity_at: r.last_activity_ms.map(rfc3339_ms),
+        }
+    }
+}
+
+impl RoomRecord {
+    /// A room from its hash's fields and its member count; `None` for the
+    /// empty hash of a room that does not exist.
+    fn from_hash(hash: &HashMap<String, String>, member_count: u64) -> StoreResult<Option<Self>> {
+        if hash.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            id: field(hash, "id")?.to_owned(),
+            name: field(hash, "name")?.to_owned(),
+            topic: hash.get("topic").cloned(),
+            created_by: field(hash, "created_by")?.to_owned(),
+            created_ms: number(field(hash, "created_at")?)?,
+            member_count,
+            message_count: hash.get("message_count").map_or(Ok(0), |v| number(v))?,
+            last_activity_ms: hash
+                .get("last_message_id")
+                .and_then(|id| MessageId::parse(id))
+                .map(|id| id.ms),
+        }))
+    }
+}
+
 /// A new room to store.
 #[derive(Debug)]
 pub struct NewRoom<'a> {
@@ -85,17 +125,35 @@ pub enum RoomSort {
     Recent,
 }
 
-/// A room's message statistics.
+/// A room's message statistics, as stored.
 #[derive(Debug, Clone)]
-pub struct RoomStats {
+pub struct RoomStatsRecord {
     /// Messages ever sent.
     pub message_count: u64,
     /// Up to 10 (user id, messages sent), most first.
     pub top_senders: Vec<(String, u64)>,
 }
 
+/// A user's standing towards a room, read before they join it.
+#[derive(Debug, Clone, Copy)]
+pub struct Membership {
+    /// Whether they are a member already.
+    pub is_member: bool,
+    /// How many rooms they belong to.
+    pub room_count: u64,
+}
+
+/// What joining did.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    /// Whether the user is a new member (false: they already were one).
+    pub is_new: bool,
+    /// The room after the join.
+    pub room: RoomRecord,
+}
+
 impl Store {
-    /// Creates a room with its creator as the first member. Returns `false`
+    /// Creates a room with its creator as the first member. Returns `None`
     /// (and stores nothing) when the name is taken, ignoring case.
     ///
     /// The room and its first member are written first, then the name is
@@ -103,7 +161,7 @@ impl Store {
     /// an unlisted room that nobody knows the id of, never a taken name with
     /// no room.
     #[tracing::instrument(skip_all, fields(room_id = %room.id))]
-    pub async fn create_room(&self, room: &NewRoom<'_>) -> StoreResult<bool> {
+    pub async fn create_room(&self, room: &NewRoom<'_>) -> StoreResult<Option<RoomRecord>> {
         let k = &self.keys;
         let mut conn = self.conn();
         let created = room.created_ms.to_string();
@@ -119,8 +177,14 @@ impl Store {
         }
         self.run(conn.hset_multiple::<_, _, _, ()>(k.room(room.id), &fields))
             .await?;
-        self.join_room(room.id, room.created_by, room.created_ms)
-            .await?;
+        let Some(joined) = self
+            .join_room(room.id, room.created_by, room.created_ms)
+            .await?
+        else {
+            return Err(super::StoreError::Corrupt(
+                "a room vanished while being created".into(),
+            ));
+        };
         let claimed: i64 = self
             .run(
                 CLAIM_ROOM_NAME
@@ -134,7 +198,7 @@ impl Store {
             )
             .await?;
         if claimed == 1 {
-            return Ok(true);
+            return Ok(Some(joined.room));
         }
         let mut undo = redis::pipe();
         undo.del(&[k.room(room.id), k.room_members(room.id)])
@@ -142,7 +206,7 @@ impl Store {
             .zrem(k.user_rooms(room.created_by), room.id)
             .ignore();
         self.run(undo.query_async::<()>(&mut conn)).await?;
-        Ok(false)
+        Ok(None)
     }
 
     /// Puts `member` into a "newest first" index at the recency of `ms`
@@ -185,41 +249,13 @@ impl Store {
                 .zcard(self.keys.room_members(id));
         }
         let mut conn = self.conn();
-        let replies: Vec<(HashMap<String, String>, u64)> = {
-            let flat: Vec<redis::Value> = self.run(pipe.query_async(&mut conn)).await?;
-            let mut out = Vec::with_capacity(ids.len());
-            let mut it = flat.into_iter();
-            while let (Some(hash), Some(count)) = (it.next(), it.next()) {
-                out.push((
-                    redis::from_redis_value(hash)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    redis::from_redis_value(count)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                ));
-            }
-            out
-        };
-        replies
-            .into_iter()
-            .map(|(hash, member_count)| {
-                if hash.is_empty() {
-                    return Ok(None);
-                }
-                Ok(Some(RoomRecord {
-                    id: field(&hash, "id")?.to_owned(),
-                    name: field(&hash, "name")?.to_owned(),
-                    topic: hash.get("topic").cloned(),
-                    created_by: field(&hash, "created_by")?.to_owned(),
-                    created_ms: number(field(&hash, "created_at")?)?,
-                    member_count,
-                    message_count: hash.get("message_count").map_or(Ok(0), |v| number(v))?,
-                    last_activity_ms: hash
-                        .get("last_message_id")
-                        .and_then(|id| MessageId::parse(id))
-                        .map(|id| id.ms),
-                }))
-            })
-            .collect()
+        let flat: Vec<redis::Value> = self.run(pipe.query_async(&mut conn)).await?;
+        let mut rooms = Vec::with_capacity(ids.len());
+        let mut replies = flat.into_iter();
+        while let (Some(hash), Some(count)) = (replies.next(), replies.next()) {
+            rooms.push(RoomRecord::from_hash(&decode(hash)?, decode(count)?)?);
+        }
+        Ok(rooms)
     }
 
     /// A page of the room directory.
@@ -232,23 +268,45 @@ impl Store {
             RoomSort::Active => self.keys.rooms_by_activity(),
             RoomSort::Recent => self.keys.rooms_by_created(),
         };
-        let IdPage { items, next_cursor } = self.zset_page(&key, page, None).await?;
+        self.rooms_page(&key, page).await
+    }
+
+    /// The rooms of one page of an index of room ids.
+    async fn rooms_page(
+        &self,
+        index: &str,
+        page: &PageRequest,
+    ) -> StoreResult<(Vec<RoomRecord>, Option<String>)> {
+        let IdPage { items, next_cursor } = self.zset_page(index, page, None).await?;
         let ids: Vec<String> = items.into_iter().map(|(id, _)| id).collect();
         let rooms = self.rooms(&ids).await?.into_iter().flatten().collect();
         Ok((rooms, next_cursor))
     }
 
-    /// Makes `user_id` a member. `None` when the room does not exist,
-    /// otherwise whether they are a new member.
+    /// Whether `user_id` belongs to the room, and to how many rooms: one
+    /// round trip.
+    pub async fn membership(&self, room_id: &str, user_id: &str) -> StoreResult<Membership> {
+        let mut pipe = redis::pipe();
+        pipe.zscore(self.keys.room_members(room_id), user_id)
+            .zcard(self.keys.user_rooms(user_id));
+        let mut conn = self.conn();
+        let (score, room_count): (Option<f64>, u64) = self.run(pipe.query_async(&mut conn)).await?;
+        Ok(Membership {
+            is_member: score.is_some(),
+            room_count,
+        })
+    }
+
+    /// Makes `user_id` a member; `None` when the room does not exist.
     #[tracing::instrument(skip_all, fields(room_id, user_id))]
     pub async fn join_room(
         &self,
         room_id: &str,
         user_id: &str,
         now_ms: u64,
-    ) -> StoreResult<Option<bool>> {
+    ) -> StoreResult<Option<Joined>> {
         let mut conn = self.conn();
-        let added: i64 = self
+        let reply: Vec<redis::Value> = self
             .run(
                 JOIN_ROOM
                     .key(self.keys.room(room_id))
@@ -258,13 +316,21 @@ impl Store {
                     .invoke_async(&mut conn),
             )
             .await?;
-        if added < 0 {
+        let mut reply = reply.into_iter();
+        let added: i64 = decode(reply.next().unwrap_or(redis::Value::Nil))?;
+        let (Some(hash), Some(count)) = (reply.next(), reply.next()) else {
             return Ok(None);
-        }
+        };
+        let Some(room) = RoomRecord::from_hash(&decode(hash)?, decode(count)?)? else {
+            return Ok(None);
+        };
         // Also on a repeated join, so a join whose index write failed heals.
         self.touch_recency(&self.keys.user_rooms(user_id), now_ms, room_id, "NX")
             .await?;
-        Ok(Some(added == 1))
+        Ok(Some(Joined {
+            is_new: added == 1,
+            room,
+        }))
     }
 
     /// Removes `user_id` from a room. `None` when the room does not exist,
@@ -304,10 +370,27 @@ impl Store {
         Ok(score.is_some())
     }
 
-    /// A page of a room's members (user id, join recency), latest joined
-    /// first; the join time is the recency divided by [`RECENCY_PER_MS`].
-    pub async fn room_members(&self, room_id: &str, page: &PageRequest) -> StoreResult<IdPage> {
-        self.zset_page(&self.keys.room_members(room_id), page, None)
+    /// A page of a room's members, latest joined first: (user id, joined
+    /// at in ms).
+    pub async fn room_members(
+        &self,
+        room_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<(Vec<(String, u64)>, Option<String>)> {
+        let IdPage { items, next_cursor } = self
+            .zset_page(&self.keys.room_members(room_id), page, None)
+            .await?;
+        let members = items
+            .into_iter()
+            .map(|(id, recency)| (id, u64::try_from(recency / RECENCY_PER_MS).unwrap_or(0)))
+            .collect();
+        Ok((members, next_cursor))
+    }
+
+    /// Every member of a room (for notifications to a room).
+    pub async fn member_ids(&self, room_id: &str) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn();
+        self.run(conn.zrange(self.keys.room_members(room_id), 0, -1))
             .await
     }
 
@@ -317,16 +400,18 @@ impl Store {
         user_id: &str,
         page: &PageRequest,
     ) -> StoreResult<(Vec<RoomRecord>, Option<String>)> {
-        let IdPage { items, next_cursor } = self
-            .zset_page(&self.keys.user_rooms(user_id), page, None)
-            .await?;
-        let ids: Vec<String> = items.into_iter().map(|(id, _)| id).collect();
-        let rooms = self.rooms(&ids).await?.into_iter().flatten().collect();
-        Ok((rooms, next_cursor))
+        self.rooms_page(&self.keys.user_rooms(user_id), page).await
+    }
+
+    /// Every room a user belongs to (for subscribing their streams).
+    pub async fn user_room_ids(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn();
+        self.run(conn.zrange(self.keys.user_rooms(user_id), 0, -1))
+            .await
     }
 
     /// Message count and top senders of a room.
-    pub async fn room_stats(&self, room_id: &str) -> StoreResult<RoomStats> {
+    pub async fn room_stats(&self, room_id: &str) -> StoreResult<RoomStatsRecord> {
         let mut pipe = redis::pipe();
         pipe.hget(self.keys.room(room_id), "message_count")
             .cmd("ZRANGE")
@@ -338,7 +423,7 @@ impl Store {
         let mut conn = self.conn();
         let (count, top): (Option<u64>, Vec<(String, f64)>) =
             self.run(pipe.query_async(&mut conn)).await?;
-        Ok(RoomStats {
+        Ok(RoomStatsRecord {
             message_count: count.unwrap_or(0),
             top_senders: top.into_iter().map(|(id, n)| (id, n as u64)).collect(),
         })

@@ -4,8 +4,10 @@ use std::collections::HashMap;
 
 use redis::AsyncCommands;
 
-use super::{Store, StoreResult, field, number};
-use crate::clock::now_ms;
+use super::{Store, StoreResult, decode, field, number};
+use crate::clock::{now_ms, rfc3339_ms};
+use crate::message::UserLite;
+use crate::model::{PublicUser, User};
 
 /// A user as stored, password hash included. Never sent to clients as is.
 #[derive(Debug, Clone)]
@@ -35,6 +37,43 @@ pub struct PublicUserRecord {
     pub online: bool,
     /// When their last stream closed, if ever.
     pub last_seen_ms: Option<u64>,
+}
+
+impl From<&UserRecord> for User {
+    fn from(u: &UserRecord) -> Self {
+        Self {
+            id: u.id.clone(),
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            created_at: rfc3339_ms(u.created_ms),
+        }
+    }
+}
+
+impl From<PublicUserRecord> for PublicUser {
+    fn from(u: PublicUserRecord) -> Self {
+        Self {
+            id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            online: u.online,
+            last_seen_at: if u.online {
+                None
+            } else {
+                u.last_seen_ms.map(rfc3339_ms)
+            },
+        }
+    }
+}
+
+impl From<PublicUserRecord> for UserLite {
+    fn from(u: PublicUserRecord) -> Self {
+        Self {
+            id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+        }
+    }
 }
 
 impl Store {
@@ -124,17 +163,13 @@ impl Store {
         pipe.cmd("ZMSCORE").arg(self.keys.presence()).arg(ids);
         let mut conn = self.conn();
         let mut replies: Vec<redis::Value> = self.run(pipe.query_async(&mut conn)).await?;
-        let scores: Vec<Option<f64>> =
-            redis::from_redis_value(replies.pop().unwrap_or(redis::Value::Nil))
-                .map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
+        let scores: Vec<Option<f64>> = decode(replies.pop().unwrap_or(redis::Value::Nil))?;
         let now = now_ms() as f64;
         ids.iter()
             .zip(replies)
             .zip(scores)
             .map(|((id, reply), score)| {
-                let [username, display_name, last_seen]: [Option<String>; 3] =
-                    redis::from_redis_value(reply)
-                        .map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
+                let [username, display_name, last_seen]: [Option<String>; 3] = decode(reply)?;
                 let (Some(username), Some(display_name)) = (username, display_name) else {
                     return Ok(None);
                 };
@@ -147,14 +182,5 @@ impl Store {
                 }))
             })
             .collect()
-    }
-
-    /// Ids of users online now, most recently refreshed first, paged.
-    pub async fn online_user_ids(
-        &self,
-        page: &super::pagination::PageRequest,
-    ) -> StoreResult<super::pagination::IdPage> {
-        let now = now_ms();
-        self.zset_page(&self.keys.presence(), page, Some(now)).await
     }
 }

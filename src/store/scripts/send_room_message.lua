@@ -12,7 +12,9 @@
 -- ARGV[4] body, ARGV[5] client id or '', ARGV[6] stream MAXLEN (approximate),
 -- ARGV[7] idempotency TTL (s), ARGV[8] room id, ARGV[9] room channel,
 -- ARGV[10] offline key head, ARGV[11] offline key tail, ARGV[12] offline cap,
--- ARGV[13] history age limit (ms; 0 for none)
+-- ARGV[13] history age limit (ms; 0 for none), ARGV[14] the message's
+-- event JSON without its id, as confab encoded it (`crate::event`): the
+-- script publishes and queues it as `<id> <json>`
 --
 -- The presence set and members' offline lists live in other hash slots:
 -- this script needs a standalone Redis (or all keys on one node).
@@ -56,9 +58,7 @@ end
 -- raised, only for listed rooms).
 redis.call('ZADD', KEYS[7], 'XX', 'GT', recency(KEYS[7], ms), ARGV[8])
 
-local event = {t = 'm', id = id, room = ARGV[8], s = {ARGV[1], ARGV[2], ARGV[3]}, b = ARGV[4]}
-if ARGV[5] ~= '' then event.c = ARGV[5] end
-event = cjson.encode(event)
+local event = id .. ' ' .. ARGV[14]
 redis.call('PUBLISH', ARGV[9], event)
 -- Members without an open stream (not in the presence set), except the
 -- sender, get it in their offline queue.

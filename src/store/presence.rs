@@ -1,0 +1,63 @@
+//! Presence: who holds an open stream somewhere. Each instance refreshes
+//! the expiry of its own streams (a heartbeat); an entry whose expiry has
+//! passed belongs to a crashed instance and is swept.
+
+use super::pagination::{IdPage, PageRequest};
+use super::{Store, StoreResult};
+use crate::clock::now_ms;
+
+impl Store {
+    /// Extends the life of open streams (user id, stream id) to `expiry_ms`:
+    /// the heartbeat that keeps a live instance's users online.
+    pub async fn refresh_streams(
+        &self,
+        streams: &[(String, String)],
+        expiry_ms: u64,
+    ) -> StoreResult<()> {
+        if streams.is_empty() {
+            return Ok(());
+        }
+        let k = &self.keys;
+        let mut pipe = redis::pipe();
+        for (user, stream) in streams {
+            pipe.cmd("ZADD")
+                .arg(k.user_streams(user))
+                .arg("XX")
+                .arg(expiry_ms)
+                .arg(stream)
+                .ignore();
+            pipe.cmd("ZADD")
+                .arg(k.presence())
+                .arg("GT")
+                .arg(expiry_ms)
+                .arg(user)
+                .ignore();
+        }
+        let mut conn = self.conn();
+        self.run(pipe.query_async::<()>(&mut conn)).await
+    }
+
+    /// Users whose presence has expired (their instance stopped refreshing
+    /// it): at most `limit` of them.
+    pub async fn expired_presence(&self, limit: usize) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn();
+        self.run(
+            redis::cmd("ZRANGE")
+                .arg(self.keys.presence())
+                .arg("-inf")
+                .arg(now_ms())
+                .arg("BYSCORE")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(limit)
+                .query_async(&mut conn),
+        )
+        .await
+    }
+
+    /// Ids of users online now, most recently refreshed first, paged.
+    pub async fn online_user_ids(&self, page: &PageRequest) -> StoreResult<IdPage> {
+        self.zset_page(&self.keys.presence(), page, Some(now_ms()))
+            .await
+    }
+}
