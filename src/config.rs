@@ -834,4 +834,66 @@ mod tests {
         assert!(!shown.contains(SECRET.1), "{shown}");
         assert!(!shown.contains("admin-key-admin-key"), "{shown}");
     }
+
+    /// `config/default.toml` and the README's table list exactly the settings
+    /// the code has, with the code's defaults.
+    #[test]
+    fn the_default_file_and_the_readme_match_the_defaults() {
+        let expected = rendered(&Settings::default());
+
+        // config/default.toml: settings without a default are commented out.
+        let text = include_str!("../config/default.toml");
+        let parsed: Dict = Toml::from_str(text).expect("config/default.toml parses");
+        let mut in_file: BTreeMap<String, String> = leaves(&Value::from(parsed))
+            .into_iter()
+            .map(|(k, v)| (k, render(&v)))
+            .collect();
+        let mut section = String::new();
+        for line in text.lines().map(str::trim) {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name.to_owned();
+            } else if let Some((key, _)) = line.strip_prefix('#').and_then(|l| l.split_once('=')) {
+                let key = key.trim();
+                if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    let previous = in_file.insert(format!("{section}.{key}"), "none".into());
+                    assert!(
+                        previous.is_none(),
+                        "{section}.{key} is set and commented out"
+                    );
+                }
+            }
+        }
+        assert_eq!(in_file, expected, "config/default.toml");
+
+        // README.md: one table in "## Configuration".
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("README.md has a Configuration section");
+        let mut in_readme = BTreeMap::new();
+        for row in section.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let setting = cells[1].trim_matches('`').to_owned();
+            let names: Vec<&str> = cells[2]
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with(ENV_PREFIX))
+                .collect();
+            let mut want = vec![env_name(&setting)];
+            want.extend(
+                ENV_ALIASES
+                    .iter()
+                    .filter(|(_, s)| *s == setting)
+                    .map(|(alias, _)| alias.to_string()),
+            );
+            assert_eq!(names, want, "README: variables of {setting}");
+            let default = cells[3].trim_matches('`').to_owned();
+            assert!(
+                in_readme.insert(setting.clone(), default).is_none(),
+                "README lists {setting} twice"
+            );
+        }
+        assert_eq!(in_readme, expected, "README.md");
+    }
 }
