@@ -1,21 +1,33 @@
-//! Typed settings: a TOML file (`config/default.toml`, or `--config FILE`)
-//! overridden by `CONFAB_*` environment variables, which always win.
+//! Typed settings, in three layers, each overriding the one before:
 //!
-//! Every field has a default, so a settings file is optional; the one value
-//! without a default is the JWT secret, which confab refuses to start without.
+//! 1. the built-in defaults: the `Default` impls below, the one place
+//!    defaults are written;
+//! 2. a TOML settings file: `config/default.toml` when it exists in the working
+//!    directory, or `--config FILE`;
+//! 3. the environment: `CONFAB_SECTION__FIELD` for every setting (e.g.
+//!    `CONFAB_LIMITS__SEND_BURST=5`), plus the short names in [`ENV_ALIASES`]
+//!    (e.g. `CONFAB_BIND`), which always win.
+//!
+//! Layers are merged with [`figment`]. The one setting confab refuses to start
+//! without is the JWT secret; [`Settings::validate`] says so.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Tag, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The default settings file, relative to the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "config/default.toml";
 
 /// All of confab's settings.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// The HTTP server.
@@ -31,7 +43,7 @@ pub struct Settings {
 }
 
 /// The event stream.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SseSettings {
     /// Events a stream may have waiting to be written before its client
@@ -58,7 +70,7 @@ impl Default for SseSettings {
 }
 
 /// The HTTP server.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     /// Address to listen on; port 0 picks a free port (tests do this).
@@ -75,7 +87,7 @@ pub struct ServerSettings {
 }
 
 /// The shape of log lines.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -85,7 +97,7 @@ pub enum LogFormat {
 }
 
 /// The Redis connection and key namespace.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisSettings {
     /// `redis://host:port/db`.
@@ -99,23 +111,26 @@ pub struct RedisSettings {
 }
 
 /// Passwords, tokens and sessions.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     /// HMAC key for access tokens. Required; prefer `CONFAB_JWT_SECRET` to
     /// writing it in a file.
+    #[serde(serialize_with = "redacted")]
     pub jwt_secret: Option<SecretString>,
     /// Lifetime of an access token and of the session behind it, in seconds.
     pub token_ttl_secs: u64,
     /// Lifetime of an SSE ticket, in seconds.
     pub ticket_ttl_secs: u64,
     /// Key for `POST /api/v1/admin/notifications` (`X-Admin-Key`); without
-    /// one the endpoint answers 404. Prefer `CONFAB_ADMIN_KEY`.
+    /// one the endpoint answers 404. Prefer `CONFAB_ADMIN_KEY`. An empty key
+    /// counts as none.
+    #[serde(serialize_with = "redacted", deserialize_with = "empty_is_none")]
     pub admin_key: Option<SecretString>,
 }
 
 /// Caps on what clients can store.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitSettings {
     /// Messages kept per room stream (approximate `MAXLEN ~`); older ones are
@@ -251,88 +266,77 @@ impl AuthSettings {
     }
 }
 
+/// Short environment variable names, kept because they are documented
+/// (`CONFAB_SECTION__FIELD` works for every setting, these included). When
+/// both spellings are set, the `CONFAB_SECTION__FIELD` one wins.
+pub const ENV_ALIASES: &[(&str, &str)] = &[
+    ("CONFAB_BIND", "server.bind"),
+    ("CONFAB_CORS_ORIGINS", "server.cors_origins"),
+    ("CONFAB_LOG_FORMAT", "server.log_format"),
+    ("CONFAB_REDIS_URL", "redis.url"),
+    ("CONFAB_KEY_PREFIX", "redis.key_prefix"),
+    ("CONFAB_JWT_SECRET", "auth.jwt_secret"),
+    ("CONFAB_TOKEN_TTL_SECS", "auth.token_ttl_secs"),
+    ("CONFAB_TICKET_TTL_SECS", "auth.ticket_ttl_secs"),
+    ("CONFAB_ADMIN_KEY", "auth.admin_key"),
+    ("CONFAB_ROOM_HISTORY_MAX_LEN", "limits.room_history_max_len"),
+    (
+        "CONFAB_DIRECT_HISTORY_MAX_LEN",
+        "limits.direct_history_max_len",
+    ),
+    ("CONFAB_SEND_RATE_PER_SEC", "limits.send_rate_per_sec"),
+    ("CONFAB_SEND_BURST", "limits.send_burst"),
+    ("CONFAB_MAX_STREAMS_PER_USER", "limits.max_streams_per_user"),
+];
+
+/// Every environment variable confab reads starts with this.
+const ENV_PREFIX: &str = "CONFAB_";
+
+/// Separates the section from the field in `CONFAB_SECTION__FIELD`.
+const ENV_SEPARATOR: &str = "__";
+
+/// The name of the environment layer in figment's metadata.
+const ENV_LAYER: &str = "environment";
+
+/// The `CONFAB_SECTION__FIELD` name of a setting (`section.field`).
+pub fn env_name(setting: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{}",
+        setting.replace('.', ENV_SEPARATOR).to_ascii_uppercase()
+    )
+}
+
 impl Settings {
     /// Reads `file` (or [`DEFAULT_CONFIG_FILE`] when it exists), applies the
     /// environment and checks the result.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        let path: Option<PathBuf> = match file {
+        let file: Option<PathBuf> = match file {
             Some(p) => Some(p.to_owned()),
             None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
         };
-        let mut settings = match path {
-            Some(path) => {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("Failed to read settings file {}", path.display()))?;
-                toml::from_str(&text)
-                    .with_context(|| format!("Failed to parse settings file {}", path.display()))?
-            }
-            None => Settings::default(),
-        };
-        settings.apply_env(|name| std::env::var(name).ok())?;
-        settings.validate()?;
-        Ok(settings)
+        let env = std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        });
+        Self::from_sources(file.as_deref(), env)
     }
 
-    /// Overrides settings from `CONFAB_*` variables, read through `var`.
-    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
-        fn num<T: std::str::FromStr>(name: &str, value: String) -> anyhow::Result<T> {
-            value
-                .trim()
-                .parse()
-                .map_err(|_| anyhow::anyhow!("{name} must be a number, got {value:?}"))
+    /// The defaults, then `file` (when given), then the `CONFAB_*` variables
+    /// among `env`, checked with [`Settings::validate`]. [`Settings::load`]
+    /// with the environment passed in, for tests.
+    pub fn from_sources(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
         }
-        if let Some(v) = var("CONFAB_BIND") {
-            self.server.bind = v;
-        }
-        if let Some(v) = var("CONFAB_CORS_ORIGINS") {
-            self.server.cors_origins = v
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect();
-        }
-        if let Some(v) = var("CONFAB_LOG_FORMAT") {
-            self.server.log_format = match v.as_str() {
-                "json" => LogFormat::Json,
-                "text" => LogFormat::Text,
-                _ => bail!("CONFAB_LOG_FORMAT must be `text` or `json`, got {v:?}"),
-            };
-        }
-        if let Some(v) = var("CONFAB_REDIS_URL") {
-            self.redis.url = v;
-        }
-        if let Some(v) = var("CONFAB_KEY_PREFIX") {
-            self.redis.key_prefix = v;
-        }
-        if let Some(v) = var("CONFAB_JWT_SECRET") {
-            self.auth.jwt_secret = Some(SecretString::from(v));
-        }
-        if let Some(v) = var("CONFAB_ADMIN_KEY").filter(|v| !v.is_empty()) {
-            self.auth.admin_key = Some(SecretString::from(v));
-        }
-        if let Some(v) = var("CONFAB_TICKET_TTL_SECS") {
-            self.auth.ticket_ttl_secs = num("CONFAB_TICKET_TTL_SECS", v)?;
-        }
-        if let Some(v) = var("CONFAB_MAX_STREAMS_PER_USER") {
-            self.limits.max_streams_per_user = num("CONFAB_MAX_STREAMS_PER_USER", v)?;
-        }
-        if let Some(v) = var("CONFAB_TOKEN_TTL_SECS") {
-            self.auth.token_ttl_secs = num("CONFAB_TOKEN_TTL_SECS", v)?;
-        }
-        if let Some(v) = var("CONFAB_ROOM_HISTORY_MAX_LEN") {
-            self.limits.room_history_max_len = num("CONFAB_ROOM_HISTORY_MAX_LEN", v)?;
-        }
-        if let Some(v) = var("CONFAB_SEND_RATE_PER_SEC") {
-            self.limits.send_rate_per_sec = num("CONFAB_SEND_RATE_PER_SEC", v)?;
-        }
-        if let Some(v) = var("CONFAB_SEND_BURST") {
-            self.limits.send_burst = num("CONFAB_SEND_BURST", v)?;
-        }
-        if let Some(v) = var("CONFAB_DIRECT_HISTORY_MAX_LEN") {
-            self.limits.direct_history_max_len = num("CONFAB_DIRECT_HISTORY_MAX_LEN", v)?;
-        }
-        Ok(())
+        let settings: Settings = figment
+            .merge(Environment::new(env))
+            .extract()
+            .map_err(explain)?;
+        settings.validate()?;
+        Ok(settings)
     }
 
     /// Refuses settings confab cannot run with, saying why.
@@ -371,54 +375,525 @@ impl Settings {
     }
 }
 
+/// The environment layer: `CONFAB_SECTION__FIELD` and the [`ENV_ALIASES`].
+///
+/// Each value is read as the type of the setting's default, so a number-like
+/// `CONFAB_KEY_PREFIX` stays a string and a list is written comma separated;
+/// an empty value for a setting without a default counts as not set. Other
+/// `CONFAB_*` names without `__` are not settings and are left alone;
+/// `CONFAB_SECTION__FIELD` names that match no setting are refused.
+struct Environment {
+    /// (setting, variable, value), in the order they apply: aliases first.
+    vars: Vec<(String, String, String)>,
+    /// Which variable gave each setting its value, for error messages.
+    names: Arc<BTreeMap<String, String>>,
+}
+
+impl Environment {
+    fn new(env: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut aliased = Vec::new();
+        let mut long = Vec::new();
+        for (name, value) in env {
+            if let Some((_, setting)) = ENV_ALIASES.iter().find(|(alias, _)| *alias == name) {
+                aliased.push((setting.to_string(), name, value));
+            } else if let Some(rest) = name.strip_prefix(ENV_PREFIX)
+                && rest.contains(ENV_SEPARATOR)
+            {
+                let setting = rest.to_ascii_lowercase().replace(ENV_SEPARATOR, ".");
+                long.push((setting, name, value));
+            }
+        }
+        // Sorted so that which variable names a setting does not depend on
+        // the order the environment lists them in.
+        aliased.sort();
+        long.sort();
+        let vars: Vec<_> = aliased.into_iter().chain(long).collect();
+        let names = vars
+            .iter()
+            .map(|(setting, name, _)| (setting.clone(), name.clone()))
+            .collect();
+        Self {
+            vars,
+            names: Arc::new(names),
+        }
+    }
+}
+
+impl Provider for Environment {
+    fn metadata(&self) -> Metadata {
+        let names = Arc::clone(&self.names);
+        Metadata::named(ENV_LAYER).interpolater(move |_: &Profile, keys: &[&str]| {
+            let setting = keys.join(".");
+            match names.get(&setting) {
+                Some(name) => format!("{name} ({setting})"),
+                None => setting,
+            }
+        })
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let defaults = Value::serialize(Settings::default())?;
+        let mut dict = Dict::new();
+        for (setting, name, raw) in &self.vars {
+            let Some(default) = defaults
+                .find_ref(setting)
+                .filter(|v| !matches!(v, Value::Dict(..)))
+            else {
+                return Err(format!("{name} is not a setting (there is no `{setting}`)").into());
+            };
+            let value = match default {
+                Value::Empty(..) if raw.is_empty() => continue,
+                Value::Array(..) => Value::from(
+                    raw.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect::<Vec<_>>(),
+                ),
+                Value::Num(..) => match Value::from(raw.trim()).to_num_lossy() {
+                    Some(n) => Value::Num(Tag::Default, n),
+                    None => Value::from(raw.as_str()),
+                },
+                Value::Bool(..) => match Value::from(raw.trim()).to_bool_lossy() {
+                    Some(b) => Value::Bool(Tag::Default, b),
+                    None => Value::from(raw.as_str()),
+                },
+                _ => Value::from(raw.as_str()),
+            };
+            insert(&mut dict, setting, value);
+        }
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// Puts `value` at the dotted `path` in `dict`, making sections as needed.
+fn insert(dict: &mut Dict, path: &str, value: Value) {
+    match path.split_once('.') {
+        None => {
+            dict.insert(path.to_owned(), value);
+        }
+        Some((section, rest)) => {
+            let entry = dict
+                .entry(section.to_owned())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if let Value::Dict(_, inner) = entry {
+                insert(inner, rest, value);
+            }
+        }
+    }
+}
+
+/// Turns figment's errors into one start-up error naming each bad setting
+/// (for the environment, the variable too) and where its value came from.
+fn explain(err: figment::Error) -> anyhow::Error {
+    let reasons: Vec<String> = err
+        .into_iter()
+        .map(|e| {
+            let env = e.metadata.as_ref().filter(|md| md.name == ENV_LAYER);
+            let mut reason = match (env, &e.profile) {
+                _ if e.path.is_empty() => String::new(),
+                (Some(md), Some(profile)) => format!("{}: ", md.interpolate(profile, &e.path)),
+                _ => format!("{}: ", e.path.join(".")),
+            };
+            reason += e.kind.to_string().trim_end();
+            match e.metadata.as_ref().filter(|md| md.name != ENV_LAYER) {
+                Some(md) => match &md.source {
+                    Some(source) => reason += &format!(" (in {} {source})", md.name),
+                    None => reason += &format!(" (in {})", md.name),
+                },
+                None if env.is_some() => reason += &format!(" (in the {ENV_LAYER})"),
+                None => {}
+            }
+            reason
+        })
+        .collect();
+    anyhow::anyhow!("Failed to load settings: {}", reasons.join("; "))
+}
+
+/// Serialises a secret as `"[redacted]"`, never its value.
+fn redacted<S: Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(_) => s.serialize_some("[redacted]"),
+        None => s.serialize_none(),
+    }
+}
+
+/// An empty secret counts as none.
+fn empty_is_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    let secret = Option::<SecretString>::deserialize(d)?;
+    Ok(secret.filter(|s| !s.expose_secret().is_empty()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const SECRET: (&str, &str) = ("CONFAB_JWT_SECRET", "0123456789abcdef");
+
+    fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        vars.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// A settings file that is removed when dropped.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn new(text: &str) -> Self {
+            let path =
+                std::env::temp_dir().join(format!("confab-{}.toml", uuid::Uuid::new_v4().simple()));
+            std::fs::write(&path, text).unwrap();
+            Self(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    /// `section.field` -> value, for every setting in `value`.
+    fn leaves(value: &Value) -> BTreeMap<String, Value> {
+        fn walk(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
+            match value {
+                Value::Dict(_, dict) => {
+                    for (k, v) in dict {
+                        let path = match prefix {
+                            "" => k.clone(),
+                            _ => format!("{prefix}.{k}"),
+                        };
+                        walk(&path, v, out);
+                    }
+                }
+                _ => {
+                    out.insert(prefix.to_owned(), value.clone());
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk("", value, &mut out);
+        out
+    }
+
+    /// Every setting with its value, as the docs write it.
+    fn rendered(settings: &Settings) -> BTreeMap<String, String> {
+        let value = Value::serialize(settings).unwrap();
+        leaves(&value)
+            .into_iter()
+            .map(|(k, v)| (k, render(&v)))
+            .collect()
+    }
+
+    /// A value as the README writes it (without backticks); `none` for no value.
+    fn render(value: &Value) -> String {
+        match value {
+            Value::String(_, s) => s.clone(),
+            Value::Bool(_, b) => b.to_string(),
+            Value::Num(..) => value
+                .to_u128()
+                .map(|n| n.to_string())
+                .or_else(|| value.to_i128().map(|n| n.to_string()))
+                .or_else(|| value.to_f64().map(|n| n.to_string()))
+                .unwrap(),
+            Value::Empty(..) => "none".into(),
+            Value::Array(_, items) => {
+                let items: Vec<String> = items.iter().map(|i| format!("{:?}", render(i))).collect();
+                format!("[{}]", items.join(", "))
+            }
+            other => panic!("a setting cannot be {other:?}"),
+        }
+    }
+
     #[test]
-    fn the_default_file_parses_and_matches_the_defaults() {
-        let text = include_str!("../config/default.toml");
-        let parsed: Settings = toml::from_str(text).expect("config/default.toml parses");
-        let defaults = Settings::default();
-        assert_eq!(parsed.server.bind, defaults.server.bind);
-        assert_eq!(parsed.redis.url, defaults.redis.url);
-        assert_eq!(parsed.redis.key_prefix, defaults.redis.key_prefix);
-        assert_eq!(parsed.auth.token_ttl_secs, defaults.auth.token_ttl_secs);
-        assert_eq!(
-            parsed.limits.room_history_max_len,
-            defaults.limits.room_history_max_len
-        );
+    fn without_file_or_environment_the_defaults_apply() {
+        let s = Settings::from_sources(None, env(&[SECRET])).unwrap();
+        let mut expected = rendered(&Settings::default());
+        expected.insert("auth.jwt_secret".into(), "[redacted]".into());
+        assert_eq!(rendered(&s), expected);
     }
 
     #[test]
     fn environment_variables_win_over_the_file() {
-        let mut s = Settings::default();
-        s.apply_env(|name| match name {
-            "CONFAB_BIND" => Some("0.0.0.0:9000".into()),
-            "CONFAB_KEY_PREFIX" => Some("x:".into()),
-            "CONFAB_JWT_SECRET" => Some("0123456789abcdef".into()),
-            "CONFAB_CORS_ORIGINS" => Some("https://a.example, https://b.example".into()),
-            _ => None,
-        })
+        let file = TempFile::new(
+            "[server]\nbind = \"0.0.0.0:1\"\nworkers = 3\n\
+             [redis]\nkey_prefix = \"file:\"\n\
+             [limits]\nsend_burst = 7\n",
+        );
+        let s = Settings::from_sources(
+            Some(&file.0),
+            env(&[
+                SECRET,
+                ("CONFAB_BIND", "0.0.0.0:9000"),
+                ("CONFAB_LIMITS__SEND_BURST", "5"),
+                (
+                    "CONFAB_CORS_ORIGINS",
+                    "https://a.example, https://b.example",
+                ),
+            ]),
+        )
         .unwrap();
         assert_eq!(s.server.bind, "0.0.0.0:9000");
+        assert_eq!(s.server.workers, 3);
+        assert_eq!(s.redis.key_prefix, "file:");
+        assert_eq!(s.limits.send_burst, 5);
+        assert_eq!(
+            s.server.cors_origins,
+            ["https://a.example", "https://b.example"]
+        );
+    }
+
+    #[test]
+    fn every_setting_can_be_set_by_its_long_name() {
+        let defaults = leaves(&Value::serialize(Settings::default()).unwrap());
+        let mut vars = Vec::new();
+        let mut expected = BTreeMap::new();
+        for (setting, default) in &defaults {
+            let (raw, want) = match default {
+                Value::Num(..) => ("7".to_string(), "7".to_string()),
+                Value::Array(..) => ("a, b".into(), r#"["a", "b"]"#.into()),
+                Value::Empty(..) => ("secret-secret-secret".into(), "[redacted]".into()),
+                _ if setting == "server.log_format" => ("json".into(), "json".into()),
+                _ => (format!("x-{setting}"), format!("x-{setting}")),
+            };
+            vars.push((env_name(setting), raw));
+            expected.insert(setting.clone(), want);
+        }
+        let s = Settings::from_sources(None, vars).unwrap();
+        assert_eq!(rendered(&s), expected);
+    }
+
+    #[test]
+    fn the_short_names_still_work() {
+        let s = Settings::from_sources(
+            None,
+            env(&[
+                ("CONFAB_BIND", "0.0.0.0:9000"),
+                ("CONFAB_REDIS_URL", "redis://r:1"),
+                ("CONFAB_KEY_PREFIX", "x:"),
+                ("CONFAB_JWT_SECRET", "0123456789abcdef"),
+                ("CONFAB_ADMIN_KEY", "admin"),
+                ("CONFAB_CORS_ORIGINS", "*"),
+                ("CONFAB_LOG_FORMAT", "json"),
+                ("CONFAB_TICKET_TTL_SECS", "61"),
+                ("CONFAB_MAX_STREAMS_PER_USER", "62"),
+                ("CONFAB_TOKEN_TTL_SECS", " 63 "),
+                ("CONFAB_ROOM_HISTORY_MAX_LEN", "64"),
+                ("CONFAB_SEND_RATE_PER_SEC", "65"),
+                ("CONFAB_SEND_BURST", "66"),
+                ("CONFAB_DIRECT_HISTORY_MAX_LEN", "67"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.bind, "0.0.0.0:9000");
+        assert_eq!(s.redis.url, "redis://r:1");
         assert_eq!(s.redis.key_prefix, "x:");
-        assert_eq!(s.server.cors_origins.len(), 2);
-        s.validate().unwrap();
+        assert_eq!(s.auth.secret_bytes(), b"0123456789abcdef");
+        assert_eq!(
+            s.auth.admin_key.as_ref().map(|k| k.expose_secret()),
+            Some("admin")
+        );
+        assert_eq!(s.server.cors_origins, ["*"]);
+        assert_eq!(s.server.log_format, LogFormat::Json);
+        assert_eq!(s.auth.ticket_ttl_secs, 61);
+        assert_eq!(s.limits.max_streams_per_user, 62);
+        assert_eq!(s.auth.token_ttl_secs, 63);
+        assert_eq!(s.limits.room_history_max_len, 64);
+        assert_eq!(s.limits.send_rate_per_sec, 65);
+        assert_eq!(s.limits.send_burst, 66);
+        assert_eq!(s.limits.direct_history_max_len, 67);
+    }
+
+    #[test]
+    fn the_long_name_wins_over_the_short_one() {
+        let vars = env(&[
+            SECRET,
+            ("CONFAB_SERVER__BIND", "0.0.0.0:2"),
+            ("CONFAB_BIND", "0.0.0.0:1"),
+        ]);
+        let s = Settings::from_sources(None, vars).unwrap();
+        assert_eq!(s.server.bind, "0.0.0.0:2");
+    }
+
+    #[test]
+    fn strings_and_lists_are_read_as_such() {
+        let s = Settings::from_sources(
+            None,
+            env(&[
+                SECRET,
+                ("CONFAB_KEY_PREFIX", "123"),
+                ("CONFAB_SERVER__CORS_ORIGINS", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.redis.key_prefix, "123");
+        assert!(s.server.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn an_empty_admin_key_is_no_key() {
+        let file = TempFile::new("[auth]\nadmin_key = \"from-file\"\n");
+        let vars = env(&[SECRET, ("CONFAB_ADMIN_KEY", "")]);
+        let s = Settings::from_sources(Some(&file.0), vars.clone()).unwrap();
+        assert_eq!(
+            s.auth.admin_key.as_ref().map(|k| k.expose_secret()),
+            Some("from-file")
+        );
+        assert!(
+            Settings::from_sources(None, vars)
+                .unwrap()
+                .auth
+                .admin_key
+                .is_none()
+        );
+        let file = TempFile::new("[auth]\nadmin_key = \"\"\n");
+        let s = Settings::from_sources(Some(&file.0), env(&[SECRET])).unwrap();
+        assert!(s.auth.admin_key.is_none());
     }
 
     #[test]
     fn a_missing_secret_is_refused_with_a_reason() {
         let err = Settings::default().validate().unwrap_err().to_string();
         assert!(err.contains("CONFAB_JWT_SECRET"), "{err}");
+        let err = Settings::from_sources(None, env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CONFAB_JWT_SECRET"), "{err}");
     }
 
     #[test]
     fn a_bad_number_in_the_environment_is_refused() {
-        let mut s = Settings::default();
-        let err = s
-            .apply_env(|n| (n == "CONFAB_TOKEN_TTL_SECS").then(|| "soon".into()))
-            .unwrap_err();
-        assert!(err.to_string().contains("CONFAB_TOKEN_TTL_SECS"));
+        for name in ["CONFAB_TOKEN_TTL_SECS", "CONFAB_AUTH__TOKEN_TTL_SECS"] {
+            let err = Settings::from_sources(None, env(&[SECRET, (name, "soon")]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(name), "{err}");
+            assert!(err.contains("auth.token_ttl_secs"), "{err}");
+        }
+        let err = Settings::from_sources(None, env(&[SECRET, ("CONFAB_SSE__PING_SECS", "-1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CONFAB_SSE__PING_SECS"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_log_format_is_refused() {
+        let err = Settings::from_sources(None, env(&[SECRET, ("CONFAB_LOG_FORMAT", "xml")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CONFAB_LOG_FORMAT"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_long_name_is_refused_and_other_names_are_ignored() {
+        let err = Settings::from_sources(None, env(&[SECRET, ("CONFAB_LIMITS__SEND_BURTS", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CONFAB_LIMITS__SEND_BURTS"), "{err}");
+        let vars = env(&[SECRET, ("CONFAB_BIN", "x"), ("OTHER__THING", "y")]);
+        Settings::from_sources(None, vars).unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        let file = TempFile::new("[limits]\nsend_burts = 1\n");
+        let err = Settings::from_sources(Some(&file.0), env(&[SECRET]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("send_burts"), "{err}");
+        assert!(err.contains(&file.0.display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn a_bad_value_in_the_file_is_refused() {
+        let file = TempFile::new("[sse]\nping_secs = \"often\"\n");
+        let err = Settings::from_sources(Some(&file.0), env(&[SECRET]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sse.ping_secs"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_is_refused() {
+        let path = std::env::temp_dir().join("confab-no-such-file.toml");
+        assert!(Settings::from_sources(Some(&path), env(&[SECRET])).is_err());
+    }
+
+    #[test]
+    fn secrets_are_never_shown() {
+        let s = Settings::from_sources(
+            None,
+            env(&[SECRET, ("CONFAB_ADMIN_KEY", "admin-key-admin-key")]),
+        )
+        .unwrap();
+        let shown = format!(
+            "{s:?} {}",
+            serde_json::to_string(&Value::serialize(&s).unwrap()).unwrap()
+        );
+        assert!(!shown.contains(SECRET.1), "{shown}");
+        assert!(!shown.contains("admin-key-admin-key"), "{shown}");
+    }
+
+    /// `config/default.toml` and the README's table list exactly the settings
+    /// the code has, with the code's defaults.
+    #[test]
+    fn the_default_file_and_the_readme_match_the_defaults() {
+        let expected = rendered(&Settings::default());
+
+        // config/default.toml: settings without a default are commented out.
+        let text = include_str!("../config/default.toml");
+        let parsed: Dict = Toml::from_str(text).expect("config/default.toml parses");
+        let mut in_file: BTreeMap<String, String> = leaves(&Value::from(parsed))
+            .into_iter()
+            .map(|(k, v)| (k, render(&v)))
+            .collect();
+        let mut section = String::new();
+        for line in text.lines().map(str::trim) {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name.to_owned();
+            } else if let Some((key, _)) = line.strip_prefix('#').and_then(|l| l.split_once('=')) {
+                let key = key.trim();
+                if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    let previous = in_file.insert(format!("{section}.{key}"), "none".into());
+                    assert!(
+                        previous.is_none(),
+                        "{section}.{key} is set and commented out"
+                    );
+                }
+            }
+        }
+        assert_eq!(in_file, expected, "config/default.toml");
+
+        // README.md: one table in "## Configuration".
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("README.md has a Configuration section");
+        let mut in_readme = BTreeMap::new();
+        for row in section.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let setting = cells[1].trim_matches('`').to_owned();
+            let names: Vec<&str> = cells[2]
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with(ENV_PREFIX))
+                .collect();
+            let mut want = vec![env_name(&setting)];
+            want.extend(
+                ENV_ALIASES
+                    .iter()
+                    .filter(|(_, s)| *s == setting)
+                    .map(|(alias, _)| alias.to_string()),
+            );
+            assert_eq!(names, want, "README: variables of {setting}");
+            let default = cells[3].trim_matches('`').to_owned();
+            assert!(
+                in_readme.insert(setting.clone(), default).is_none(),
+                "README lists {setting} twice"
+            );
+        }
+        assert_eq!(in_readme, expected, "README.md");
     }
 }
