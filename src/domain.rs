@@ -143,7 +143,7 @@ impl DisplayName {
         Self(username.as_str().to_owned())
     }
 
-    /// The name.
+    /// The checked value.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -167,7 +167,7 @@ impl RoomName {
         self.0.to_lowercase()
     }
 
-    /// The name.
+    /// The checked value.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -186,7 +186,7 @@ impl Topic {
         Ok((!value.is_empty()).then(|| Self(value.to_owned())))
     }
 
-    /// The topic.
+    /// The checked value.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -209,7 +209,7 @@ impl MessageBody {
         Ok(Self(value))
     }
 
-    /// The body.
+    /// The checked value.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -233,7 +233,7 @@ impl ClientId {
         Ok(Self(value.to_owned()))
     }
 
-    /// The id.
+    /// The checked value.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -241,7 +241,7 @@ impl ApiError {
         }
     }
 
-    /// The code.
+    /// The row of the table this error belongs to.
     pub fn code(&self) -> Code {
         self.code
     }

@@ -1,11 +1,18 @@
-//! confab: a chat backend on Redis, served as HTTP REST and Server-Sent Events. The public contract is `API.md`; the OpenAPI document generated
-//! from this crate (`confab openapi`) describes it exactly.
+//! confab: a chat backend on Redis, served as HTTP REST and Server-Sent
+//! Events. The OpenAPI document generated from this crate (`confab openapi`,
+//! committed as `openapi/openapi.json`) is its public contract.
 //!
 //! # Layout
 //! - [`config`]: typed settings from `config/` and `CONFAB_*` variables.
-//! - [`startup`]: the shared state, the actix `App`, the server.
-//! - [`routes`]: HTTP handlers, one module per resource.
+//! - [`startup`]: the actix `App` and the server; [`state`]: what every
+//!   handler reaches; [`middleware`]: request ids, logs, CORS, headers.
+//! - [`routes`]: HTTP handlers, one module per resource; each parses, calls
+//!   one [`service`] function and shapes the answer.
+//! - [`service`]: one function per use case, the only place that
+//!   orchestrates store, realtime and rate limits.
 //! - [`domain`]: newtypes that parse untrusted input at the edge.
+//! - [`message`]: messages as confab holds them, and the short user form.
+//! - [`event`]: the internal event, as it travels through Redis.
 //! - [`model`]: the JSON objects of the contract.
 //! - [`extract`]: body, query and path extractors that answer with problems.
 //! - [`auth`]: password hashing, access tokens, the `AuthUser` extractor.
@@ -13,12 +20,13 @@
 //!   and presence.
 //! - [`store`]: everything in Redis; `store::keys` names every key, Lua
 //!   scripts live beside the code that runs them.
-//! - [`error`]: the one error type and its problem+json form.
+//! - [`error`]: the error table (one row per code), the one error type and
+//!   its problem+json form.
 //! - [`openapi`]: the OpenAPI document's hand-written parts.
 //! - [`metrics`]: Prometheus counters for `/metrics`.
 //!
-//! Data flows one way: route -> domain check -> store (Redis) -> realtime
-//! fan-out (Pub/Sub) -> SSE.
+//! Data flows one way: route -> domain check -> service -> store (Redis) and
+//! realtime fan-out (Pub/Sub) -> SSE.
 
 #![forbid(unsafe_code)]
 

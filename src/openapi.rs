@@ -85,8 +85,9 @@ impl ApiDoc {
     }
 
     /// Final touches after the paths are collected: the `Problem` schema is
-    /// registered once, and every operation that can fail for reasons
-    /// outside its control documents them.
+    /// registered once, and every operation documents the failures that do
+    /// not depend on it: 401 where it takes a bearer token, 413 where it
+    /// takes a body, 503 everywhere.
     pub fn finish(mut api: Document) -> Document {
         let components = api.components.get_or_insert_with(Default::default);
         components.schemas.insert(
@@ -118,7 +119,13 @@ impl ApiDoc {
             .into_iter()
             .flatten()
             {
+                let takes_bearer = op.security.iter().flatten().any(|requirement| {
+                    serde_json::to_value(requirement).is_ok_and(|v| v.get("bearer").is_some())
+                });
                 let responses = &mut op.responses.responses;
+                if takes_bearer && !responses.contains_key("401") {
+                    responses.insert("401".into(), problem("`missing_token` or `invalid_token`"));
+                }
                 if op.request_body.is_some() && !responses.contains_key("413") {
                     responses.insert("413".into(), problem("`payload_too_large`"));
                 }

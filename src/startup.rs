@@ -100,7 +100,7 @@ impl Application {
         })
     }
 
-    /// The bound port.
+    /// The port the server listens on (the real one when the settings said 0).
     pub fn port(&self) -> u16 {
         self.port
     }

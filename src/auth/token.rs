@@ -27,9 +27,9 @@ pub struct Claims {
 /// Signs and checks access tokens with one secret.
 #[derive(Clone)]
 pub struct Tokens {
-    /// Signing key.
+    /// Signs new tokens (HS256 with the secret).
     encoding: EncodingKey,
-    /// Checking key.
+    /// Verifies signatures of presented tokens.
     decoding: DecodingKey,
     /// HS256 only, no leeway: a token is dead the second it expires, the
     /// same moment its session key expires in Redis.

@@ -45,7 +45,7 @@ pub enum SubCmd {
 
 /// One local stream.
 struct Conn {
-    /// Its user.
+    /// Whose stream it is (their channel feeds it).
     user_id: String,
     /// The session it was opened with (revoking it ends the stream).
     session_id: String,
@@ -82,11 +82,11 @@ impl State {
 /// The hub. Shared by the SSE handlers, the route handlers that change
 /// memberships, and the Pub/Sub listener.
 pub struct Hub {
-    /// The maps.
+    /// Streams and their indexes by user and room.
     state: Mutex<State>,
     /// Subscription changes, to the listener.
     subs: mpsc::UnboundedSender<SubCmd>,
-    /// Channel names.
+    /// Names the Pub/Sub channels of users and rooms.
     keys: Keys,
     /// Events a stream may have waiting before it counts as too slow.
     buffer: usize,

@@ -45,7 +45,7 @@ use hub::{ConnId, Hub};
 pub struct Realtime {
     /// Local streams and fan-out.
     pub hub: Arc<Hub>,
-    /// Redis.
+    /// Opening and closing streams, publishing control events.
     pub store: Store,
     /// Names this instance's streams in Redis (`<instance>:<conn>`).
     instance_id: String,

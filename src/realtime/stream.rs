@@ -39,7 +39,7 @@ pub struct Ready {
 
 /// Who opens a stream, and from where.
 pub struct OpenRequest {
-    /// The user.
+    /// Whose events the stream carries.
     pub user_id: String,
     /// The session the credential belongs to.
     pub session_id: String,

@@ -20,11 +20,8 @@ use crate::state::AppState;
         (status = 201, description = "Stored", body = DirectMessage),
         (status = 200, description = "A repeat of an earlier send with the same `client_id`: the original message; nothing stored", body = DirectMessage),
         (status = 400, description = "`invalid_json`, or `validation_failed` (including a message to yourself)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`user_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`, with `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/users/{username}/messages")]
@@ -49,7 +46,6 @@ pub async fn send_direct_message(
     responses(
         (status = 200, description = "A page of the conversation", body = DirectMessagePage),
         (status = 400, description = "`validation_failed` (limit, before, after)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`user_not_found`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -74,7 +70,6 @@ pub async fn list_direct_messages(
     responses(
         (status = 200, description = "A page of conversations", body = ConversationList),
         (status = 400, description = "`validation_failed` (limit or cursor)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/conversations")]

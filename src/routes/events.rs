@@ -54,7 +54,6 @@ pub struct EventsParams {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "A ticket", body = Ticket),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -20,12 +20,9 @@ use crate::state::AppState;
         (status = 201, description = "Stored", body = Message),
         (status = 200, description = "A repeat of an earlier send with the same `client_id`: the original message; nothing stored", body = Message),
         (status = 400, description = "`invalid_json` or `validation_failed`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`room_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`, with `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/rooms/{room_id}/messages")]
@@ -54,7 +51,6 @@ pub async fn send_room_message(
     responses(
         (status = 200, description = "A page of history", body = MessagePage),
         (status = 400, description = "`validation_failed` (limit, before, after)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`room_not_found`", body = Problem, content_type = "application/problem+json"),
     )

@@ -53,7 +53,6 @@ pub struct RoomListParams {
     responses(
         (status = 201, description = "Created", body = Room),
         (status = 400, description = "`invalid_json` or `validation_failed`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`room_name_taken` (names are unique ignoring case)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_rooms`: you belong to the maximum number of rooms", body = Problem, content_type = "application/problem+json"),
     )
@@ -88,7 +87,6 @@ pub async fn create_room(
     responses(
         (status = 200, description = "A page of rooms", body = RoomList),
         (status = 400, description = "`validation_failed` (sort, limit or cursor)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/rooms")]
@@ -114,7 +112,6 @@ pub async fn list_rooms(
     responses(
         (status = 200, description = "A page of your rooms", body = RoomList),
         (status = 400, description = "`validation_failed` (limit or cursor)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/users/me/rooms")]
@@ -136,7 +133,6 @@ pub async fn list_my_rooms(
     params(("room_id" = String, Path, description = "Room id")),
     responses(
         (status = 200, description = "The room", body = Room),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`room_not_found`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -159,7 +155,6 @@ pub async fn get_room(
     params(("room_id" = String, Path, description = "Room id")),
     responses(
         (status = 200, description = "You are a member; the room as it is now", body = Room),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`room_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_rooms`: you belong to the maximum number of rooms", body = Problem, content_type = "application/problem+json"),
     )
@@ -184,7 +179,6 @@ pub async fn join_room(
     params(("room_id" = String, Path, description = "Room id")),
     responses(
         (status = 204, description = "You are not a member (any more)"),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`room_not_found`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -207,7 +201,6 @@ pub async fn leave_room(
     responses(
         (status = 200, description = "A page of members", body = MemberList),
         (status = 400, description = "`validation_failed` (limit or cursor)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`room_not_found`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -231,7 +224,6 @@ pub async fn list_members(
     params(("room_id" = String, Path, description = "Room id")),
     responses(
         (status = 200, description = "Stats", body = RoomStats),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`room_not_found`", body = Problem, content_type = "application/problem+json"),
     )

@@ -15,7 +15,6 @@ use crate::state::AppState;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "You", body = User),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/users/me")]
@@ -35,7 +34,6 @@ pub async fn get_me(
     responses(
         (status = 200, description = "Online users", body = PublicUserList),
         (status = 400, description = "`validation_failed` (limit or cursor)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/users/online")]
@@ -55,7 +53,6 @@ pub async fn list_online_users(
     params(("username" = String, Path, description = "Username, any case")),
     responses(
         (status = 200, description = "The user", body = PublicUser),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`user_not_found`", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -82,7 +82,7 @@ pub async fn list_mine(
     })
 }
 
-/// A room.
+/// The room with this id, or 404 `room_not_found`.
 pub async fn get(state: &AppState, room_id: &str) -> Result<Room, ApiError> {
     Ok(find_room(state, room_id).await?.into())
 }

@@ -63,7 +63,8 @@ impl Store {
         message: DirectMessageRecord,
     ) -> StoreResult<Sent<DirectMessageRecord>> {
         let k = &self.keys;
-        let (sender, recipient) = (&message.sender.id, &message.recipient.id);
+        let (sender, recipient) = (message.sender.id.clone(), message.recipient.id.clone());
+        let (sender, recipient) = (sender.as_str(), recipient.as_str());
         let mut invocation = SEND_DIRECT_MESSAGE.prepare_invoke();
         invocation
             .key(k.direct_messages(sender, recipient))
@@ -82,18 +83,23 @@ impl Store {
             .arg(k.user_channel(sender))
             .arg(self.limits.offline_queue_max_len);
         let mut conn = self.conn();
-        let (status, element): (String, String) =
+        let (status, reply): (String, String) =
             self.run(invocation.invoke_async(&mut conn)).await?;
-        let stored = parse_element(&element)?;
+        let sent = match status.as_str() {
+            "new" => Sent::New(DirectMessageRecord {
+                id: MessageId::parse(&reply)
+                    .ok_or_else(|| StoreError::Corrupt(format!("bad message id {reply}")))?,
+                ..message
+            }),
+            "dup" => Sent::Repeat(parse_element(&reply)?),
+            other => return Err(StoreError::Corrupt(format!("send script said {other}"))),
+        };
+        let ms = sent.message().id.ms;
         for (owner, other) in [(sender, recipient), (recipient, sender)] {
-            self.touch_recency(&k.user_conversations(owner), stored.id.ms, other, "GT")
+            self.touch_recency(&k.user_conversations(owner), ms, other, "GT")
                 .await?;
         }
-        Ok(if status == "dup" {
-            Sent::Repeat(stored)
-        } else {
-            Sent::New(stored)
-        })
+        Ok(sent)
     }
 
     /// A page of the conversation between `a` and `b`, oldest first, and

@@ -111,7 +111,7 @@ impl Store {
         })
     }
 
-    /// The key builder.
+    /// Names every key under this store's prefix.
     pub fn keys(&self) -> &Keys {
         &self.keys
     }

@@ -53,7 +53,7 @@ pub struct RoomRecord {
     pub created_by: String,
     /// Creation time, ms.
     pub created_ms: u64,
-    /// Current members.
+    /// Members now (the members set's size, read with the hash).
     pub member_count: u64,
     /// Messages ever sent (history may hold fewer once capped).
     pub message_count: u64,

@@ -18,7 +18,8 @@
 -- The presence set and the offline list live in other hash slots: this
 -- script needs a standalone Redis (or all keys on one node).
 --
--- Returns {'new', element} or {'dup', element}.
+-- Returns {'new', id}, or {'dup', element} with the original element of a
+-- repeated client id.
 if KEYS[5] then
   local previous = redis.call('GET', KEYS[5])
   if previous then
@@ -40,4 +41,4 @@ if not redis.call('ZSCORE', KEYS[2], ARGV[4]) then
     redis.call('LTRIM', KEYS[3], -tonumber(ARGV[7]), -1)
   end
 end
-return {'new', element}
+return {'new', id}
