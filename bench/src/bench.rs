@@ -3,9 +3,10 @@
 //! apart from earlier runs', and the rows measured so far.
 
 use confab::store::Keys;
+use hdrhistogram::Histogram;
 
 use crate::output::Row;
-use crate::stats::now_ns;
+use crate::stats::{ms, now_ns};
 
 pub struct Bench {
     /// One pooled client for every request of the run.
@@ -58,5 +59,26 @@ impl Bench {
         };
         row.print();
         self.rows.push(row);
+    }
+
+    /// Records quantiles of a latency histogram (microseconds) in
+    /// milliseconds, one row each, named `<metric> <quantile name>`.
+    pub fn latency_rows(
+        &mut self,
+        scenario: &str,
+        params: &str,
+        metric: &str,
+        h: &Histogram<u64>,
+        quantiles: &[(&str, f64)],
+    ) {
+        for (name, q) in quantiles {
+            self.row(
+                scenario,
+                params,
+                &format!("{metric} {name}"),
+                ms(h, *q),
+                "ms",
+            );
+        }
     }
 }

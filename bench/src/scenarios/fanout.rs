@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::bench::Bench;
-use crate::stats::{hist, ms, now_ns};
+use crate::stats::{hist, now_ns};
 
 impl Bench {
     pub async fn fanout(&mut self, streams: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
@@ -68,19 +68,12 @@ impl Bench {
             all.len() as f64 / elapsed,
             "events/s",
         );
-        self.row(
+        self.latency_rows(
             "fanout",
             &params,
-            "send-to-receive p50",
-            ms(&all, 0.5),
-            "ms",
-        );
-        self.row(
-            "fanout",
-            &params,
-            "send-to-receive p99",
-            ms(&all, 0.99),
-            "ms",
+            "send-to-receive",
+            &all,
+            &[("p50", 0.5), ("p99", 0.99)],
         );
         self.row(
             "fanout",

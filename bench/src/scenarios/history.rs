@@ -6,7 +6,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::bench::Bench;
-use crate::stats::{hist, ms};
+use crate::stats::hist;
 
 impl Bench {
     pub async fn history(&mut self, messages: usize) -> anyhow::Result<()> {
@@ -57,8 +57,13 @@ impl Bench {
             h.len() as f64 / elapsed,
             "pages/s",
         );
-        self.row("history", &params, "page latency p50", ms(&h, 0.5), "ms");
-        self.row("history", &params, "page latency p99", ms(&h, 0.99), "ms");
+        self.latency_rows(
+            "history",
+            &params,
+            "page latency",
+            &h,
+            &[("p50", 0.5), ("p99", 0.99)],
+        );
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::TYPICAL_BODY;
 use crate::bench::Bench;
-use crate::stats::{hist, ms};
+use crate::stats::hist;
 
 impl Bench {
     pub async fn send(&mut self, senders: usize, rooms: usize, seconds: u64) -> anyhow::Result<()> {
@@ -81,9 +81,13 @@ impl Bench {
             total.len() as f64 / elapsed,
             "msg/s",
         );
-        self.row("send", &params, "latency p50", ms(&total, 0.5), "ms");
-        self.row("send", &params, "latency p99", ms(&total, 0.99), "ms");
-        self.row("send", &params, "latency p99.9", ms(&total, 0.999), "ms");
+        self.latency_rows(
+            "send",
+            &params,
+            "latency",
+            &total,
+            &[("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)],
+        );
         self.row(
             "send",
             &params,
