@@ -17,22 +17,6 @@ async fn conversation(app: &TestApp, user: &TestUser, other: &str, query: &str) 
     reply.assert_status(200).clone()
 }
 
-/// `user` sends `body` to `to` with an idempotency key.
-async fn send_direct_with_client_id(
-    app: &TestApp,
-    user: &TestUser,
-    to: &str,
-    body: &str,
-    client_id: &str,
-) -> Reply {
-    app.post(
-        &format!("/api/v1/users/{to}/messages"),
-        &user.token,
-        json!({"body": body, "client_id": client_id}),
-    )
-    .await
-}
-
 /// `GET /conversations?{query}` as `user`, expecting 200.
 async fn conversations(app: &TestApp, user: &TestUser, query: &str) -> Value {
     let reply = app
@@ -262,8 +246,12 @@ async fn repeating_a_direct_client_id_returns_the_original_message() {
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
 
-    let first = send_direct_with_client_id(&app, &alice, "bob", "once", "dm-1").await;
-    let again = send_direct_with_client_id(&app, &alice, "BOB", "once", "dm-1").await;
+    let first = app
+        .send_direct_with_client_id(&alice, "bob", "once", "dm-1")
+        .await;
+    let again = app
+        .send_direct_with_client_id(&alice, "BOB", "once", "dm-1")
+        .await;
 
     let original = first.assert_status(201);
     assert_eq!(original["client_id"], "dm-1");
@@ -281,9 +269,15 @@ async fn a_direct_client_id_is_scoped_to_its_sender_and_recipient() {
     let bob = app.user("bob").await;
     app.user("carol").await;
 
-    let to_bob = send_direct_with_client_id(&app, &alice, "bob", "hi", "k").await;
-    let to_carol = send_direct_with_client_id(&app, &alice, "carol", "hi", "k").await;
-    let from_bob = send_direct_with_client_id(&app, &bob, "alice", "hi", "k").await;
+    let to_bob = app
+        .send_direct_with_client_id(&alice, "bob", "hi", "k")
+        .await;
+    let to_carol = app
+        .send_direct_with_client_id(&alice, "carol", "hi", "k")
+        .await;
+    let from_bob = app
+        .send_direct_with_client_id(&bob, "alice", "hi", "k")
+        .await;
 
     to_bob.assert_status(201);
     assert_eq!(
@@ -304,7 +298,7 @@ async fn concurrent_direct_retries_store_one_message() {
     let bob = app.user("bob").await;
 
     let replies = futures_util::future::join_all(
-        (0..10).map(|_| send_direct_with_client_id(&app, &alice, "bob", "racing", "storm")),
+        (0..10).map(|_| app.send_direct_with_client_id(&alice, "bob", "racing", "storm")),
     )
     .await;
 

@@ -288,34 +288,24 @@ impl TestApp {
 
     /// `user` joins the room.
     pub async fn join(&self, user: &TestUser, room_id: &str) -> Reply {
-        self.request(
-            Method::PUT,
-            &format!("/api/v1/rooms/{room_id}/members/me"),
-            Some(&user.token),
-            None,
-        )
-        .await
+        self.membership(Method::PUT, user, room_id).await
     }
 
     /// `user` leaves the room.
     pub async fn leave(&self, user: &TestUser, room_id: &str) -> Reply {
-        self.request(
-            Method::DELETE,
-            &format!("/api/v1/rooms/{room_id}/members/me"),
-            Some(&user.token),
-            None,
-        )
-        .await
+        self.membership(Method::DELETE, user, room_id).await
+    }
+
+    /// `PUT` (join) or `DELETE` (leave) on `user`'s own membership.
+    async fn membership(&self, method: Method, user: &TestUser, room_id: &str) -> Reply {
+        let path = format!("/api/v1/rooms/{room_id}/members/me");
+        self.request(method, &path, Some(&user.token), None).await
     }
 
     /// `user` sends `body` to the room.
     pub async fn send(&self, user: &TestUser, room_id: &str, body: &str) -> Reply {
-        self.post(
-            &format!("/api/v1/rooms/{room_id}/messages"),
-            &user.token,
-            json!({"body": body}),
-        )
-        .await
+        let path = format!("/api/v1/rooms/{room_id}/messages");
+        self.post(&path, &user.token, json!({"body": body})).await
     }
 
     /// `user` sends `body` to the room with an idempotency key.
@@ -326,22 +316,28 @@ impl TestApp {
         body: &str,
         client_id: &str,
     ) -> Reply {
-        self.post(
-            &format!("/api/v1/rooms/{room_id}/messages"),
-            &user.token,
-            json!({"body": body, "client_id": client_id}),
-        )
-        .await
+        let path = format!("/api/v1/rooms/{room_id}/messages");
+        let body = json!({"body": body, "client_id": client_id});
+        self.post(&path, &user.token, body).await
     }
 
     /// `user` sends a direct message to `to`.
     pub async fn send_direct(&self, user: &TestUser, to: &str, body: &str) -> Reply {
-        self.post(
-            &format!("/api/v1/users/{to}/messages"),
-            &user.token,
-            json!({"body": body}),
-        )
-        .await
+        let path = format!("/api/v1/users/{to}/messages");
+        self.post(&path, &user.token, json!({"body": body})).await
+    }
+
+    /// `user` sends `body` to `to` with an idempotency key.
+    pub async fn send_direct_with_client_id(
+        &self,
+        user: &TestUser,
+        to: &str,
+        body: &str,
+        client_id: &str,
+    ) -> Reply {
+        let path = format!("/api/v1/users/{to}/messages");
+        let body = json!({"body": body, "client_id": client_id});
+        self.post(&path, &user.token, body).await
     }
 
     /// `POST /api/v1/admin/notifications` with `X-Admin-Key: key` (none when
