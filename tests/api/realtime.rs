@@ -356,9 +356,7 @@ async fn a_room_created_while_a_stream_is_open_reaches_that_stream() {
 
 #[actix_web::test]
 async fn the_offline_queue_keeps_only_the_newest_events_up_to_its_cap() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.limits.offline_queue_max_len = 5;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_configured(|s| s.limits.offline_queue_max_len = 5).await;
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
     let room = app.room(&alice, "general").await;

@@ -48,6 +48,23 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(test_settings(&shared_redis().url())).await
 }
 
+/// Starts confab on the shared Redis with the test settings changed by
+/// `configure` (a lower limit, a shorter TTL), for tests of that setting.
+pub async fn spawn_app_configured(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings(&shared_redis().url());
+    configure(&mut settings);
+    spawn_app_with(settings).await
+}
+
+/// Starts two confab instances on the shared Redis with one key prefix: two
+/// replicas of one deployment, for tests of what crosses between them.
+pub async fn spawn_two_instances() -> (TestApp, TestApp) {
+    let settings = test_settings(&shared_redis().url());
+    let one = spawn_app_with(settings.clone()).await;
+    let two = spawn_app_with(settings).await;
+    (one, two)
+}
+
 /// Starts confab with these settings. Set `TEST_LOG` to see its logs.
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
