@@ -7,15 +7,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-/// A room of `alice` with a member `bob`.
-async fn room_with_two(app: &TestApp) -> (TestUser, TestUser, String) {
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let room = app.room(&alice, "general").await;
-    app.join(&bob, &room).await.assert_status(200);
-    (alice, bob, room)
-}
-
 /// Sends `n` messages `m0`.. as `user`; returns their ids.
 async fn send_many(app: &TestApp, user: &TestUser, room: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::with_capacity(n);

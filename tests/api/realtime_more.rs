@@ -71,10 +71,7 @@ async fn online(app: &TestApp, viewer: &TestUser) -> Value {
 async fn a_stream_opened_while_messages_pour_in_gets_each_exactly_once_in_order() {
     // Arrange: bob is a member without a stream.
     let app = spawn_app().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let room = app.room(&alice, "general").await;
-    app.join(&bob, &room).await.assert_status(200);
+    let (alice, bob, room) = room_with_two(&app).await;
 
     // Act: alice sends 150 messages, six at a time without pause, and bob
     // opens his stream once 30 of them are stored, so the opening (subscribe,
@@ -257,10 +254,7 @@ async fn streams_end_when_redis_goes_away_and_resume_without_gaps_after_it_retur
     // Arrange: a persistent Redis of this test's own; bob reads one message.
     let mut redis = TestRedis::start_persistent();
     let app = spawn_app_with(test_settings(&redis.url())).await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let room = app.room(&alice, "general").await;
-    app.join(&bob, &room).await.assert_status(200);
+    let (alice, bob, room) = room_with_two(&app).await;
     let (mut stream, _) = app.events(&bob).await;
     app.send(&alice, &room, "before").await.assert_status(201);
     let last_seen = stream.expect("message").await.id.unwrap();
@@ -663,10 +657,7 @@ async fn a_notification_to_everyone_counts_every_user_and_defaults_its_kind() {
 async fn five_hundred_streams_of_one_user_all_receive_a_message() {
     let started = Instant::now();
     let app = spawn_app_configured(|s| s.limits.max_streams_per_user = 600).await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let room = app.room(&alice, "general").await;
-    app.join(&bob, &room).await.assert_status(200);
+    let (alice, bob, room) = room_with_two(&app).await;
     let mut streams = Vec::with_capacity(500);
     for _ in 0..10 {
         for (stream, ready) in join_all((0..50).map(|_| app.events(&bob))).await {
@@ -701,10 +692,7 @@ async fn a_stream_that_is_not_read_is_dropped_without_holding_up_others() {
         s.limits.send_burst = 10_000;
     })
     .await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let room = app.room(&alice, "general").await;
-    app.join(&bob, &room).await.assert_status(200);
+    let (alice, bob, room) = room_with_two(&app).await;
     let (mut slow, _) = app.events(&bob).await;
     let (mut fast, _) = app.events(&bob).await;
 

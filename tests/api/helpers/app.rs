@@ -392,6 +392,15 @@ impl TestApp {
     }
 }
 
+/// The cast of most room tests: alice creates `general`, bob joins it.
+pub async fn room_with_two(app: &TestApp) -> (TestUser, TestUser, String) {
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let room = app.room(&alice, "general").await;
+    app.join(&bob, &room).await.assert_status(200);
+    (alice, bob, room)
+}
+
 /// Opening event streams (reading them is [`EventStream`]'s job).
 impl TestApp {
     /// Opens an event stream at `path_and_query` with extra headers;
