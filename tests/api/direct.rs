@@ -147,24 +147,18 @@ async fn both_sides_page_through_the_same_conversation_oldest_first() {
     for (me, other) in [(&alice, "bob"), (&bob, "alice")] {
         // Backwards from the newest page.
         let newest = conversation(&app, me, other, "limit=10").await;
-        assert_eq!(bodies(&newest), bodies_between(15, 25));
-        assert_eq!(newest["has_more"], true);
+        assert_history_page(&newest, bodies_between(15, 25), true);
         let middle = conversation(&app, me, other, &format!("limit=10&before={}", sent[15])).await;
-        assert_eq!(bodies(&middle), bodies_between(5, 15));
-        assert_eq!(middle["has_more"], true);
+        assert_history_page(&middle, bodies_between(5, 15), true);
         let oldest = conversation(&app, me, other, &format!("limit=10&before={}", sent[5])).await;
-        assert_eq!(bodies(&oldest), bodies_between(0, 5));
-        assert_eq!(oldest["has_more"], false);
+        assert_history_page(&oldest, bodies_between(0, 5), false);
         // Forwards from the start.
         let first = conversation(&app, me, other, "limit=10&after=0-0").await;
-        assert_eq!(bodies(&first), bodies_between(0, 10));
-        assert_eq!(first["has_more"], true);
+        assert_history_page(&first, bodies_between(0, 10), true);
         let second = conversation(&app, me, other, &format!("limit=10&after={}", sent[9])).await;
-        assert_eq!(bodies(&second), bodies_between(10, 20));
-        assert_eq!(second["has_more"], true);
+        assert_history_page(&second, bodies_between(10, 20), true);
         let last = conversation(&app, me, other, &format!("limit=10&after={}", sent[19])).await;
-        assert_eq!(bodies(&last), bodies_between(20, 25));
-        assert_eq!(last["has_more"], false);
+        assert_history_page(&last, bodies_between(20, 25), false);
         // Exact edges and the default page.
         let rest = conversation(&app, me, other, &format!("limit=5&after={}", sent[19])).await;
         assert_eq!(rest["has_more"], false);

@@ -16,6 +16,14 @@ pub fn bodies(page: &Value) -> Vec<String> {
     strings(page, "messages", "body")
 }
 
+/// Asserts a history page's message bodies, oldest first, and whether it
+/// says there are more.
+#[track_caller]
+pub fn assert_history_page(page: &Value, expected_bodies: Vec<String>, has_more: bool) {
+    assert_eq!(bodies(page), expected_bodies, "{page}");
+    assert_eq!(page["has_more"], has_more, "{page}");
+}
+
 /// The `items` of a list page.
 pub fn items(page: &Value) -> &Vec<Value> {
     page["items"].as_array().expect("items")
