@@ -235,6 +235,12 @@ impl TestApp {
         }
     }
 
+    /// GET without a token: the public endpoints (health, metrics, the API
+    /// document, the web page).
+    pub async fn get_anonymous(&self, path: &str) -> Reply {
+        self.request(Method::GET, path, None, None).await
+    }
+
     /// GET with a token.
     pub async fn get(&self, path: &str, token: &str) -> Reply {
         self.request(Method::GET, path, Some(token), None).await
