@@ -19,6 +19,40 @@ fn assert_full_problem(reply: &Reply, status: u16, code: &str) {
     assert_eq!(reply.json["status"], status);
 }
 
+/// POSTs `body` exactly as given, labelled `Content-Type: application/json`
+/// (`TestApp::post` would serialise a valid JSON value instead).
+async fn post_json_text(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    body: impl Into<reqwest::Body>,
+) -> Reply {
+    app.raw(Method::POST, path, token, Some("application/json"), body)
+        .await
+}
+
+/// Asserts a 4xx problem document whose status and code the contract leaves
+/// open (routing and path errors); `context` names the request on failure.
+#[track_caller]
+fn assert_some_4xx_problem(reply: &Reply, context: &str) {
+    assert!(
+        reply.status.is_client_error(),
+        "{context}: {} {}",
+        reply.status,
+        reply.text
+    );
+    assert_full_problem(reply, reply.status.as_u16(), reply.code());
+}
+
+/// Asserts that rejected writes left the store as the test set it up: only
+/// the one room it created, and no message in it.
+async fn assert_one_room_and_no_messages(app: &TestApp, user: &TestUser, messages: &str) {
+    let rooms = app.get("/api/v1/rooms", &user.token).await;
+    assert_eq!(items(rooms.assert_status(200)).len(), 1);
+    let page = app.get(messages, &user.token).await;
+    assert_eq!(page.assert_status(200)["messages"], json!([]));
+}
+
 #[actix_web::test]
 async fn malformed_json_is_invalid_json() {
     let app = spawn_app().await;
@@ -38,35 +72,16 @@ async fn malformed_json_is_invalid_json() {
             format!("{{\"{field}\": \"x"),
         ];
         for body in bodies {
-            let reply = app
-                .raw(
-                    Method::POST,
-                    path,
-                    &alice.token,
-                    Some("application/json"),
-                    body.clone(),
-                )
-                .await;
+            let reply = post_json_text(&app, &alice.token, path, body.clone()).await;
 
             assert_full_problem(&reply, 400, "invalid_json");
         }
         let mut invalid_utf8 = format!("{{\"{field}\": \"").into_bytes();
         invalid_utf8.extend_from_slice(b"\xff\xfe\"}");
-        let reply = app
-            .raw(
-                Method::POST,
-                path,
-                &alice.token,
-                Some("application/json"),
-                invalid_utf8,
-            )
-            .await;
+        let reply = post_json_text(&app, &alice.token, path, invalid_utf8).await;
         assert_full_problem(&reply, 400, "invalid_json");
     }
-    let rooms = app.get("/api/v1/rooms", &alice.token).await;
-    assert_eq!(items(rooms.assert_status(200)).len(), 1);
-    let page = app.get(&messages, &alice.token).await;
-    assert_eq!(page.assert_status(200)["messages"], json!([]));
+    assert_one_room_and_no_messages(&app, &alice, &messages).await;
 }
 
 #[actix_web::test]
@@ -88,15 +103,7 @@ async fn unparseable_json_is_invalid_json_even_when_its_start_has_the_wrong_shap
 
     let mut wrong = Vec::new();
     for (path, body) in cases {
-        let reply = app
-            .raw(
-                Method::POST,
-                path,
-                &alice.token,
-                Some("application/json"),
-                body,
-            )
-            .await;
+        let reply = post_json_text(&app, &alice.token, path, body).await;
 
         if reply.status != 400 || reply.code() != "invalid_json" {
             wrong.push(format!("{path} {body:?}: {} {}", reply.status, reply.text));
@@ -190,15 +197,7 @@ async fn json_of_the_wrong_shape_is_validation_failed() {
     ];
 
     for (path, body) in cases {
-        let reply = app
-            .raw(
-                Method::POST,
-                path,
-                &alice.token,
-                Some("application/json"),
-                body,
-            )
-            .await;
+        let reply = post_json_text(&app, &alice.token, path, body).await;
 
         assert_full_problem(&reply, 400, "validation_failed");
         assert!(
@@ -207,10 +206,7 @@ async fn json_of_the_wrong_shape_is_validation_failed() {
             reply.text
         );
     }
-    let rooms = app.get("/api/v1/rooms", &alice.token).await;
-    assert_eq!(items(rooms.assert_status(200)).len(), 1);
-    let page = app.get(&messages, &alice.token).await;
-    assert_eq!(page.assert_status(200)["messages"], json!([]));
+    assert_one_room_and_no_messages(&app, &alice, &messages).await;
 }
 
 #[actix_web::test]
@@ -224,33 +220,21 @@ async fn a_body_over_64_kib_is_payload_too_large() {
         body
     };
 
-    let just_over = app
-        .raw(
-            Method::POST,
-            &format!("/api/v1/rooms/{room}/messages"),
-            &alice.token,
-            Some("application/json"),
-            padded(64 * 1024 + 1),
-        )
-        .await;
-    let huge = app
-        .raw(
-            Method::POST,
-            "/api/v1/rooms",
-            &alice.token,
-            Some("application/json"),
-            padded(1024 * 1024),
-        )
-        .await;
-    let at_the_limit = app
-        .raw(
-            Method::POST,
-            &format!("/api/v1/rooms/{room}/messages"),
-            &alice.token,
-            Some("application/json"),
-            padded(64 * 1024),
-        )
-        .await;
+    let just_over = post_json_text(
+        &app,
+        &alice.token,
+        &format!("/api/v1/rooms/{room}/messages"),
+        padded(64 * 1024 + 1),
+    )
+    .await;
+    let huge = post_json_text(&app, &alice.token, "/api/v1/rooms", padded(1024 * 1024)).await;
+    let at_the_limit = post_json_text(
+        &app,
+        &alice.token,
+        &format!("/api/v1/rooms/{room}/messages"),
+        padded(64 * 1024),
+    )
+    .await;
 
     assert_full_problem(&just_over, 413, "payload_too_large");
     assert_full_problem(&huge, 413, "payload_too_large");
@@ -299,12 +283,7 @@ async fn wrong_methods_get_a_4xx_problem() {
             .request(method.clone(), &path, Some(&alice.token), None)
             .await;
 
-        assert!(
-            reply.status.is_client_error(),
-            "{method} {path}: {}",
-            reply.status
-        );
-        assert_full_problem(&reply, reply.status.as_u16(), reply.code());
+        assert_some_4xx_problem(&reply, &format!("{method} {path}"));
     }
 }
 
@@ -325,30 +304,16 @@ async fn undecodable_path_segments_get_a_4xx_problem() {
             .request(method.clone(), path, Some(&alice.token), None)
             .await;
 
-        assert!(
-            reply.status.is_client_error(),
-            "{method} {path}: {} {}",
-            reply.status,
-            reply.text
-        );
-        assert_full_problem(&reply, reply.status.as_u16(), reply.code());
+        assert_some_4xx_problem(&reply, &format!("{method} {path}"));
     }
-    let sent = app
-        .raw(
-            Method::POST,
-            "/api/v1/users/%FF%FE/messages",
-            &alice.token,
-            Some("application/json"),
-            r#"{"body": "hi"}"#,
-        )
-        .await;
-    assert!(
-        sent.status.is_client_error(),
-        "{}: {}",
-        sent.status,
-        sent.text
-    );
-    assert_full_problem(&sent, sent.status.as_u16(), sent.code());
+    let sent = post_json_text(
+        &app,
+        &alice.token,
+        "/api/v1/users/%FF%FE/messages",
+        r#"{"body": "hi"}"#,
+    )
+    .await;
+    assert_some_4xx_problem(&sent, "POST to an undecodable username");
 }
 
 #[actix_web::test]

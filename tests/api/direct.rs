@@ -17,22 +17,6 @@ async fn conversation(app: &TestApp, user: &TestUser, other: &str, query: &str) 
     reply.assert_status(200).clone()
 }
 
-/// `user` sends `body` to `to` with an idempotency key.
-async fn send_direct_with_client_id(
-    app: &TestApp,
-    user: &TestUser,
-    to: &str,
-    body: &str,
-    client_id: &str,
-) -> Reply {
-    app.post(
-        &format!("/api/v1/users/{to}/messages"),
-        &user.token,
-        json!({"body": body, "client_id": client_id}),
-    )
-    .await
-}
-
 /// `GET /conversations?{query}` as `user`, expecting 200.
 async fn conversations(app: &TestApp, user: &TestUser, query: &str) -> Value {
     let reply = app
@@ -163,24 +147,18 @@ async fn both_sides_page_through_the_same_conversation_oldest_first() {
     for (me, other) in [(&alice, "bob"), (&bob, "alice")] {
         // Backwards from the newest page.
         let newest = conversation(&app, me, other, "limit=10").await;
-        assert_eq!(bodies(&newest), bodies_between(15, 25));
-        assert_eq!(newest["has_more"], true);
+        assert_history_page(&newest, bodies_between(15, 25), true);
         let middle = conversation(&app, me, other, &format!("limit=10&before={}", sent[15])).await;
-        assert_eq!(bodies(&middle), bodies_between(5, 15));
-        assert_eq!(middle["has_more"], true);
+        assert_history_page(&middle, bodies_between(5, 15), true);
         let oldest = conversation(&app, me, other, &format!("limit=10&before={}", sent[5])).await;
-        assert_eq!(bodies(&oldest), bodies_between(0, 5));
-        assert_eq!(oldest["has_more"], false);
+        assert_history_page(&oldest, bodies_between(0, 5), false);
         // Forwards from the start.
         let first = conversation(&app, me, other, "limit=10&after=0-0").await;
-        assert_eq!(bodies(&first), bodies_between(0, 10));
-        assert_eq!(first["has_more"], true);
+        assert_history_page(&first, bodies_between(0, 10), true);
         let second = conversation(&app, me, other, &format!("limit=10&after={}", sent[9])).await;
-        assert_eq!(bodies(&second), bodies_between(10, 20));
-        assert_eq!(second["has_more"], true);
+        assert_history_page(&second, bodies_between(10, 20), true);
         let last = conversation(&app, me, other, &format!("limit=10&after={}", sent[19])).await;
-        assert_eq!(bodies(&last), bodies_between(20, 25));
-        assert_eq!(last["has_more"], false);
+        assert_history_page(&last, bodies_between(20, 25), false);
         // Exact edges and the default page.
         let rest = conversation(&app, me, other, &format!("limit=5&after={}", sent[19])).await;
         assert_eq!(rest["has_more"], false);
@@ -262,8 +240,12 @@ async fn repeating_a_direct_client_id_returns_the_original_message() {
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
 
-    let first = send_direct_with_client_id(&app, &alice, "bob", "once", "dm-1").await;
-    let again = send_direct_with_client_id(&app, &alice, "BOB", "once", "dm-1").await;
+    let first = app
+        .send_direct_with_client_id(&alice, "bob", "once", "dm-1")
+        .await;
+    let again = app
+        .send_direct_with_client_id(&alice, "BOB", "once", "dm-1")
+        .await;
 
     let original = first.assert_status(201);
     assert_eq!(original["client_id"], "dm-1");
@@ -281,9 +263,15 @@ async fn a_direct_client_id_is_scoped_to_its_sender_and_recipient() {
     let bob = app.user("bob").await;
     app.user("carol").await;
 
-    let to_bob = send_direct_with_client_id(&app, &alice, "bob", "hi", "k").await;
-    let to_carol = send_direct_with_client_id(&app, &alice, "carol", "hi", "k").await;
-    let from_bob = send_direct_with_client_id(&app, &bob, "alice", "hi", "k").await;
+    let to_bob = app
+        .send_direct_with_client_id(&alice, "bob", "hi", "k")
+        .await;
+    let to_carol = app
+        .send_direct_with_client_id(&alice, "carol", "hi", "k")
+        .await;
+    let from_bob = app
+        .send_direct_with_client_id(&bob, "alice", "hi", "k")
+        .await;
 
     to_bob.assert_status(201);
     assert_eq!(
@@ -304,7 +292,7 @@ async fn concurrent_direct_retries_store_one_message() {
     let bob = app.user("bob").await;
 
     let replies = futures_util::future::join_all(
-        (0..10).map(|_| send_direct_with_client_id(&app, &alice, "bob", "racing", "storm")),
+        (0..10).map(|_| app.send_direct_with_client_id(&alice, "bob", "racing", "storm")),
     )
     .await;
 

@@ -30,20 +30,8 @@ async fn a_redis_outage_gives_503_and_service_recovers_without_a_restart() {
     app.register("bob", "password123")
         .await
         .assert_problem(503, "unavailable");
-    let ready = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 503);
-    let health = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), 200);
+    assert_eq!(app.get_anonymous("/readyz").await.status, 503);
+    assert_eq!(app.get_anonymous("/healthz").await.status, 200);
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "503s took {:?}",

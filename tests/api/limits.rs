@@ -5,10 +5,11 @@ use crate::helpers::*;
 
 #[actix_web::test]
 async fn sending_faster_than_the_rate_gets_429_and_stores_nothing() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.limits.send_burst = 3;
-    settings.limits.send_rate_per_sec = 1;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_configured(|s| {
+        s.limits.send_burst = 3;
+        s.limits.send_rate_per_sec = 1;
+    })
+    .await;
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
     let room = app.room(&alice, "general").await;
@@ -47,10 +48,11 @@ async fn sending_faster_than_the_rate_gets_429_and_stores_nothing() {
 
 #[actix_web::test]
 async fn registrations_beyond_the_per_address_limit_get_429_and_store_nothing() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.limits.register_per_ip_burst = 2;
-    settings.limits.register_per_ip_per_min = 1;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_configured(|s| {
+        s.limits.register_per_ip_burst = 2;
+        s.limits.register_per_ip_per_min = 1;
+    })
+    .await;
     let first = app.user("first").await;
     app.register("second", "password123")
         .await
@@ -67,10 +69,11 @@ async fn registrations_beyond_the_per_address_limit_get_429_and_store_nothing() 
 
 #[actix_web::test]
 async fn login_attempts_on_one_username_are_limited_even_with_the_right_password() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.limits.login_per_username_burst = 3;
-    settings.limits.login_per_username_per_min = 1;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_configured(|s| {
+        s.limits.login_per_username_burst = 3;
+        s.limits.login_per_username_per_min = 1;
+    })
+    .await;
     app.register("victim", "password123")
         .await
         .assert_status(201);
@@ -96,10 +99,11 @@ async fn login_attempts_on_one_username_are_limited_even_with_the_right_password
 
 #[actix_web::test]
 async fn ticket_requests_beyond_the_limit_get_429() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.limits.tickets_burst = 2;
-    settings.limits.tickets_per_min = 1;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_configured(|s| {
+        s.limits.tickets_burst = 2;
+        s.limits.tickets_per_min = 1;
+    })
+    .await;
     let alice = app.user("alice").await;
     for _ in 0..2 {
         app.post(
@@ -124,9 +128,7 @@ async fn ticket_requests_beyond_the_limit_get_429() {
 
 #[actix_web::test]
 async fn belonging_to_more_rooms_than_the_cap_gets_429_and_stores_nothing() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.limits.max_rooms_per_user = 2;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_configured(|s| s.limits.max_rooms_per_user = 2).await;
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
     let first = app.room(&alice, "first").await;
@@ -167,9 +169,7 @@ async fn belonging_to_more_rooms_than_the_cap_gets_429_and_stores_nothing() {
 
 #[actix_web::test]
 async fn an_instance_holding_its_maximum_of_streams_answers_503() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.limits.max_streams_per_instance = 1;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_configured(|s| s.limits.max_streams_per_instance = 1).await;
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
     let (_held, _) = app.events(&alice).await;
@@ -187,9 +187,7 @@ async fn an_instance_holding_its_maximum_of_streams_answers_503() {
 
 #[actix_web::test]
 async fn room_messages_older_than_the_retention_age_leave_the_history() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.limits.room_history_max_age_secs = 1;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_configured(|s| s.limits.room_history_max_age_secs = 1).await;
     let alice = app.user("alice").await;
     let room = app.room(&alice, "general").await;
     app.send(&alice, &room, "old").await.assert_status(201);
@@ -213,10 +211,11 @@ async fn room_messages_older_than_the_retention_age_leave_the_history() {
 
 #[actix_web::test]
 async fn login_attempts_from_one_address_are_limited() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.limits.login_per_ip_burst = 2;
-    settings.limits.login_per_ip_per_min = 1;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_configured(|s| {
+        s.limits.login_per_ip_burst = 2;
+        s.limits.login_per_ip_per_min = 1;
+    })
+    .await;
     app.register("carol", "password123")
         .await
         .assert_status(201);
@@ -233,9 +232,7 @@ async fn login_attempts_from_one_address_are_limited() {
 
 #[actix_web::test]
 async fn room_history_is_capped_at_its_configured_length() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.limits.room_history_max_len = 1;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_configured(|s| s.limits.room_history_max_len = 1).await;
     let alice = app.user("alice").await;
     let room = app.room(&alice, "general").await;
 
@@ -265,9 +262,8 @@ async fn room_history_is_capped_at_its_configured_length() {
 
 #[actix_web::test]
 async fn cors_allows_only_the_configured_origins() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.server.cors_origins = vec!["https://app.example".into()];
-    let app = spawn_app_with(settings).await;
+    let app =
+        spawn_app_configured(|s| s.server.cors_origins = vec!["https://app.example".into()]).await;
     let preflight = |origin: &'static str| {
         app.client
             .request(

@@ -7,15 +7,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-/// A room of `alice` with a member `bob`.
-async fn room_with_two(app: &TestApp) -> (TestUser, TestUser, String) {
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let room = app.room(&alice, "general").await;
-    app.join(&bob, &room).await.assert_status(200);
-    (alice, bob, room)
-}
-
 /// Sends `n` messages `m0`.. as `user`; returns their ids.
 async fn send_many(app: &TestApp, user: &TestUser, room: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::with_capacity(n);
@@ -258,16 +249,11 @@ async fn history_without_a_cursor_is_the_newest_page_oldest_first() {
     let exact = history(&app, &alice, &room, "limit=60").await;
     let one_short = history(&app, &alice, &room, "limit=59").await;
 
-    assert_eq!(bodies(&default), range(10, 60));
-    assert_eq!(default["has_more"], true);
-    assert_eq!(bodies(&five), range(55, 60));
-    assert_eq!(five["has_more"], true);
-    assert_eq!(bodies(&all), range(0, 60));
-    assert_eq!(all["has_more"], false);
-    assert_eq!(bodies(&exact), range(0, 60));
-    assert_eq!(exact["has_more"], false);
-    assert_eq!(bodies(&one_short), range(1, 60));
-    assert_eq!(one_short["has_more"], true);
+    assert_history_page(&default, range(10, 60), true);
+    assert_history_page(&five, range(55, 60), true);
+    assert_history_page(&all, range(0, 60), false);
+    assert_history_page(&exact, range(0, 60), false);
+    assert_history_page(&one_short, range(1, 60), true);
 }
 
 #[actix_web::test]
@@ -282,12 +268,9 @@ async fn before_pages_back_exclusively_and_has_more_looks_at_older_messages() {
     let fewer = history(&app, &alice, &room, &format!("before={}&limit=5", ids[3])).await;
     let nothing = history(&app, &alice, &room, &format!("before={}", ids[0])).await;
 
-    assert_eq!(bodies(&page), range(5, 10));
-    assert_eq!(page["has_more"], true);
-    assert_eq!(bodies(&exactly_the_rest), range(0, 5));
-    assert_eq!(exactly_the_rest["has_more"], false);
-    assert_eq!(bodies(&fewer), range(0, 3));
-    assert_eq!(fewer["has_more"], false);
+    assert_history_page(&page, range(5, 10), true);
+    assert_history_page(&exactly_the_rest, range(0, 5), false);
+    assert_history_page(&fewer, range(0, 3), false);
     assert_eq!(nothing, json!({"messages": [], "has_more": false}));
 }
 
@@ -304,15 +287,11 @@ async fn after_pages_forward_exclusively_and_has_more_looks_at_newer_messages() 
     let nothing = history(&app, &alice, &room, &format!("after={}", ids[19])).await;
     let from_the_start = history(&app, &alice, &room, "after=0-0&limit=3").await;
 
-    assert_eq!(bodies(&page), range(5, 10));
-    assert_eq!(page["has_more"], true);
-    assert_eq!(bodies(&exactly_the_rest), range(15, 20));
-    assert_eq!(exactly_the_rest["has_more"], false);
-    assert_eq!(bodies(&fewer), range(18, 20));
-    assert_eq!(fewer["has_more"], false);
+    assert_history_page(&page, range(5, 10), true);
+    assert_history_page(&exactly_the_rest, range(15, 20), false);
+    assert_history_page(&fewer, range(18, 20), false);
     assert_eq!(nothing, json!({"messages": [], "has_more": false}));
-    assert_eq!(bodies(&from_the_start), range(0, 3));
-    assert_eq!(from_the_start["has_more"], true);
+    assert_history_page(&from_the_start, range(0, 3), true);
 }
 
 #[actix_web::test]
@@ -446,8 +425,7 @@ async fn new_members_see_what_was_sent_before_they_joined() {
     app.join(&bob, &room).await.assert_status(200);
     let page = history(&app, &bob, &room, "").await;
 
-    assert_eq!(bodies(&page), range(0, 3));
-    assert_eq!(page["has_more"], false);
+    assert_history_page(&page, range(0, 3), false);
 }
 
 #[actix_web::test]

@@ -20,25 +20,14 @@ fn the_committed_openapi_document_matches_the_code() {
 async fn the_server_serves_the_document_and_the_docs_page() {
     let app = spawn_app().await;
 
-    let doc = app
-        .client
-        .get(format!("{}/openapi.json", app.address))
-        .send()
-        .await
-        .unwrap();
-    let doc = TestApp::read(doc).await;
-    let docs = app
-        .client
-        .get(format!("{}/docs/", app.address))
-        .send()
-        .await
-        .unwrap();
+    let doc = app.get_anonymous("/openapi.json").await;
+    let docs = app.get_anonymous("/docs/").await;
 
     assert_eq!(doc.status, 200);
     assert_eq!(doc.json["openapi"], "3.1.0");
     assert!(doc.json["paths"]["/api/v1/rooms/{room_id}/messages"]["post"].is_object());
-    assert_eq!(docs.status(), 200);
-    assert!(docs.text().await.unwrap().contains("swagger"));
+    assert_eq!(docs.status, 200);
+    assert!(docs.text.contains("swagger"));
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! Operations endpoints: health, readiness, metrics.
 
+use reqwest::Method;
+
 use crate::helpers::*;
 
 /// The value of an unlabelled metric in an exposition text.
@@ -13,16 +15,11 @@ fn metric(text: &str, name: &str) -> u64 {
 async fn metrics_count_real_traffic_in_prometheus_text() {
     let app = spawn_app().await;
     let scrape = || async {
-        let res = app
-            .client
-            .get(format!("{}/metrics", app.address))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
+        let res = app.get_anonymous("/metrics").await;
+        assert_eq!(res.status, 200);
+        let content_type = res.headers["content-type"].to_str().unwrap().to_owned();
         assert!(content_type.starts_with("text/plain"), "{content_type}");
-        res.text().await.unwrap()
+        res.text
     };
     let before = scrape().await;
     let alice = app.user("alice").await;
@@ -64,13 +61,8 @@ async fn metrics_count_real_traffic_in_prometheus_text() {
 async fn health_and_readiness_answer_while_redis_is_up() {
     let app = spawn_app().await;
     for path in ["/healthz", "/readyz"] {
-        let res = app
-            .client
-            .get(format!("{}{path}", app.address))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{path}");
+        let res = app.get_anonymous(path).await;
+        assert_eq!(res.status, 200, "{path}");
     }
 }
 
@@ -78,12 +70,7 @@ async fn health_and_readiness_answer_while_redis_is_up() {
 async fn every_response_carries_security_headers_and_a_request_id() {
     let app = spawn_app().await;
 
-    let api = app
-        .client
-        .get(format!("{}/api/v1/nope", app.address))
-        .send()
-        .await
-        .unwrap();
+    let api = app.get_anonymous("/api/v1/nope").await;
     let echoed = app
         .client
         .get(format!("{}/healthz", app.address))
@@ -91,29 +78,22 @@ async fn every_response_carries_security_headers_and_a_request_id() {
         .send()
         .await
         .unwrap();
-    let page = app
-        .client
-        .get(format!("{}/", app.address))
-        .send()
-        .await
-        .unwrap();
+    let echoed = TestApp::read(echoed).await;
+    let page = app.get_anonymous("/").await;
 
     for res in [&api, &echoed, &page] {
-        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
-        assert_eq!(res.headers()["x-frame-options"], "DENY");
-        assert!(!res.headers()["x-request-id"].is_empty());
+        assert_eq!(res.headers["x-content-type-options"], "nosniff");
+        assert_eq!(res.headers["x-frame-options"], "DENY");
+        assert!(!res.headers["x-request-id"].is_empty());
     }
-    assert_eq!(echoed.headers()["x-request-id"], "abc-123");
-    assert_ne!(
-        api.headers()["x-request-id"],
-        page.headers()["x-request-id"]
-    );
-    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert_eq!(echoed.headers["x-request-id"], "abc-123");
+    assert_ne!(api.headers["x-request-id"], page.headers["x-request-id"]);
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(
         csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
         "{csp}"
     );
-    assert!(page.text().await.unwrap().contains("<title>confab</title>"));
+    assert!(page.text.contains("<title>confab</title>"));
 }
 
 #[actix_web::test]
@@ -121,33 +101,16 @@ async fn a_wrong_method_on_a_known_path_is_405_with_allow_and_an_unknown_path_is
     let app = spawn_app().await;
 
     let wrong = app
-        .client
-        .patch(format!("{}/api/v1/rooms", app.address))
-        .send()
-        .await
-        .unwrap();
+        .request(Method::PATCH, "/api/v1/rooms", None, None)
+        .await;
     let wrong_with_id = app
-        .client
-        .post(format!("{}/api/v1/rooms/some-id", app.address))
-        .send()
-        .await
-        .unwrap();
-    let unknown = app
-        .client
-        .get(format!("{}/api/v1/nothing/here", app.address))
-        .send()
-        .await
-        .unwrap();
+        .request(Method::POST, "/api/v1/rooms/some-id", None, None)
+        .await;
+    let unknown = app.get_anonymous("/api/v1/nothing/here").await;
 
-    assert_eq!(wrong.headers()["allow"], "GET, POST");
-    assert_eq!(wrong_with_id.headers()["allow"], "GET");
-    TestApp::read(wrong)
-        .await
-        .assert_problem(405, "method_not_allowed");
-    TestApp::read(wrong_with_id)
-        .await
-        .assert_problem(405, "method_not_allowed");
-    TestApp::read(unknown)
-        .await
-        .assert_problem(404, "not_found");
+    assert_eq!(wrong.headers["allow"], "GET, POST");
+    assert_eq!(wrong_with_id.headers["allow"], "GET");
+    wrong.assert_problem(405, "method_not_allowed");
+    wrong_with_id.assert_problem(405, "method_not_allowed");
+    unknown.assert_problem(404, "not_found");
 }

@@ -43,10 +43,7 @@ async fn a_stream_starts_with_ready_and_carries_the_right_headers() {
 #[actix_web::test]
 async fn a_member_receives_a_message_live_exactly_once_with_its_history_id() {
     let app = spawn_app().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let room = app.room(&alice, "general").await;
-    app.join(&bob, &room).await.assert_status(200);
+    let (alice, bob, room) = room_with_two(&app).await;
     let (mut bobs, _) = app.events(&bob).await;
     let (mut alices, _) = app.events(&alice).await;
 
@@ -89,10 +86,7 @@ async fn direct_messages_reach_both_users_streams() {
 #[actix_web::test]
 async fn an_offline_user_gets_the_backlog_once_then_live_events() {
     let app = spawn_app().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let room = app.room(&alice, "general").await;
-    app.join(&bob, &room).await.assert_status(200);
+    let (alice, bob, room) = room_with_two(&app).await;
     let mut sent = Vec::new();
     for i in 0..5 {
         sent.push(
@@ -147,10 +141,7 @@ async fn a_user_without_a_stream_does_not_queue_their_own_messages() {
 #[actix_web::test]
 async fn a_dropped_stream_resumes_after_last_event_id_with_nothing_missed_or_repeated() {
     let app = spawn_app().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let room = app.room(&alice, "general").await;
-    app.join(&bob, &room).await.assert_status(200);
+    let (alice, bob, room) = room_with_two(&app).await;
     let (mut stream, _) = app.events(&bob).await;
     let mut ids_seen = Vec::new();
     for i in 0..3 {
@@ -356,13 +347,8 @@ async fn a_room_created_while_a_stream_is_open_reaches_that_stream() {
 
 #[actix_web::test]
 async fn the_offline_queue_keeps_only_the_newest_events_up_to_its_cap() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.limits.offline_queue_max_len = 5;
-    let app = spawn_app_with(settings).await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let room = app.room(&alice, "general").await;
-    app.join(&bob, &room).await.assert_status(200);
+    let app = spawn_app_configured(|s| s.limits.offline_queue_max_len = 5).await;
+    let (alice, bob, room) = room_with_two(&app).await;
     for i in 0..40 {
         app.send(&alice, &room, &format!("m{i}"))
             .await

@@ -71,10 +71,7 @@ async fn online(app: &TestApp, viewer: &TestUser) -> Value {
 async fn a_stream_opened_while_messages_pour_in_gets_each_exactly_once_in_order() {
     // Arrange: bob is a member without a stream.
     let app = spawn_app().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let room = app.room(&alice, "general").await;
-    app.join(&bob, &room).await.assert_status(200);
+    let (alice, bob, room) = room_with_two(&app).await;
 
     // Act: alice sends 150 messages, six at a time without pause, and bob
     // opens his stream once 30 of them are stored, so the opening (subscribe,
@@ -139,10 +136,8 @@ async fn a_stream_opened_while_messages_pour_in_gets_each_exactly_once_in_order(
 
 #[actix_web::test]
 async fn a_stream_on_one_instance_receives_what_is_sent_through_another() {
-    // Arrange: two instances with the same settings (and key prefix).
-    let settings = test_settings(&shared_redis().url());
-    let one = spawn_app_with(settings.clone()).await;
-    let two = spawn_app_with(settings).await;
+    // Arrange: two instances of one deployment.
+    let (one, two) = spawn_two_instances().await;
     let alice = one.user("alice").await;
     let bob = one.user("bob").await;
     let room = two.room(&alice, "general").await;
@@ -169,9 +164,7 @@ async fn a_stream_on_one_instance_receives_what_is_sent_through_another() {
 
 #[actix_web::test]
 async fn two_instances_agree_on_who_is_online() {
-    let settings = test_settings(&shared_redis().url());
-    let one = spawn_app_with(settings.clone()).await;
-    let two = spawn_app_with(settings).await;
+    let (one, two) = spawn_two_instances().await;
     let alice = one.user("alice").await;
     let bob = one.user("bob").await;
     let (stream, _) = one.events(&bob).await;
@@ -196,9 +189,7 @@ async fn two_instances_agree_on_who_is_online() {
 #[actix_web::test]
 async fn joining_through_another_instance_changes_an_open_stream_within_a_second() {
     // Arrange: bob's stream is on instance one; he is in no room.
-    let settings = test_settings(&shared_redis().url());
-    let one = spawn_app_with(settings.clone()).await;
-    let two = spawn_app_with(settings).await;
+    let (one, two) = spawn_two_instances().await;
     let alice = one.user("alice").await;
     let bob = one.user("bob").await;
     let room = one.room(&alice, "general").await;
@@ -263,10 +254,7 @@ async fn streams_end_when_redis_goes_away_and_resume_without_gaps_after_it_retur
     // Arrange: a persistent Redis of this test's own; bob reads one message.
     let mut redis = TestRedis::start_persistent();
     let app = spawn_app_with(test_settings(&redis.url())).await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let room = app.room(&alice, "general").await;
-    app.join(&bob, &room).await.assert_status(200);
+    let (alice, bob, room) = room_with_two(&app).await;
     let (mut stream, _) = app.events(&bob).await;
     app.send(&alice, &room, "before").await.assert_status(201);
     let last_seen = stream.expect("message").await.id.unwrap();
@@ -337,9 +325,7 @@ async fn streams_end_when_redis_goes_away_and_resume_without_gaps_after_it_retur
 
 #[actix_web::test]
 async fn one_stream_past_the_cap_gets_429_until_another_closes() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.limits.max_streams_per_user = 2;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_configured(|s| s.limits.max_streams_per_user = 2).await;
     let bob = app.user("bob").await;
     let (first, _) = app.events(&bob).await;
     let (_second, _) = app.events(&bob).await;
@@ -377,9 +363,7 @@ async fn one_stream_past_the_cap_gets_429_until_another_closes() {
 
 #[actix_web::test]
 async fn an_expired_ticket_no_longer_opens_streams() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.auth.ticket_ttl_secs = 1;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_configured(|s| s.auth.ticket_ttl_secs = 1).await;
     let bob = app.user("bob").await;
     let ticket = app
         .post("/api/v1/events/tickets", &bob.token, json!({}))
@@ -413,9 +397,7 @@ async fn an_expired_ticket_no_longer_opens_streams() {
 
 #[actix_web::test]
 async fn a_stream_ends_when_its_session_expires() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.auth.token_ttl_secs = 2;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_configured(|s| s.auth.token_ttl_secs = 2).await;
     let bob = app.user("bob").await;
     let (mut stream, _) = app.events(&bob).await;
 
@@ -428,9 +410,7 @@ async fn a_stream_ends_when_its_session_expires() {
 
 #[actix_web::test]
 async fn an_idle_stream_gets_ping_comments() {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.sse.ping_secs = 1;
-    let app = spawn_app_with(settings).await;
+    let app = spawn_app_configured(|s| s.sse.ping_secs = 1).await;
     let bob = app.user("bob").await;
     let (mut stream, _) = app.events(&bob).await;
 
@@ -523,9 +503,7 @@ const ADMIN_KEY: &str = "k-123456";
 
 /// An app with the admin endpoint enabled.
 async fn spawn_admin_app() -> TestApp {
-    let mut settings = test_settings(&shared_redis().url());
-    settings.auth.admin_key = Some(SecretString::from(ADMIN_KEY));
-    spawn_app_with(settings).await
+    spawn_app_configured(|s| s.auth.admin_key = Some(SecretString::from(ADMIN_KEY))).await
 }
 
 #[actix_web::test]
@@ -678,13 +656,8 @@ async fn a_notification_to_everyone_counts_every_user_and_defaults_its_kind() {
 #[actix_web::test]
 async fn five_hundred_streams_of_one_user_all_receive_a_message() {
     let started = Instant::now();
-    let mut settings = test_settings(&shared_redis().url());
-    settings.limits.max_streams_per_user = 600;
-    let app = spawn_app_with(settings).await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let room = app.room(&alice, "general").await;
-    app.join(&bob, &room).await.assert_status(200);
+    let app = spawn_app_configured(|s| s.limits.max_streams_per_user = 600).await;
+    let (alice, bob, room) = room_with_two(&app).await;
     let mut streams = Vec::with_capacity(500);
     for _ in 0..10 {
         for (stream, ready) in join_all((0..50).map(|_| app.events(&bob))).await {
@@ -713,15 +686,13 @@ async fn a_stream_that_is_not_read_is_dropped_without_holding_up_others() {
     // Arrange: a tiny server buffer; bob has a stream he never reads, and a
     // fast one.
     const COUNT: usize = 2000;
-    let mut settings = test_settings(&shared_redis().url());
-    settings.sse.stream_buffer = 4;
-    settings.sse.resume_max = 10_000;
-    settings.limits.send_burst = 10_000;
-    let app = spawn_app_with(settings).await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let room = app.room(&alice, "general").await;
-    app.join(&bob, &room).await.assert_status(200);
+    let app = spawn_app_configured(|s| {
+        s.sse.stream_buffer = 4;
+        s.sse.resume_max = 10_000;
+        s.limits.send_burst = 10_000;
+    })
+    .await;
+    let (alice, bob, room) = room_with_two(&app).await;
     let (mut slow, _) = app.events(&bob).await;
     let (mut fast, _) = app.events(&bob).await;
 

@@ -418,10 +418,7 @@ async fn leaving_removes_the_member_and_is_idempotent() {
 #[actix_web::test]
 async fn a_member_who_left_can_join_again() {
     let app = spawn_app().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let room = app.room(&alice, "general").await;
-    app.join(&bob, &room).await.assert_status(200);
+    let (_, bob, room) = room_with_two(&app).await;
     app.leave(&bob, &room).await.assert_status(204);
 
     let rejoined = app.join(&bob, &room).await;

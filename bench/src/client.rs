@@ -1,0 +1,179 @@
+//! Talking to confab over HTTP as a client does: register and log in, create
+//! and join rooms, send messages, open event streams. Each step checks its
+//! status and fails the run with confab's answer when it is not the expected
+//! one, so a misconfigured server is reported instead of measured.
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::bench::Bench;
+use crate::events::Events;
+
+impl Bench {
+    /// The URL of an API path (`/rooms` -> `<url>/api/v1/rooms`).
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.url)
+    }
+
+    /// POSTs JSON, with a bearer token when given: (status, JSON body or
+    /// `Null`).
+    pub async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut req = self.http.post(self.api(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await?;
+        let status = res.status().as_u16();
+        let body = res.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    /// POSTs JSON and fails unless confab answers `expected`; `what` names
+    /// the step in the error.
+    async fn post_expecting(
+        &self,
+        what: &str,
+        expected: u16,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> anyhow::Result<Value> {
+        let (status, body) = self.post(path, token, body).await?;
+        if status != expected {
+            bail!("{what}: {status} {body}");
+        }
+        Ok(body)
+    }
+
+    /// Registers and logs in a fresh user: (token, id).
+    pub async fn user(&self, name: &str) -> anyhow::Result<(String, String)> {
+        let username = format!("{name}{}", self.run);
+        let credentials = json!({"username": username, "password": "bench-password"});
+        let registered = self
+            .post_expecting(
+                &format!("register {username}"),
+                201,
+                "/auth/register",
+                None,
+                credentials.clone(),
+            )
+            .await?;
+        let id = registered["id"].as_str().unwrap_or_default().to_owned();
+        let login = self
+            .post_expecting(
+                &format!("login {username}"),
+                200,
+                "/auth/login",
+                None,
+                credentials,
+            )
+            .await?;
+        Ok((
+            login["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            id,
+        ))
+    }
+
+    /// Creates a room named `name` plus the run tag; returns its id.
+    pub async fn room(&self, token: &str, name: &str) -> anyhow::Result<String> {
+        let body = self
+            .post_expecting(
+                "create room",
+                201,
+                "/rooms",
+                Some(token),
+                json!({"name": format!("{name}{}", self.run)}),
+            )
+            .await?;
+        Ok(body["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// The holder of `token` joins `room`.
+    pub async fn join(&self, token: &str, room: &str) -> anyhow::Result<()> {
+        let res = self
+            .http
+            .put(self.api(&format!("/rooms/{room}/members/me")))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        if res.status() != 200 {
+            bail!("join: {}", res.status());
+        }
+        Ok(())
+    }
+
+    /// Sends `body` to `room`; `what` names the scenario in the error.
+    pub async fn send_message(
+        &self,
+        what: &str,
+        token: &str,
+        room: &str,
+        body: String,
+    ) -> anyhow::Result<()> {
+        self.post_expecting(
+            what,
+            201,
+            &format!("/rooms/{room}/messages"),
+            Some(token),
+            json!({ "body": body }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Requests an event stream and returns it unread (a scenario that times
+    /// `ready` starts its clock before this).
+    pub async fn open_stream(&self, token: &str) -> anyhow::Result<Events> {
+        let res = self
+            .http
+            .get(self.api("/events"))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        if res.status() != 200 {
+            bail!(
+                "stream: {} {}",
+                res.status(),
+                res.text().await.unwrap_or_default()
+            );
+        }
+        Ok(Events::new(res))
+    }
+
+    /// Opens a stream; returns it once `ready` has arrived.
+    pub async fn stream(&self, token: &str) -> anyhow::Result<Events> {
+        let mut events = self.open_stream(token).await?;
+        let ready = events.next().await.context("stream ended before ready")?;
+        if ready.0 != "ready" {
+            bail!("first event was {}", ready.0);
+        }
+        Ok(events)
+    }
+
+    /// Opens `count` streams for one user, `batch` at a time (all at once
+    /// would be a connection storm that measures the listen backlog).
+    pub async fn streams(
+        &self,
+        token: &str,
+        count: usize,
+        batch: usize,
+    ) -> anyhow::Result<Vec<Events>> {
+        let mut opened = Vec::with_capacity(count);
+        while opened.len() < count {
+            let n = batch.min(count - opened.len());
+            let batch = futures_util::future::join_all((0..n).map(|_| self.stream(token))).await;
+            for s in batch {
+                opened.push(s?);
+            }
+        }
+        Ok(opened)
+    }
+}

@@ -1,0 +1,70 @@
+//! `idle`: N streams held open and silent; confab's resident memory
+//! before and after gives its cost per idle stream.
+
+use std::time::{Duration, Instant};
+
+use crate::bench::Bench;
+
+impl Bench {
+    pub async fn idle(&mut self, streams: usize) -> anyhow::Result<()> {
+        let params = format!("{streams} streams");
+        let (token, _) = self.user("idler").await?;
+        let before = self.rss_kib();
+        let started = Instant::now();
+        let held = self.streams(&token, streams, 200).await?;
+        let open_secs = started.elapsed().as_secs_f64();
+        // Let buffers and tasks of the last batch settle before measuring.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = self.rss_kib();
+        self.row(
+            "idle",
+            &params,
+            "streams held",
+            held.len() as f64,
+            "streams",
+        );
+        self.row(
+            "idle",
+            &params,
+            "streams opened/s",
+            held.len() as f64 / open_secs,
+            "streams/s",
+        );
+        if let (Some(b), Some(a)) = (before, after) {
+            self.row(
+                "idle",
+                &params,
+                "server RSS before",
+                b as f64 / 1024.0,
+                "MiB",
+            );
+            self.row(
+                "idle",
+                &params,
+                "server RSS with streams",
+                a as f64 / 1024.0,
+                "MiB",
+            );
+            self.row(
+                "idle",
+                &params,
+                "server memory per idle stream",
+                (a.saturating_sub(b)) as f64 / held.len() as f64,
+                "KiB",
+            );
+        }
+        drop(held);
+        Ok(())
+    }
+
+    /// confab's resident memory in KiB (`VmRSS` of `/proc/PID/status`);
+    /// `None` without `--server-pid` or on a system without `/proc`.
+    fn rss_kib(&self) -> Option<u64> {
+        let pid = self.server_pid?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+}

@@ -1,0 +1,22 @@
+//! One module per scenario, each an `impl Bench` method that sets up its own
+//! users and rooms over the API, measures, and records rows:
+//! - [`send`]: concurrent senders posting to a few rooms (throughput and
+//!   latency of `POST .../messages`);
+//! - [`fanout`]: many streams in one room receiving a fixed message rate
+//!   (delivery latency and completeness);
+//! - [`history`]: paging a very long room history end to end;
+//! - [`idle`]: many idle streams (server memory per stream);
+//! - [`offline`]: connecting with a large offline backlog;
+//! - [`ceiling`]: confab's send script run on Redis directly (what Redis
+//!   alone allows, to compare `send` with).
+
+mod ceiling;
+mod fanout;
+mod history;
+mod idle;
+mod offline;
+mod send;
+
+/// The body `send` and `ceiling` post: about as long as a typical chat line,
+/// so both measure the same message.
+const TYPICAL_BODY: &str = "benchmark message body of a typical length, about sixty chars";
