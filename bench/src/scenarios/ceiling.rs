@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use confab::event::Event;
+use confab::message::{RoomMessageRecord, UserLite};
 use confab::store::Keys;
 
 use super::TYPICAL_BODY;
@@ -35,6 +37,19 @@ impl Bench {
                 .ignore();
         }
         setup.query_async::<()>(&mut conn).await?;
+        // The message's event as confab encodes it for the script.
+        let event = Event::RoomMessage(RoomMessageRecord {
+            id: Default::default(),
+            room_id: room.to_owned(),
+            sender: UserLite {
+                id: "u0".into(),
+                username: "user".into(),
+                display_name: "User".into(),
+            },
+            body: TYPICAL_BODY.into(),
+            client_id: None,
+        })
+        .to_json();
         let cpu_before = self.redis_cpu_secs().await?;
         let stop = Arc::new(AtomicBool::new(false));
         let started = Instant::now();
@@ -43,6 +58,7 @@ impl Bench {
             let mut conn = conn.clone();
             let script = script.clone();
             let stop = stop.clone();
+            let event = event.clone();
             let keys = [
                 k.room(room),
                 k.room_members(room),
@@ -73,7 +89,8 @@ impl Bench {
                         .arg(&head)
                         .arg(&tail)
                         .arg(1000)
-                        .arg(0);
+                        .arg(0)
+                        .arg(&event);
                     if inv.invoke_async::<redis::Value>(&mut conn).await.is_ok() {
                         n += 1;
                     }
