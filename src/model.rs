@@ -172,6 +172,16 @@ pub struct MemberEvent {
     pub user: PublicUser,
 }
 
+impl MemberEvent {
+    /// `user` joined or left `room_id`.
+    pub fn new(room_id: &str, user: PublicUser) -> Self {
+        Self {
+            room_id: room_id.to_owned(),
+            user,
+        }
+    }
+}
+
 /// The data of a `notification` event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Notification {

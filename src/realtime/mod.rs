@@ -94,12 +94,7 @@ impl Realtime {
             tracing::warn!(error = %e, "could not subscribe streams to a joined room");
         }
         let room = room_id.to_owned();
-        let event = announce.map(|user| {
-            Event::MemberJoined(MemberEvent {
-                room_id: room.clone(),
-                user,
-            })
-        });
+        let event = announce.map(|user| Event::MemberJoined(MemberEvent::new(room_id, user)));
         self.membership_changed(user_id, room_id, Event::Joined { room }, event)
             .await
     }
@@ -114,12 +109,7 @@ impl Realtime {
     ) -> StoreResult<()> {
         self.hub.remove_room(user_id, room_id);
         let room = room_id.to_owned();
-        let event = announce.map(|user| {
-            Event::MemberLeft(MemberEvent {
-                room_id: room.clone(),
-                user,
-            })
-        });
+        let event = announce.map(|user| Event::MemberLeft(MemberEvent::new(room_id, user)));
         self.membership_changed(user_id, room_id, Event::Left { room }, event)
             .await
     }

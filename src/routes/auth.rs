@@ -4,12 +4,12 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::client_address;
 use crate::auth::AuthUser;
 use crate::domain::{DisplayName, Password, Username};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::model::{LoginResponse, User};
-use crate::routes::client_address;
 use crate::service;
 use crate::service::accounts::Registration;
 use crate::state::AppState;

@@ -2,11 +2,11 @@
 
 use actix_web::{HttpResponse, get, post, web};
 
+use super::created_or_repeated;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, HistoryParams, ListParams};
 use crate::model::{ConversationList, DirectMessage, DirectMessagePage, SendMessageRequest};
-use crate::routes::created_or_repeated;
 use crate::service;
 use crate::state::AppState;
 

@@ -8,7 +8,7 @@ use crate::message::{DirectMessageRecord, RoomMessageRecord, Sent, UserLite};
 use crate::metrics;
 use crate::model::{
     Conversation, ConversationList, DirectMessage, DirectMessagePage, Message, MessagePage,
-    PublicUser, SendMessageRequest,
+    SendMessageRequest,
 };
 use crate::state::AppState;
 use crate::store::messages::{HistoryQuery, RoomSend};
@@ -180,16 +180,12 @@ pub async fn conversations(
     page: &PageRequest,
 ) -> Result<ConversationList, ApiError> {
     let (conversations, next_cursor) = state.store.conversations(&auth.user_id, page).await?;
-    let ids: Vec<String> = conversations.iter().map(|(id, _)| id.clone()).collect();
-    let users = state.store.public_users(&ids).await?;
-    let items = conversations
+    let items = super::with_public_users(state, conversations)
+        .await?
         .into_iter()
-        .zip(users)
-        .filter_map(|((_, last), user)| {
-            Some(Conversation {
-                user: PublicUser::from(user?),
-                last_message: DirectMessage::from(last),
-            })
+        .map(|(user, last)| Conversation {
+            user,
+            last_message: DirectMessage::from(last),
         })
         .collect();
     Ok(ConversationList { items, next_cursor })

@@ -19,6 +19,7 @@ pub mod users;
 use crate::domain::is_valid_id;
 use crate::error::{ApiError, Code};
 use crate::metrics;
+use crate::model::PublicUser;
 use crate::state::AppState;
 use crate::store::rate_limit::{Limited, Rate};
 use crate::store::rooms::RoomRecord;
@@ -82,4 +83,19 @@ async fn find_user(state: &AppState, username: &str) -> Result<PublicUserRecord,
         .pop()
         .flatten()
         .ok_or_else(not_found)
+}
+
+/// Pairs each item with its user's public view (presence included), in
+/// order, leaving out items whose user no longer exists. One round trip.
+async fn with_public_users<T>(
+    state: &AppState,
+    items: Vec<(String, T)>,
+) -> Result<Vec<(PublicUser, T)>, ApiError> {
+    let ids: Vec<String> = items.iter().map(|(id, _)| id.clone()).collect();
+    let users = state.store.public_users(&ids).await?;
+    Ok(items
+        .into_iter()
+        .zip(users)
+        .filter_map(|((_, item), user)| Some((PublicUser::from(user?), item)))
+        .collect())
 }

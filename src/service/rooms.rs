@@ -107,11 +107,7 @@ pub async fn join(state: &AppState, auth: &AuthUser, room_id: &str) -> Result<Ro
         .join_room(room_id, &auth.user_id, now_ms())
         .await?
         .ok_or_else(|| ApiError::room_not_found(room_id))?;
-    let announce = if joined.is_new {
-        caller_as_others_see_them(state, auth).await?
-    } else {
-        None
-    };
+    let announce = announcement(state, auth, joined.is_new).await?;
     state
         .realtime
         .member_joined(&auth.user_id, room_id, announce)
@@ -130,11 +126,7 @@ pub async fn leave(state: &AppState, auth: &AuthUser, room_id: &str) -> Result<(
         .leave_room(room_id, &auth.user_id)
         .await?
         .ok_or_else(|| ApiError::room_not_found(room_id))?;
-    let announce = if was_member {
-        caller_as_others_see_them(state, auth).await?
-    } else {
-        None
-    };
+    let announce = announcement(state, auth, was_member).await?;
     state
         .realtime
         .member_left(&auth.user_id, room_id, announce)
@@ -150,16 +142,12 @@ pub async fn members(
 ) -> Result<MemberList, ApiError> {
     find_room(state, room_id).await?;
     let (members, next_cursor) = state.store.room_members(room_id, page).await?;
-    let ids: Vec<String> = members.iter().map(|(id, _)| id.clone()).collect();
-    let users = state.store.public_users(&ids).await?;
-    let items = members
+    let items = super::with_public_users(state, members)
+        .await?
         .into_iter()
-        .zip(users)
-        .filter_map(|((_, joined_ms), user)| {
-            Some(Member {
-                user: PublicUser::from(user?),
-                joined_at: rfc3339_ms(joined_ms),
-            })
+        .map(|(user, joined_ms)| Member {
+            user,
+            joined_at: rfc3339_ms(joined_ms),
         })
         .collect();
     Ok(MemberList { items, next_cursor })
@@ -208,11 +196,16 @@ async fn check_room_cap(state: &AppState, user_id: &str) -> Result<(), ApiError>
     Ok(())
 }
 
-/// The caller as others see them, for member events.
-async fn caller_as_others_see_them(
+/// The caller as others see them, for a member event when their membership
+/// `changed` (a repeated join or leave announces nothing).
+async fn announcement(
     state: &AppState,
     auth: &AuthUser,
+    changed: bool,
 ) -> Result<Option<PublicUser>, ApiError> {
+    if !changed {
+        return Ok(None);
+    }
     Ok(state
         .store
         .public_users(std::slice::from_ref(&auth.user_id))

@@ -13,10 +13,9 @@ pub async fn profile(state: &AppState, username: &str) -> Result<PublicUser, Api
 /// A page of the users online now, most recently active first.
 pub async fn online(state: &AppState, page: &PageRequest) -> Result<PublicUserList, ApiError> {
     let IdPage { items, next_cursor } = state.store.online_user_ids(page).await?;
-    let ids: Vec<String> = items.into_iter().map(|(id, _)| id).collect();
-    let users = state.store.public_users(&ids).await?;
+    let users = super::with_public_users(state, items).await?;
     Ok(PublicUserList {
-        items: users.into_iter().flatten().map(PublicUser::from).collect(),
+        items: users.into_iter().map(|(user, _)| user).collect(),
         next_cursor,
     })
 }
