@@ -19,6 +19,12 @@ pub fn rfc3339_ms(ms: u64) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".into())
 }
 
+/// The milliseconds of a time written by [`rfc3339_ms`].
+pub fn parse_rfc3339_ms(text: &str) -> Option<u64> {
+    let t = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -27,6 +33,10 @@ mod tests {
     fn times_have_milliseconds_and_a_z() {
         assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339_ms(1_732_357_500_123), "2024-11-23T10:25:00.123Z");
+        assert_eq!(
+            parse_rfc3339_ms("2024-11-23T10:25:00.123Z"),
+            Some(1_732_357_500_123)
+        );
     }
 
     #[test]

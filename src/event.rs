@@ -31,7 +31,7 @@ pub enum Event {
     /// Someone left a room, on the room's channel.
     #[serde(rename = "l")]
     MemberLeft(MemberEvent),
-    /// An operator's notification, on users' channels or the broadcast one.
+    /// An operator's notification, on users' channels.
     #[serde(rename = "n")]
     Notification(Notification),
     /// Control, on a user's channel: they joined a room, so their streams on

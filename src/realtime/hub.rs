@@ -53,6 +53,9 @@ struct Conn {
     rooms: HashSet<String>,
     /// Its buffer of events not yet written.
     tx: mpsc::Sender<Arc<Outgoing>>,
+    /// Its latest resume token, written by its feeding task, read by the
+    /// heartbeat.
+    token: Arc<Mutex<String>>,
 }
 
 /// The hub's maps. A std `Mutex`, not a tokio one: no `.await` happens while
@@ -134,6 +137,7 @@ impl Hub {
         user_id: &str,
         session_id: &str,
         rooms: Vec<String>,
+        token: Arc<Mutex<String>>,
     ) -> Result<(ConnId, mpsc::Receiver<Arc<Outgoing>>), String> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(self.buffer);
@@ -156,6 +160,7 @@ impl Hub {
                     session_id: session_id.to_owned(),
                     rooms: rooms.into_iter().collect(),
                     tx,
+                    token,
                 },
             );
         }
@@ -282,12 +287,15 @@ impl Hub {
         }
     }
 
-    /// (user id, conn id) of every local stream.
-    pub fn streams(&self) -> Vec<(String, ConnId)> {
+    /// (user id, conn id, latest resume token) of every local stream.
+    pub fn streams(&self) -> Vec<(String, ConnId, String)> {
         self.lock()
             .conns
             .iter()
-            .map(|(id, c)| (c.user_id.clone(), *id))
+            .map(|(id, c)| {
+                let token = c.token.lock().map(|t| t.clone()).unwrap_or_default();
+                (c.user_id.clone(), *id, token)
+            })
             .collect()
     }
 
@@ -352,7 +360,6 @@ impl Hub {
                     .into_iter()
                     .flatten()
                     .for_each(&mut send),
-                Channel::Broadcast => state.conns.keys().for_each(&mut send),
             }
         }
         for id in too_slow {
@@ -397,16 +404,29 @@ mod tests {
 
     const MSG: &str = r#"1-0 {"t":"m","room_id":"r1","sender":{"id":"u1","username":"a","display_name":"A"},"body":"hi"}"#;
 
+    fn message_id(event: &Outgoing) -> Option<String> {
+        event.message.map(|(_, id)| id.to_string())
+    }
+
     #[tokio::test]
     async fn room_events_reach_only_streams_in_the_room() {
         let (hub, rx) = hub();
         confirm(rx);
-        let (_, mut in_room) = hub.register("u1", "s", vec!["r1".into()]).await.unwrap();
-        let (_, mut elsewhere) = hub.register("u2", "s", vec!["r2".into()]).await.unwrap();
+        let (_, mut in_room) = hub
+            .register("u1", "s", vec!["r1".into()], Default::default())
+            .await
+            .unwrap();
+        let (_, mut elsewhere) = hub
+            .register("u2", "s", vec!["r2".into()], Default::default())
+            .await
+            .unwrap();
 
         hub.dispatch("t:{r:r1}:events", MSG);
 
-        assert_eq!(in_room.try_recv().unwrap().id.as_deref(), Some("1-0"));
+        assert_eq!(
+            message_id(&in_room.try_recv().unwrap()).as_deref(),
+            Some("1-0")
+        );
         assert!(elsewhere.try_recv().is_err());
     }
 
@@ -414,7 +434,10 @@ mod tests {
     async fn joining_and_leaving_change_what_a_stream_receives() {
         let (hub, rx) = hub();
         confirm(rx);
-        let (_, mut stream) = hub.register("u2", "s", vec![]).await.unwrap();
+        let (_, mut stream) = hub
+            .register("u2", "s", vec![], Default::default())
+            .await
+            .unwrap();
 
         hub.add_room("u2", "r1").await.unwrap();
         hub.dispatch("t:{r:r1}:events", MSG);
@@ -429,8 +452,14 @@ mod tests {
     async fn a_stream_that_falls_behind_is_dropped_without_holding_up_others() {
         let (hub, rx) = hub();
         confirm(rx);
-        let (_, mut slow) = hub.register("u1", "s", vec!["r1".into()]).await.unwrap();
-        let (_, mut fast) = hub.register("u2", "s", vec!["r1".into()]).await.unwrap();
+        let (_, mut slow) = hub
+            .register("u1", "s", vec!["r1".into()], Default::default())
+            .await
+            .unwrap();
+        let (_, mut fast) = hub
+            .register("u2", "s", vec!["r1".into()], Default::default())
+            .await
+            .unwrap();
 
         for _ in 0..3 {
             hub.dispatch("t:{r:r1}:events", MSG);
@@ -448,8 +477,14 @@ mod tests {
     async fn revoking_a_session_ends_only_its_streams() {
         let (hub, rx) = hub();
         confirm(rx);
-        let (_, mut a) = hub.register("u1", "s1", vec![]).await.unwrap();
-        let (_, mut b) = hub.register("u1", "s2", vec![]).await.unwrap();
+        let (_, mut a) = hub
+            .register("u1", "s1", vec![], Default::default())
+            .await
+            .unwrap();
+        let (_, mut b) = hub
+            .register("u1", "s2", vec![], Default::default())
+            .await
+            .unwrap();
 
         hub.dispatch("t:{u:u1}:events", r#"{"t":"x","sid":"s1"}"#);
 

@@ -21,7 +21,6 @@ use crate::config::RedisSettings;
 /// Starts the listener's tasks on the current runtime.
 pub fn spawn(
     redis: &RedisSettings,
-    broadcast_channel: String,
     hub: Arc<Hub>,
     cmds: mpsc::UnboundedReceiver<SubCmd>,
 ) -> anyhow::Result<()> {
@@ -48,12 +47,7 @@ pub fn spawn(
     let conn = ConnectionManager::new_lazy_with_config(client, config)
         .map_err(|e| anyhow::anyhow!("Failed to set up the Pub/Sub connection: {e}"))?;
     let timeout = redis.timeout();
-    actix_web::rt::spawn(apply_subscriptions(
-        conn.clone(),
-        cmds,
-        broadcast_channel,
-        timeout,
-    ));
+    actix_web::rt::spawn(apply_subscriptions(conn.clone(), cmds, timeout));
     actix_web::rt::spawn(dispatch(push_rx, hub));
     actix_web::rt::spawn(keep_alive(conn, timeout));
     Ok(())
@@ -65,19 +59,14 @@ pub fn spawn(
 async fn apply_subscriptions(
     mut conn: ConnectionManager,
     mut cmds: mpsc::UnboundedReceiver<SubCmd>,
-    broadcast_channel: String,
     timeout: Duration,
 ) {
     let mut refs: HashMap<String, usize> = HashMap::new();
-    let mut broadcast_subscribed = false;
     while let Some(cmd) = cmds.recv().await {
         match cmd {
             SubCmd::Subscribe { mut channels, done } => {
                 for channel in &channels {
                     *refs.entry(channel.clone()).or_default() += 1;
-                }
-                if !broadcast_subscribed {
-                    channels.push(broadcast_channel.clone());
                 }
                 channels.sort();
                 channels.dedup();
@@ -86,7 +75,6 @@ async fn apply_subscriptions(
                     Ok(Err(e)) => Err(e.to_string()),
                     Err(_) => Err("SUBSCRIBE timed out".to_owned()),
                 };
-                broadcast_subscribed |= result.is_ok();
                 if let Err(e) = &result {
                     tracing::warn!(error = %e, "subscribe failed");
                 }

@@ -27,6 +27,7 @@
 pub mod hub;
 pub mod listener;
 pub mod outgoing;
+pub mod position;
 pub mod presence;
 pub mod stream;
 
@@ -49,6 +50,8 @@ pub struct Realtime {
     pub store: Store,
     /// Names this instance's streams in Redis (`<instance>:<conn>`).
     instance_id: String,
+    /// Most events an offline backlog sends (the newest).
+    offline_cap: usize,
 }
 
 impl Realtime {
@@ -61,16 +64,13 @@ impl Realtime {
             settings.sse.stream_buffer,
             subs_tx,
         ));
-        listener::spawn(
-            &settings.redis,
-            store.keys().broadcast_channel(),
-            hub.clone(),
-            subs_rx,
-        )?;
+        listener::spawn(&settings.redis, hub.clone(), subs_rx)?;
         let realtime = Arc::new(Self {
             hub,
             store,
             instance_id: new_id(),
+            offline_cap: usize::try_from(settings.limits.offline_queue_max_len)
+                .unwrap_or(usize::MAX),
         });
         actix_web::rt::spawn(presence::run(realtime.clone()));
         Ok(realtime)

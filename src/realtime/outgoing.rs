@@ -5,6 +5,7 @@
 use bytestring::ByteString;
 use serde::Serialize;
 
+use super::position::{self, Fingerprint};
 use crate::domain::MessageId;
 use crate::event::Event;
 use crate::model::{DirectMessage, Message};
@@ -15,12 +16,12 @@ use crate::model::{DirectMessage, Message};
 pub struct Outgoing {
     /// `event:` name.
     pub event: &'static str,
-    /// The message id of `message` and `direct_message` events, used to
-    /// drop duplicates.
-    pub message_id: Option<MessageId>,
-    /// The same id as the `id:` line writes it (what clients resume from),
-    /// formatted once for every stream.
-    pub id: Option<ByteString>,
+    /// For `message` and `direct_message` events: the room or conversation
+    /// and the message id, which a stream's position advances to (its `id:`
+    /// line is the resume token after it) and duplicates are told by.
+    pub message: Option<(Fingerprint, MessageId)>,
+    /// When a notification was sent (ms), to order it among messages.
+    pub at_ms: Option<u64>,
     /// `data:`, one line of JSON.
     pub data: ByteString,
 }
@@ -29,7 +30,17 @@ impl Outgoing {
     /// The client-facing form of an event; `None` for control events, which
     /// only steer this instance's streams.
     pub fn from_event(event: Event) -> Option<Self> {
-        let message_id = event.message_id();
+        let message = match &event {
+            Event::RoomMessage(m) => Some((position::room(&m.room_id), m.id)),
+            Event::DirectMessage(m) => {
+                Some((position::conversation(&m.sender.id, &m.recipient.id), m.id))
+            }
+            _ => None,
+        };
+        let at_ms = match &event {
+            Event::Notification(n) => crate::clock::parse_rfc3339_ms(&n.created_at),
+            _ => None,
+        };
         let (name, data) = match event {
             Event::RoomMessage(m) => ("message", data(&Message::from(m))),
             Event::DirectMessage(m) => ("direct_message", data(&DirectMessage::from(m))),
@@ -40,8 +51,8 @@ impl Outgoing {
         };
         Some(Self {
             event: name,
-            message_id,
-            id: message_id.map(|id| ByteString::from(id.to_string())),
+            message,
+            at_ms,
             data,
         })
     }
@@ -79,7 +90,13 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(out.event, "message");
-        assert_eq!(out.id.as_deref(), Some("1732357500123-0"));
+        assert_eq!(
+            out.message,
+            Some((
+                position::room("r1"),
+                MessageId::parse("1732357500123-0").unwrap()
+            ))
+        );
         let data: serde_json::Value = serde_json::from_str(&out.data).unwrap();
         assert_eq!(data["body"], "hi </b>");
         assert_eq!(data["room_id"], "r1");
@@ -113,6 +130,6 @@ mod tests {
             created_at: "2024-11-23T10:25:00.123Z".into(),
         }))
         .unwrap();
-        assert_eq!((note.event, note.message_id), ("notification", None));
+        assert_eq!((note.event, note.message), ("notification", None));
     }
 }

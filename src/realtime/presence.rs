@@ -31,11 +31,11 @@ pub async fn run(realtime: Arc<Realtime>) {
     loop {
         tokio::select! {
             _ = heartbeat.tick() => {
-                let streams: Vec<(String, String)> = realtime
+                let streams: Vec<(String, String, String)> = realtime
                     .hub
                     .streams()
                     .into_iter()
-                    .map(|(user, conn)| (user, realtime.stream_id(conn)))
+                    .map(|(user, conn, token)| (user, realtime.stream_id(conn), token))
                     .collect();
                 if let Err(e) = realtime.store.refresh_streams(&streams, stream_expiry_ms()).await {
                     tracing::warn!(error = %e, "presence heartbeat failed");
@@ -45,7 +45,7 @@ pub async fn run(realtime: Arc<Realtime>) {
                 match realtime.store.expired_presence(100).await {
                     Ok(users) => {
                         for user in users {
-                            let _ = realtime.store.close_stream(&user, None).await;
+                            let _ = realtime.store.close_stream(&user, None, None).await;
                         }
                     }
                     Err(e) => tracing::debug!(error = %e, "presence sweep failed"),

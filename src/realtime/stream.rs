@@ -2,7 +2,7 @@
 //! queue and, on resume, what history says was missed), then live events.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web_lab::sse;
@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use super::Realtime;
 use super::outgoing::Outgoing;
+use super::position::{self, Fingerprint, Position};
 use super::presence::stream_expiry_ms;
 use crate::domain::MessageId;
 use crate::error::{ApiError, Code};
@@ -75,70 +76,84 @@ impl Realtime {
             // Full: the client (or the load balancer) should go elsewhere.
             return Err(Code::Unavailable.into());
         }
-        let rooms = store.user_room_ids(&request.user_id).await?;
+        let user_id = request.user_id.clone();
+        let rooms = store.user_rooms_joined(&user_id).await?;
+        // Where a new lineage begins: read before subscribing, so whatever is
+        // published once the stream listens has an id at or after it.
+        let base_ms = store.time_ms().await?;
         // 1. Subscribe first, so nothing published from now on is missed.
+        let token = Arc::new(Mutex::new(String::new()));
+        let room_ids: Vec<String> = rooms.iter().map(|(id, _)| id.clone()).collect();
         let (conn, live) = self
             .hub
-            .register(&request.user_id, &request.session_id, rooms.clone())
+            .register(
+                &user_id,
+                &request.session_id,
+                room_ids.clone(),
+                token.clone(),
+            )
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "could not subscribe a stream");
                 ApiError::from(Code::Unavailable)
             })?;
         let stream_id = self.stream_id(conn);
-        // 2. Then mark the user online and take the offline queue.
+        // 2. Then record it; an offline user's backlog comes back with it.
         let opened = store
             .open_stream(
-                &request.user_id,
+                &user_id,
                 &stream_id,
                 stream_expiry_ms(),
                 limits.max_per_user,
             )
             .await;
-        let queued = match opened {
-            Ok(StreamOpen::Opened(queued)) => queued,
+        let opened = match opened {
             Ok(StreamOpen::Full) => {
                 self.hub.unregister(conn);
                 return Err(ApiError::retry_after(Code::TooManyStreams, 5));
             }
+            Ok(opened) => opened,
             Err(e) => {
                 self.hub.unregister(conn);
                 return Err(e.into());
             }
         };
-        // 3. On resume, what history says was missed.
-        let resume_from = request.last_event_id.as_deref().map(MessageId::parse);
-        let (missed, resumed) = match resume_from {
-            Some(Some(after)) if after.ms <= crate::clock::now_ms() => {
-                match store
-                    .missed_since(&request.user_id, after, limits.resume_max)
-                    .await
-                {
-                    Ok(missed) if missed.complete => (missed.events, true),
-                    Ok(_) => (Vec::new(), false),
-                    Err(e) => {
-                        self.hub.unregister(conn);
-                        let _ = store.close_stream(&request.user_id, Some(&stream_id)).await;
-                        return Err(e.into());
-                    }
-                }
+        // 3. The backlog: on resume what history says was missed, for a
+        // user who was offline what arrived meanwhile.
+        let backlog = match self
+            .backlog(&request, &rooms, base_ms, &opened, limits.resume_max)
+            .await
+        {
+            Ok(backlog) => backlog,
+            Err(e) => {
+                self.hub.unregister(conn);
+                let _ = store.close_stream(&user_id, Some(&stream_id), None).await;
+                return Err(e);
             }
-            _ => (Vec::new(), false),
         };
-        if resume_from.is_some() {
-            metrics::inc(if resumed {
+        if request.last_event_id.is_some() {
+            metrics::inc(if backlog.resumed {
                 &metrics::RESUMES_OK
             } else {
                 &metrics::RESUMES_FAILED
             });
         }
-        metrics::add(&metrics::OFFLINE_DRAINED, queued.len() as u64);
-        let backlog = merge_backlog(&queued, missed);
+        // 4. The stream is established: what it takes from the offline
+        // queue leaves it. (Failing here repeats the queue next time rather
+        // than losing it.)
+        if let StreamOpen::Offline { queued, .. } = &opened
+            && let Err(e) = store.drained(&user_id, queued.len()).await
+        {
+            self.hub.unregister(conn);
+            let _ = store.close_stream(&user_id, Some(&stream_id), None).await;
+            return Err(e.into());
+        }
+        metrics::add(&metrics::OFFLINE_DRAINED, backlog.offline_count as u64);
         let ready = Ready {
-            user_id: request.user_id.clone(),
-            rooms,
-            offline_count: queued.len(),
-            resumed,
+            user_id: user_id.clone(),
+            rooms: room_ids,
+            offline_count: backlog.offline_count,
+            resumed: backlog.resumed,
         };
         // Boxed events: a channel allocates its slots up front, and an
         // `sse::Event` is about a hundred bytes; a pointer keeps an idle
@@ -146,14 +161,27 @@ impl Realtime {
         let (tx, rx) = mpsc::channel(16);
         let realtime = self.clone();
         actix_web::rt::spawn(async move {
-            feed(tx, ready, backlog, live, request.session_ends, limits.ping).await;
-            // Record the close (the user may go offline, and sends start
+            let stream = Feed {
+                tx,
+                position: backlog.position,
+                token,
+            };
+            let position = stream
+                .run(
+                    ready,
+                    backlog.events,
+                    live,
+                    request.session_ends,
+                    limits.ping,
+                )
+                .await;
+            // Record the close (the user may go offline, and deliveries start
             // queueing for them) *before* unsubscribing: the other order would
-            // leave a moment in which a message is neither delivered nor
+            // leave a moment in which an event is neither delivered nor
             // queued.
             if let Err(e) = realtime
                 .store
-                .close_stream(&request.user_id, Some(&stream_id))
+                .close_stream(&user_id, Some(&stream_id), Some(&position.encode()))
                 .await
             {
                 tracing::debug!(error = %e, "could not record a closed stream; it expires instead");
@@ -162,85 +190,238 @@ impl Realtime {
         });
         Ok(rx)
     }
-}
 
-/// The backlog in sending order: on resume, the missed messages in id
-/// order followed by queued events they do not already cover (notifications,
-/// say); otherwise the offline queue as it was.
-fn merge_backlog(queued: &[String], missed: Vec<Event>) -> Vec<Outgoing> {
-    let mut seen: HashSet<MessageId> = missed.iter().filter_map(Event::message_id).collect();
-    let mut out: Vec<Outgoing> = missed
-        .into_iter()
-        .filter_map(Outgoing::from_event)
-        .collect();
-    for wire in queued {
-        let Some(event) = Event::decode(wire).and_then(Outgoing::from_event) else {
-            tracing::debug!(len = wire.len(), "skipping an unreadable queued event");
-            continue;
+    /// What a new stream sends before live events, and where it then stands.
+    async fn backlog(
+        &self,
+        request: &OpenRequest,
+        rooms: &[(String, u64)],
+        base_ms: u64,
+        opened: &StreamOpen,
+        resume_max: usize,
+    ) -> Result<Backlog, ApiError> {
+        let store = &self.store;
+        let user_id = request.user_id.as_str();
+        let queued: Vec<Outgoing> = match opened {
+            StreamOpen::Offline { queued, .. } => queued
+                .iter()
+                .filter_map(|wire| {
+                    let event = Event::decode(wire).and_then(Outgoing::from_event);
+                    if event.is_none() {
+                        tracing::debug!(len = wire.len(), "skipping an unreadable queued event");
+                    }
+                    event
+                })
+                .collect(),
+            _ => Vec::new(),
         };
-        match event.message_id {
-            Some(id) if !seen.insert(id) => {}
-            _ => out.push(event),
-        }
-    }
-    out
-}
-
-fn to_sse(event: &Outgoing) -> Box<sse::Event> {
-    let data = sse::Data::new(event.data.clone()).event(event.event);
-    Box::new(match &event.id {
-        Some(id) => data.id(id.clone()).into(),
-        None => data.into(),
-    })
-}
-
-/// Writes `ready`, the backlog, then live events until the client goes, the
-/// session ends, or the hub drops the stream (revoked, too slow, shutdown).
-async fn feed(
-    tx: mpsc::Sender<Box<sse::Event>>,
-    ready: Ready,
-    backlog: Vec<Outgoing>,
-    mut live: mpsc::Receiver<Arc<Outgoing>>,
-    session_ends: Instant,
-    ping: Duration,
-) {
-    let Ok(ready) = sse::Data::new_json(&ready) else {
-        return;
-    };
-    if tx
-        .send(Box::new(ready.event("ready").into()))
-        .await
-        .is_err()
-    {
-        return;
-    }
-    // Live events already sent as backlog are skipped by id.
-    let sent: HashSet<MessageId> = backlog.iter().filter_map(|o| o.message_id).collect();
-    for event in &backlog {
-        if tx.send(to_sse(event)).await.is_err() {
-            return;
-        }
-        metrics::inc(&metrics::EVENTS_DELIVERED);
-    }
-    let mut pings = tokio::time::interval_at(Instant::now() + ping, ping);
-    loop {
-        tokio::select! {
-            biased;
-            _ = tx.closed() => return,
-            _ = tokio::time::sleep_until(session_ends) => return,
-            event = live.recv() => {
-                let Some(event) = event else { return };
-                if !sent.is_empty() && event.message_id.is_some_and(|id| sent.contains(&id)) {
-                    continue;
-                }
-                if tx.send(to_sse(&event)).await.is_err() {
-                    return;
-                }
-                metrics::inc(&metrics::EVENTS_DELIVERED);
+        // Rooms start where the position says, but never before the user
+        // joined them.
+        let starts = |position: &Position| -> Vec<(String, MessageId)> {
+            rooms
+                .iter()
+                .map(|(room, joined_ms)| {
+                    let joined = MessageId {
+                        ms: joined_ms.saturating_sub(1),
+                        seq: u64::MAX,
+                    };
+                    (
+                        room.clone(),
+                        position.after(position::room(room)).max(joined),
+                    )
+                })
+                .collect()
+        };
+        // A resume: everything after the client's token, if history still
+        // has it all, continuing the token's lineage.
+        if let Some(mut position) = request.last_event_id.as_deref().and_then(Position::decode) {
+            let mut missed = store
+                .room_messages_since(&starts(&position), resume_max)
+                .await?;
+            if missed.complete {
+                let earliest = position.earliest();
+                store
+                    .direct_messages_since(
+                        user_id,
+                        earliest,
+                        |other| position.after(position::conversation(user_id, other)),
+                        resume_max,
+                        &mut missed,
+                    )
+                    .await?;
             }
-            _ = pings.tick() => {
-                if tx.send(Box::new(sse::Event::Comment("ping".into()))).await.is_err() {
-                    return;
+            if missed.complete {
+                let mut events: Vec<Outgoing> = missed
+                    .rooms
+                    .into_iter()
+                    .map(Event::RoomMessage)
+                    .chain(missed.direct.into_iter().map(Event::DirectMessage))
+                    .filter_map(Outgoing::from_event)
+                    .collect();
+                for event in &events {
+                    if let Some((container, id)) = event.message {
+                        position.advance(container, id);
+                    }
+                }
+                // Queued direct messages the resume already covers go.
+                let offline: Vec<Outgoing> = queued
+                    .into_iter()
+                    .filter(|e| e.message.is_none_or(|(c, id)| !position.covers(c, id)))
+                    .collect();
+                let offline_count = offline.len();
+                events.extend(offline);
+                sort_by_time(&mut events);
+                return Ok(Backlog {
+                    events,
+                    position,
+                    offline_count,
+                    resumed: true,
+                });
+            }
+        }
+        // No (usable) token: a new lineage; an offline user gets what
+        // arrived while they were away, newest first up to the cap.
+        let mut position = Position::starting_at(base_ms);
+        let mut events = queued;
+        if let StreamOpen::Offline {
+            position: stored, ..
+        } = opened
+        {
+            let since = stored
+                .as_deref()
+                .and_then(Position::decode)
+                .unwrap_or_else(|| Position::starting_at(0));
+            let cap = self.offline_cap;
+            let rooms = store.room_backlog(user_id, &starts(&since), cap).await?;
+            events.extend(
+                rooms
+                    .into_iter()
+                    .filter_map(|m| Outgoing::from_event(Event::RoomMessage(m))),
+            );
+            sort_by_time(&mut events);
+            let excess = events.len().saturating_sub(cap);
+            events.drain(..excess);
+        }
+        for event in &events {
+            if let Some((container, id)) = event.message {
+                position.advance(container, id);
+            }
+        }
+        Ok(Backlog {
+            offline_count: events.len(),
+            events,
+            position,
+            resumed: false,
+        })
+    }
+}
+
+/// What a stream sends before live events.
+struct Backlog {
+    /// In sending order.
+    events: Vec<Outgoing>,
+    /// Where the stream stands once they are sent.
+    position: Position,
+    /// How many of them are the offline backlog (`ready.offline_count`).
+    offline_count: usize,
+    /// Whether a `Last-Event-ID` resumed with nothing missing.
+    resumed: bool,
+}
+
+/// Orders a backlog by when each event happened (message ids and
+/// notification times are both milliseconds); the sort is stable, so events
+/// of one room or conversation keep their order.
+fn sort_by_time(events: &mut [Outgoing]) {
+    events.sort_by_key(|e| match e.message {
+        Some((_, id)) => id,
+        None => MessageId {
+            ms: e.at_ms.unwrap_or(0),
+            seq: u64::MAX,
+        },
+    });
+}
+
+/// A stream being fed.
+struct Feed {
+    /// To the SSE response.
+    tx: mpsc::Sender<Box<sse::Event>>,
+    /// Where the stream stands: the messages sent so far.
+    position: Position,
+    /// The latest resume token, shared with the hub for the heartbeat
+    /// (which stores it as the user's position in case this instance dies).
+    token: Arc<Mutex<String>>,
+}
+
+impl Feed {
+    /// One event in SSE form; messages carry the resume token after them.
+    fn sse_event(&mut self, event: &Outgoing) -> Box<sse::Event> {
+        let data = sse::Data::new(event.data.clone()).event(event.event);
+        Box::new(match event.message {
+            Some((container, id)) => {
+                self.position.advance(container, id);
+                let token = self.position.encode();
+                if let Ok(mut shared) = self.token.lock() {
+                    shared.clone_from(&token);
+                }
+                data.id(token).into()
+            }
+            None => data.into(),
+        })
+    }
+
+    /// Writes `ready`, the backlog, then live events until the client goes,
+    /// the session ends, or the hub drops the stream (revoked, too slow,
+    /// shutdown). Returns where the stream stood.
+    async fn run(
+        mut self,
+        ready: Ready,
+        backlog: Vec<Outgoing>,
+        mut live: mpsc::Receiver<Arc<Outgoing>>,
+        session_ends: Instant,
+        ping: Duration,
+    ) -> Position {
+        let Ok(ready) = sse::Data::new_json(&ready) else {
+            return self.position;
+        };
+        if self
+            .tx
+            .send(Box::new(ready.event("ready").into()))
+            .await
+            .is_err()
+        {
+            return self.position;
+        }
+        // Live events already sent as backlog are skipped.
+        let sent: HashSet<(Fingerprint, MessageId)> =
+            backlog.iter().filter_map(|o| o.message).collect();
+        for event in &backlog {
+            let sse = self.sse_event(event);
+            if self.tx.send(sse).await.is_err() {
+                return self.position;
+            }
+            metrics::inc(&metrics::EVENTS_DELIVERED);
+        }
+        let mut pings = tokio::time::interval_at(Instant::now() + ping, ping);
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.tx.closed() => return self.position,
+                _ = tokio::time::sleep_until(session_ends) => return self.position,
+                event = live.recv() => {
+                    let Some(event) = event else { return self.position };
+                    if !sent.is_empty() && event.message.is_some_and(|m| sent.contains(&m)) {
+                        continue;
+                    }
+                    let sse = self.sse_event(&event);
+                    if self.tx.send(sse).await.is_err() {
+                        return self.position;
+                    }
+                    metrics::inc(&metrics::EVENTS_DELIVERED);
+                }
+                _ = pings.tick() => {
+                    if self.tx.send(Box::new(sse::Event::Comment("ping".into()))).await.is_err() {
+                        return self.position;
+                    }
                 }
             }
         }
@@ -253,8 +434,8 @@ mod tests {
     use crate::message::{RoomMessageRecord, UserLite};
     use crate::model::Notification;
 
-    fn msg(ms: u64) -> Event {
-        Event::RoomMessage(RoomMessageRecord {
+    fn msg(ms: u64) -> Outgoing {
+        Outgoing::from_event(Event::RoomMessage(RoomMessageRecord {
             id: MessageId { ms, seq: 0 },
             room_id: "r".into(),
             sender: UserLite {
@@ -264,26 +445,31 @@ mod tests {
             },
             body: "x".into(),
             client_id: None,
-        })
+        }))
+        .unwrap()
     }
 
     #[test]
-    fn a_resume_backlog_is_in_id_order_without_duplicates() {
-        let note = Event::Notification(Notification {
+    fn a_backlog_sorts_by_time_keeping_each_rooms_order() {
+        let note = Outgoing::from_event(Event::Notification(Notification {
             kind: "k".into(),
             text: "t".into(),
-            created_at: "2024-11-23T10:25:00.123Z".into(),
-        });
-        let queued = vec![msg(2).encode(), note.encode(), msg(3).encode()];
-        let out = merge_backlog(&queued, vec![msg(1), msg(2)]);
-        let names: Vec<_> = out.iter().map(|o| (o.event, o.id.clone())).collect();
+            created_at: crate::clock::rfc3339_ms(2),
+        }))
+        .unwrap();
+        let mut events = vec![msg(3), note, msg(1), msg(2)];
+        sort_by_time(&mut events);
+        let order: Vec<_> = events
+            .iter()
+            .map(|e| (e.event, e.message.map(|(_, id)| id.ms)))
+            .collect();
         assert_eq!(
-            names,
+            order,
             [
-                ("message", Some("1-0".into())),
-                ("message", Some("2-0".into())),
+                ("message", Some(1)),
+                ("message", Some(2)),
                 ("notification", None),
-                ("message", Some("3-0".into())),
+                ("message", Some(3)),
             ]
         );
     }

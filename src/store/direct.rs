@@ -53,35 +53,30 @@ fn parse_element(element: &str) -> StoreResult<DirectMessageRecord> {
 }
 
 impl Store {
-    /// Stores `message` (its id is assigned here) once per `client_id` and
-    /// hands it to realtime delivery (one atomic script), then moves the
-    /// conversation to the top of both users' conversation lists (repeated
-    /// on retries, so it heals if that second step failed).
+    /// Stores `message` (its id is assigned here) once per `client_id`,
+    /// publishing it to the sender's other streams (one atomic script in the
+    /// conversation's slot); then delivers it to the recipient, live or
+    /// queued (in their slot), and moves the conversation to the top of both
+    /// users' conversation lists. A repeat with the same `client_id` runs
+    /// the later steps again, so they heal if a first attempt failed there.
     #[tracing::instrument(skip_all, fields(sender_id = %message.sender.id, recipient_id = %message.recipient.id))]
     pub async fn send_direct_message(
         &self,
         message: DirectMessageRecord,
     ) -> StoreResult<Sent<DirectMessageRecord>> {
         let k = &self.keys;
-        let (sender, recipient) = (message.sender.id.clone(), message.recipient.id.clone());
-        let (sender, recipient) = (sender.as_str(), recipient.as_str());
+        let sender = message.sender.id.clone();
+        let recipient = message.recipient.id.clone();
         let mut invocation = SEND_DIRECT_MESSAGE.prepare_invoke();
-        invocation
-            .key(k.direct_messages(sender, recipient))
-            .key(k.presence())
-            .key(k.offline(recipient))
-            .key(k.last_message_id());
+        invocation.key(k.direct_messages(&sender, &recipient));
         if let Some(client_id) = &message.client_id {
-            invocation.key(k.direct_idempotency(sender, recipient, sender, client_id));
+            invocation.key(k.direct_idempotency(&sender, &recipient, &sender, client_id));
         }
         invocation
             .arg(Event::DirectMessage(message.clone()).to_json())
             .arg(self.limits.direct_history_max_len)
             .arg(self.limits.idempotency_ttl_secs)
-            .arg(recipient)
-            .arg(k.user_channel(recipient))
-            .arg(k.user_channel(sender))
-            .arg(self.limits.offline_queue_max_len);
+            .arg(k.user_channel(&sender));
         let mut conn = self.conn();
         let (status, reply): (String, String) =
             self.run(invocation.invoke_async(&mut conn)).await?;
@@ -94,9 +89,13 @@ impl Store {
             "dup" => Sent::Repeat(parse_element(&reply)?),
             other => return Err(StoreError::Corrupt(format!("send script said {other}"))),
         };
-        let ms = sent.message().id.ms;
-        for (owner, other) in [(sender, recipient), (recipient, sender)] {
-            self.touch_recency(&k.user_conversations(owner), ms, other, "GT")
+        let stored = sent.message();
+        if let Sent::New(_) = &sent {
+            let wire = Event::DirectMessage(stored.clone()).encode();
+            self.deliver_to_user(&recipient, &wire).await?;
+        }
+        for (owner, other) in [(&sender, &recipient), (&recipient, &sender)] {
+            self.touch_recency(&k.user_conversations(owner), stored.id.ms, other, "GT")
                 .await?;
         }
         Ok(sent)

@@ -127,12 +127,6 @@ impl Keys {
         format!("{}{{presence}}:online", self.prefix)
     }
 
-    /// STRING: the last message id handed out (room or direct), so ids are
-    /// unique and ordered across the whole deployment.
-    pub fn last_message_id(&self) -> String {
-        format!("{}{{presence}}:last_message_id", self.prefix)
-    }
-
     /// ZSET user id -> registration recency: every user (for broadcasts).
     pub fn all_users(&self) -> String {
         format!("{}{{presence}}:users", self.prefix)
@@ -144,16 +138,17 @@ impl Keys {
         format!("{}{{u:{user_id}}}:streams", self.prefix)
     }
 
-    /// LIST of internal event JSON: what arrived while the user had no open
-    /// stream, oldest first, capped.
+    /// LIST of events (wire form): direct messages and notifications that
+    /// arrived while the user had no open stream, oldest first, capped.
     pub fn offline(&self, user_id: &str) -> String {
         format!("{}{{u:{user_id}}}:offline", self.prefix)
     }
 
-    /// The two halves of [`Keys::offline`] around the user id, for scripts
-    /// that queue for users they discover themselves (room members).
-    pub fn offline_parts(&self) -> (String, String) {
-        (format!("{}{{u:", self.prefix), "}:offline".to_owned())
+    /// STRING: the resume token of the user's last stream to close (or of
+    /// a live one, refreshed by the heartbeat): where their offline backlog
+    /// of room messages starts.
+    pub fn position(&self, user_id: &str) -> String {
+        format!("{}{{u:{user_id}}}:position", self.prefix)
     }
 
     /// STRING with TTL: `<user id> <session id>` of an SSE ticket.
@@ -172,17 +167,9 @@ impl Keys {
         format!("{}{{r:{room_id}}}:events", self.prefix)
     }
 
-    /// Pub/Sub channel for notifications to everyone.
-    pub fn broadcast_channel(&self) -> String {
-        format!("{}broadcast", self.prefix)
-    }
-
-    /// Which channel this is: the inverse of the three channel names above.
+    /// Which channel this is: the inverse of the two channel names above.
     pub fn parse_channel<'a>(&self, channel: &'a str) -> Option<Channel<'a>> {
         let rest = channel.strip_prefix(self.prefix.as_str())?;
-        if rest == "broadcast" {
-            return Some(Channel::Broadcast);
-        }
         let inner = rest.strip_prefix('{')?.strip_suffix("}:events")?;
         if let Some(user) = inner.strip_prefix("u:") {
             return Some(Channel::User(user));
@@ -198,8 +185,6 @@ pub enum Channel<'a> {
     User(&'a str),
     /// A room's channel.
     Room(&'a str),
-    /// The broadcast channel.
-    Broadcast,
 }
 
 #[cfg(test)]
@@ -239,6 +224,10 @@ mod tests {
             k.user_rooms("u1"),
             k.user_conversations("u1"),
             k.rate_limit("u1", "send"),
+            k.user_streams("u1"),
+            k.offline("u1"),
+            k.position("u1"),
+            k.user_channel("u1"),
         ] {
             assert_eq!(hash_tag(&key), tag);
         }
@@ -284,13 +273,7 @@ mod tests {
             k.parse_channel(&k.room_channel("r1")),
             Some(Channel::Room("r1"))
         );
-        assert_eq!(
-            k.parse_channel(&k.broadcast_channel()),
-            Some(Channel::Broadcast)
-        );
         assert_eq!(k.parse_channel("other:{u:x}:events"), None);
-        let (head, tail) = k.offline_parts();
-        assert_eq!(format!("{head}u1{tail}"), k.offline("u1"));
     }
 
     #[test]

@@ -38,9 +38,10 @@ pub enum HistoryQuery {
 impl Store {
     /// Stores `message` (its id is assigned here) in a room the sender
     /// belongs to, once per `client_id`, and hands it to realtime delivery.
-    /// The message, its counters, its idempotency record, the room's
-    /// activity order, the publish and the offline queues are one atomic
-    /// script.
+    /// The message, its counters, its idempotency record and the publish are
+    /// one atomic script in the room's slot, whatever the room's size:
+    /// members without a stream read it from the Stream when they return.
+    /// The room's place in the directory's activity order follows.
     #[tracing::instrument(skip_all, fields(room_id = %message.room_id, sender_id = %message.sender.id))]
     pub async fn send_room_message(&self, message: RoomMessageRecord) -> StoreResult<RoomSend> {
         let k = &self.keys;
@@ -52,14 +53,10 @@ impl Store {
             .key(k.room(room_id))
             .key(k.room_members(room_id))
             .key(k.room_messages(room_id))
-            .key(k.room_senders(room_id))
-            .key(k.presence())
-            .key(k.last_message_id())
-            .key(k.rooms_by_activity());
+            .key(k.room_senders(room_id));
         if let Some(client_id) = client_id {
             invocation.key(k.room_idempotency(room_id, &sender.id, client_id));
         }
-        let (offline_head, offline_tail) = k.offline_parts();
         invocation
             .arg(&sender.id)
             .arg(&sender.username)
@@ -68,11 +65,7 @@ impl Store {
             .arg(client_id.unwrap_or(""))
             .arg(self.limits.room_history_max_len)
             .arg(self.limits.idempotency_ttl_secs)
-            .arg(room_id)
             .arg(k.room_channel(room_id))
-            .arg(offline_head)
-            .arg(offline_tail)
-            .arg(self.limits.offline_queue_max_len)
             .arg(self.limits.room_history_max_age_secs.saturating_mul(1000))
             .arg(Event::RoomMessage(message.clone()).to_json());
         let mut conn = self.conn();
@@ -91,8 +84,11 @@ impl Store {
         )?)?;
         let extra = reply.next();
         if is_new {
-            let queued: u64 = decode(extra.unwrap_or(redis::Value::Nil))?;
-            crate::metrics::add(&crate::metrics::OFFLINE_QUEUED, queued);
+            // The room rises in the directory's activity order (a derived
+            // index in another slot: a failure here leaves the message
+            // stored and the room listed where it was).
+            self.touch_recency(&k.rooms_by_activity(), id.ms, room_id, "XX")
+                .await?;
             return Ok(RoomSend::Sent(Sent::New(RoomMessageRecord {
                 id,
                 ..message

@@ -146,6 +146,14 @@ impl Store {
             .map(|_| ())
     }
 
+    /// Now by the Redis clock (which stamps message ids), in ms.
+    pub async fn time_ms(&self) -> StoreResult<u64> {
+        let mut conn = self.conn();
+        let (secs, micros): (u64, u64) =
+            self.run(redis::cmd("TIME").query_async(&mut conn)).await?;
+        Ok(secs * 1000 + micros / 1000)
+    }
+
     /// Publishes events, each on its channel, in order, in one round trip.
     pub async fn publish(&self, events: &[(String, &crate::event::Event)]) -> StoreResult<()> {
         if events.is_empty() {

@@ -1,54 +1,96 @@
-//! Operator notifications: published live and queued for users without an
-//! open stream, in one script.
+//! Delivering events to users: live on their channel when they hold a live
+//! stream, queued in their offline list when they hold none, decided per
+//! user in their own hash slot (`scripts/deliver_to_user.lua`).
 
 use std::sync::LazyLock;
 
 use redis::Script;
 
 use super::{Store, StoreResult};
+use crate::clock::now_ms;
 use crate::event::Event;
 
-static NOTIFY: LazyLock<Script> =
-    LazyLock::new(|| super::script(include_str!("scripts/notify.lua")));
-static NOTIFY_ALL: LazyLock<Script> =
-    LazyLock::new(|| super::script(include_str!("scripts/notify_all.lua")));
+static DELIVER_TO_USER: LazyLock<Script> =
+    LazyLock::new(|| super::script(include_str!("scripts/deliver_to_user.lua")));
+
+/// Users delivered to per round trip when addressing many.
+const BATCH: usize = 500;
 
 impl Store {
-    /// Delivers an event to these users: live where they have streams,
-    /// queued where they have none. Returns how many users there are.
-    pub async fn notify_users(&self, user_ids: &[String], event: &Event) -> StoreResult<u64> {
+    /// Delivers an event (wire form) to one user; returns whether it was
+    /// queued (they had no live stream).
+    pub async fn deliver_to_user(&self, user_id: &str, wire: &str) -> StoreResult<bool> {
         let k = &self.keys;
-        let mut invocation = NOTIFY.prepare_invoke();
-        invocation
-            .key(k.presence())
-            .arg(event.encode())
-            .arg(self.limits.offline_queue_max_len);
-        for user in user_ids {
-            invocation
-                .arg(user)
-                .arg(k.user_channel(user))
-                .arg(k.offline(user));
-        }
         let mut conn = self.conn();
-        self.run(invocation.invoke_async(&mut conn)).await
+        let queued: i64 = self
+            .run(
+                DELIVER_TO_USER
+                    .key(k.user_streams(user_id))
+                    .key(k.offline(user_id))
+                    .arg(now_ms())
+                    .arg(wire)
+                    .arg(self.limits.offline_queue_max_len)
+                    .arg(k.user_channel(user_id))
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        if queued == 1 {
+            crate::metrics::inc(&crate::metrics::OFFLINE_QUEUED);
+        }
+        Ok(queued == 1)
     }
 
-    /// Delivers an event to every user. Returns how many there are.
-    pub async fn notify_everyone(&self, event: &Event) -> StoreResult<u64> {
+    /// Delivers an event to these users, a batch per round trip. Returns how
+    /// many users there are.
+    pub async fn notify_users(&self, user_ids: &[String], event: &Event) -> StoreResult<u64> {
         let k = &self.keys;
-        let (head, tail) = k.offline_parts();
+        let wire = event.encode();
+        let now = now_ms();
         let mut conn = self.conn();
-        self.run(
-            NOTIFY_ALL
-                .key(k.all_users())
-                .key(k.presence())
-                .arg(event.encode())
-                .arg(k.broadcast_channel())
-                .arg(head)
-                .arg(tail)
-                .arg(self.limits.offline_queue_max_len)
-                .invoke_async(&mut conn),
-        )
-        .await
+        for batch in user_ids.chunks(BATCH) {
+            // Loaded in the same pipeline: a pipelined EVALSHA is not retried
+            // with the script's text after a Redis restart.
+            let mut pipe = redis::pipe();
+            pipe.load_script(&DELIVER_TO_USER).ignore();
+            for user in batch {
+                let mut invocation = DELIVER_TO_USER.prepare_invoke();
+                invocation
+                    .key(k.user_streams(user))
+                    .key(k.offline(user))
+                    .arg(now)
+                    .arg(&wire)
+                    .arg(self.limits.offline_queue_max_len)
+                    .arg(k.user_channel(user));
+                pipe.invoke_script(&invocation);
+            }
+            let queued: Vec<i64> = self.run(pipe.query_async(&mut conn)).await?;
+            let queued = queued.iter().filter(|q| **q == 1).count() as u64;
+            crate::metrics::add(&crate::metrics::OFFLINE_QUEUED, queued);
+        }
+        Ok(user_ids.len() as u64)
+    }
+
+    /// Delivers an event to every user, in batches. Returns how many there
+    /// are.
+    pub async fn notify_everyone(&self, event: &Event) -> StoreResult<u64> {
+        let mut conn = self.conn();
+        let mut total = 0;
+        let mut start = 0isize;
+        loop {
+            let end = start + BATCH as isize - 1;
+            let users: Vec<String> = self
+                .run(redis::AsyncCommands::zrange(
+                    &mut conn,
+                    self.keys.all_users(),
+                    start,
+                    end,
+                ))
+                .await?;
+            if users.is_empty() {
+                return Ok(total);
+            }
+            total += self.notify_users(&users, event).await?;
+            start = end + 1;
+        }
     }
 }

@@ -7,11 +7,13 @@ use super::{Store, StoreResult};
 use crate::clock::now_ms;
 
 impl Store {
-    /// Extends the life of open streams (user id, stream id) to `expiry_ms`:
-    /// the heartbeat that keeps a live instance's users online.
+    /// Extends the life of open streams (user id, stream id, resume token)
+    /// to `expiry_ms`, and stores each token as its user's position: the
+    /// heartbeat that keeps a live instance's users online, and bounds what
+    /// repeats in their backlog should this instance die.
     pub async fn refresh_streams(
         &self,
-        streams: &[(String, String)],
+        streams: &[(String, String, String)],
         expiry_ms: u64,
     ) -> StoreResult<()> {
         if streams.is_empty() {
@@ -19,7 +21,10 @@ impl Store {
         }
         let k = &self.keys;
         let mut pipe = redis::pipe();
-        for (user, stream) in streams {
+        for (user, stream, token) in streams {
+            if !token.is_empty() {
+                pipe.cmd("SET").arg(k.position(user)).arg(token).ignore();
+            }
             pipe.cmd("ZADD")
                 .arg(k.user_streams(user))
                 .arg("XX")

@@ -1,51 +1,111 @@
-//! Resume reads: what a stream that stopped at a message id missed, read
-//! back from room Streams and conversation Lists.
+//! Reading what a stream missed, from where it stood: room messages from
+//! the rooms' Streams and direct messages from the conversations' Lists.
+//! Only rooms and conversations with activity since are read (the
+//! directory's activity order and each user's conversation order say which),
+//! so the work is proportional to what is sent plus the number of active
+//! rooms, never to the rooms joined times the cap.
 
 use std::collections::HashMap;
 
+use redis::AsyncCommands;
+
 use super::messages::{HistoryQuery, entry_to_message, stream_id};
+use super::rooms::RECENCY_PER_MS;
 use super::{Store, StoreResult, decode};
 use crate::domain::MessageId;
-use crate::event::Event;
+use crate::message::{DirectMessageRecord, RoomMessageRecord};
 
-/// Messages a resuming stream missed.
+/// Messages read back for a stream.
 #[derive(Debug, Default)]
 pub struct Missed {
-    /// Room and direct messages after the resume point, in id order.
-    pub events: Vec<Event>,
-    /// Whether that is everything: false when some history after the resume
-    /// point has been trimmed away (or there was more than could be sent).
+    /// Room messages, each room's in id order.
+    pub rooms: Vec<RoomMessageRecord>,
+    /// Direct messages, each conversation's in id order.
+    pub direct: Vec<DirectMessageRecord>,
+    /// Whether that is everything after the starts: false when some of it
+    /// has been trimmed from history, or there was more than asked for.
     pub complete: bool,
 }
 
+/// Where reading starts in one room or conversation: after this id.
+pub type Start = MessageId;
+
+/// A stream entry as the pipeline returns it.
+type Entries = Vec<(String, HashMap<String, String>)>;
+
 impl Store {
-    /// The room and direct messages addressed to `user_id` after `after`, at
-    /// most `limit`, in id order: what a stream that stopped at `after`
-    /// missed.
-    pub async fn missed_since(
+    /// The rooms `user_id` belongs to, with when they joined (ms).
+    pub async fn user_rooms_joined(&self, user_id: &str) -> StoreResult<Vec<(String, u64)>> {
+        let mut conn = self.conn();
+        let rooms: Vec<(String, f64)> = self
+            .run(conn.zrange_withscores(self.keys.user_rooms(user_id), 0, -1))
+            .await?;
+        Ok(rooms
+            .into_iter()
+            .map(|(room, recency)| (room, (recency as i64 / RECENCY_PER_MS).max(0) as u64))
+            .collect())
+    }
+
+    /// Which of `rooms` have had a message after their start: the
+    /// directory's activity order keeps each room's latest message time (or
+    /// a score below zero for rooms without one).
+    async fn active_rooms<'a>(
         &self,
-        user_id: &str,
-        after: MessageId,
+        rooms: &'a [(String, Start)],
+    ) -> StoreResult<Vec<&'a (String, Start)>> {
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = rooms.iter().map(|(id, _)| id.as_str()).collect();
+        let mut conn = self.conn();
+        let scores: Vec<Option<f64>> = self
+            .run(
+                redis::cmd("ZMSCORE")
+                    .arg(self.keys.rooms_by_activity())
+                    .arg(&ids)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        Ok(rooms
+            .iter()
+            .zip(scores)
+            .filter(|((_, start), _)| *start < MessageId::MAX)
+            .filter(|((_, start), score)| match score {
+                // Recencies are at least the message's ms times 1000.
+                Some(score) => *score >= 0.0 && (*score as i64 / RECENCY_PER_MS) as u64 >= start.ms,
+                // Not in the directory (a leftover of a failed create):
+                // read it rather than risk missing something.
+                None => true,
+            })
+            .map(|(room, _)| room)
+            .collect())
+    }
+
+    /// Room messages after each room's start, oldest first per room, at
+    /// most `limit` in all; `complete` says whether that was everything.
+    pub async fn room_messages_since(
+        &self,
+        rooms: &[(String, Start)],
         limit: usize,
     ) -> StoreResult<Missed> {
-        let k = &self.keys;
         let mut missed = Missed {
-            events: Vec::new(),
             complete: true,
+            ..Missed::default()
         };
-        if after == MessageId::MAX {
+        let active = self.active_rooms(rooms).await?;
+        if active.is_empty() {
             return Ok(missed);
         }
-        let rooms = self.user_room_ids(user_id).await?;
-        let mut conn = self.conn();
-        // Rooms: the entries after the id, plus each stream's first entry and
-        // the room's message count, to tell whether history was trimmed.
+        let k = &self.keys;
+        // The entries after each start (one more than the limit tells that
+        // there are too many), plus each stream's first entry and the room's
+        // message count, to tell whether history was trimmed past the start.
         let mut pipe = redis::pipe();
-        for room in &rooms {
+        for (room, start) in &active {
             let stream = k.room_messages(room);
             pipe.cmd("XRANGE")
                 .arg(&stream)
-                .arg(format!("({after}"))
+                .arg(format!("({start}"))
                 .arg("+")
                 .arg("COUNT")
                 .arg(limit + 1);
@@ -58,15 +118,11 @@ impl Store {
             pipe.cmd("XLEN").arg(&stream);
             pipe.cmd("HGET").arg(k.room(room)).arg("message_count");
         }
-        type Entries = Vec<(String, HashMap<String, String>)>;
-        let replies: Vec<redis::Value> = if rooms.is_empty() {
-            Vec::new()
-        } else {
-            self.run(pipe.query_async(&mut conn)).await?
-        };
+        let mut conn = self.conn();
+        let replies: Vec<redis::Value> = self.run(pipe.query_async(&mut conn)).await?;
         let mut replies = replies.into_iter();
-        for room in &rooms {
-            let (Some(after_entries), Some(first), Some(len), Some(count)) = (
+        for (room, start) in active {
+            let (Some(after), Some(first), Some(len), Some(count)) = (
                 replies.next(),
                 replies.next(),
                 replies.next(),
@@ -74,54 +130,118 @@ impl Store {
             ) else {
                 break;
             };
-            let entries: Entries = decode(after_entries)?;
+            let after: Entries = decode(after)?;
             let first: Entries = decode(first)?;
             let len: u64 = decode(len)?;
             let count: Option<u64> = decode(count)?;
             // Older entries were trimmed and the oldest one kept is newer
-            // than the resume point: some of what was missed is gone.
+            // than the start: some of what was missed is gone.
             let trimmed = count.unwrap_or(0) > len;
             if trimmed
                 && first
                     .first()
                     .and_then(|(id, _)| MessageId::parse(id))
-                    .is_some_and(|first| first > after)
+                    .is_some_and(|first| first > *start)
             {
                 missed.complete = false;
             }
-            for (id, fields) in entries {
-                let message = entry_to_message(room, stream_id(&id)?, &fields)?;
-                missed.events.push(Event::RoomMessage(message));
+            for (id, fields) in after {
+                missed
+                    .rooms
+                    .push(entry_to_message(room, stream_id(&id)?, &fields)?);
+            }
+            if missed.rooms.len() > limit {
+                missed.rooms.truncate(limit);
+                missed.complete = false;
+                break;
             }
         }
-        // Conversations whose last message is after the resume point.
-        let conversations: Vec<String> = self
+        Ok(missed)
+    }
+
+    /// The newest room messages after each room's start, at most `limit` in
+    /// all, leaving out `user_id`'s own: the room part of an offline
+    /// backlog. Oldest first.
+    pub async fn room_backlog(
+        &self,
+        user_id: &str,
+        rooms: &[(String, Start)],
+        limit: usize,
+    ) -> StoreResult<Vec<RoomMessageRecord>> {
+        let active = self.active_rooms(rooms).await?;
+        if active.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for (room, start) in &active {
+            pipe.cmd("XREVRANGE")
+                .arg(self.keys.room_messages(room))
+                .arg("+")
+                .arg(format!("({start}"))
+                .arg("COUNT")
+                .arg(limit);
+        }
+        let mut conn = self.conn();
+        let replies: Vec<Entries> = self.run(pipe.query_async(&mut conn)).await?;
+        let mut messages = Vec::new();
+        for ((room, _), entries) in active.into_iter().zip(replies) {
+            for (id, fields) in entries {
+                let message = entry_to_message(room, stream_id(&id)?, &fields)?;
+                if message.sender.id != user_id {
+                    messages.push(message);
+                }
+            }
+        }
+        messages.sort_by_key(|m| m.id);
+        let excess = messages.len().saturating_sub(limit);
+        messages.drain(..excess);
+        Ok(messages)
+    }
+
+    /// Direct messages of `user_id` after each conversation's start (given
+    /// by `start_of`, keyed by the other user's id), in conversations active
+    /// after `earliest`, at most `limit` in all.
+    pub async fn direct_messages_since(
+        &self,
+        user_id: &str,
+        earliest: MessageId,
+        start_of: impl Fn(&str) -> Start,
+        limit: usize,
+        missed: &mut Missed,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let others: Vec<String> = self
             .run(
                 redis::cmd("ZRANGE")
-                    .arg(k.user_conversations(user_id))
+                    .arg(self.keys.user_conversations(user_id))
                     .arg("+inf")
-                    .arg(format!("({}", after.ms.saturating_mul(1000)))
+                    .arg(format!(
+                        "({}",
+                        earliest.ms.saturating_mul(RECENCY_PER_MS as u64)
+                    ))
                     .arg("BYSCORE")
                     .arg("REV")
                     .query_async(&mut conn),
             )
             .await?;
-        for other in conversations {
+        for other in others {
+            let budget = limit.saturating_sub(missed.rooms.len() + missed.direct.len());
             let (messages, more) = self
-                .direct_history(user_id, &other, HistoryQuery::After(after), limit)
+                .direct_history(
+                    user_id,
+                    &other,
+                    HistoryQuery::After(start_of(&other)),
+                    budget.max(1),
+                )
                 .await?;
-            if more {
+            if more || messages.len() > budget {
                 missed.complete = false;
             }
-            missed
-                .events
-                .extend(messages.into_iter().map(Event::DirectMessage));
+            missed.direct.extend(messages.into_iter().take(budget));
+            if !missed.complete {
+                break;
+            }
         }
-        missed.events.sort_by_key(Event::message_id);
-        if missed.events.len() > limit {
-            missed.events.truncate(limit);
-            missed.complete = false;
-        }
-        Ok(missed)
+        Ok(())
     }
 }

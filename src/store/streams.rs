@@ -1,11 +1,13 @@
 //! Stream bookkeeping: which streams a user holds open (on every instance),
-//! and the moment a stream opens (taking the offline queue) or closes
-//! (maybe taking the user offline). Both are scripts, atomic with respect
-//! to sends, which queue only for users not marked online.
+//! and the moments a stream opens (taking what waited for an offline user)
+//! and closes (maybe taking the user offline). Both are scripts in the
+//! user's hash slot, atomic with respect to deliveries to the user, which
+//! queue only while they hold no live stream. The presence index (who is
+//! online, for listings) is updated after each, as a separate command.
 
 use std::sync::LazyLock;
 
-use redis::Script;
+use redis::{AsyncCommands, Script};
 
 use super::{Store, StoreError, StoreResult};
 use crate::clock::now_ms;
@@ -20,14 +22,23 @@ static STREAM_CLOSE: LazyLock<Script> =
 pub enum StreamOpen {
     /// The user already holds the maximum number of streams.
     Full,
-    /// Recorded; these events (wire form) were waiting in the offline
-    /// queue, oldest first, which is now empty.
-    Opened(Vec<String>),
+    /// Recorded; the user already had a live stream, so nothing waited.
+    Online,
+    /// Recorded; the user was offline. What waited for them: the stored
+    /// position of their last stream (a resume token), if any, and their
+    /// offline queue (events in wire form, oldest first), which stays in
+    /// Redis until [`Store::drained`] says the stream has taken it.
+    Offline {
+        /// Where their last stream stood.
+        position: Option<String>,
+        /// Their offline queue.
+        queued: Vec<String>,
+    },
 }
 
 impl Store {
-    /// Records an open stream (refused past `cap`), marks the user online
-    /// and drains their offline queue, atomically.
+    /// Records an open stream (refused past `cap`) and marks the user
+    /// online; an offline user's backlog comes back with it.
     pub async fn open_stream(
         &self,
         user_id: &str,
@@ -41,9 +52,8 @@ impl Store {
             .run(
                 STREAM_OPEN
                     .key(k.user_streams(user_id))
-                    .key(k.presence())
                     .key(k.offline(user_id))
-                    .arg(user_id)
+                    .key(k.position(user_id))
                     .arg(stream_id)
                     .arg(now_ms())
                     .arg(expiry_ms)
@@ -53,30 +63,61 @@ impl Store {
             )
             .await?;
         let mut reply = reply.into_iter();
-        match reply.next().as_deref() {
-            Some("ok") => Ok(StreamOpen::Opened(reply.collect())),
-            Some("full") => Ok(StreamOpen::Full),
-            other => Err(StoreError::Corrupt(format!("stream_open said {other:?}"))),
-        }
+        let opened = match reply.next().as_deref() {
+            Some("full") => return Ok(StreamOpen::Full),
+            Some("online") => StreamOpen::Online,
+            Some("offline") => StreamOpen::Offline {
+                position: reply.next().filter(|p| !p.is_empty()),
+                queued: reply.collect(),
+            },
+            other => return Err(StoreError::Corrupt(format!("stream_open said {other:?}"))),
+        };
+        self.run(conn.zadd::<_, _, _, ()>(k.presence(), user_id, expiry_ms))
+            .await?;
+        Ok(opened)
     }
 
-    /// Forgets a closed stream (`None`: only expired ones) and marks the user
-    /// offline when it was their last. Returns whether they went offline.
-    pub async fn close_stream(&self, user_id: &str, stream_id: Option<&str>) -> StoreResult<bool> {
+    /// The stream that opened for an offline user has taken the first
+    /// `count` events of their queue: they leave it. (Nothing was queued
+    /// meanwhile, since the user has been online since.)
+    pub async fn drained(&self, user_id: &str, count: usize) -> StoreResult<()> {
+        if count == 0 {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let start = isize::try_from(count).unwrap_or(isize::MAX);
+        self.run(conn.ltrim::<_, ()>(self.keys.offline(user_id), start, -1))
+            .await
+    }
+
+    /// Forgets a closed stream (`None`: only expired ones) and, when it was
+    /// the user's last, marks them offline, storing `position` (the stream's
+    /// resume token) as where their offline backlog starts. Returns whether
+    /// they went offline.
+    pub async fn close_stream(
+        &self,
+        user_id: &str,
+        stream_id: Option<&str>,
+        position: Option<&str>,
+    ) -> StoreResult<bool> {
         let k = &self.keys;
         let mut conn = self.conn();
         let offline: i64 = self
             .run(
                 STREAM_CLOSE
                     .key(k.user_streams(user_id))
-                    .key(k.presence())
                     .key(k.user(user_id))
-                    .arg(user_id)
+                    .key(k.position(user_id))
                     .arg(stream_id.unwrap_or(""))
                     .arg(now_ms())
+                    .arg(position.unwrap_or(""))
                     .invoke_async(&mut conn),
             )
             .await?;
+        if offline == 1 {
+            self.run(conn.zrem::<_, _, ()>(k.presence(), user_id))
+                .await?;
+        }
         Ok(offline == 1)
     }
 }

@@ -28,6 +28,9 @@ async fn metrics_count_real_traffic_in_prometheus_text() {
     app.join(&bob, &room).await.assert_status(200);
 
     app.send(&alice, &room, "counted").await.assert_status(201);
+    app.send_direct(&alice, "bob", "queued")
+        .await
+        .assert_status(201);
     let (_stream, _) = app.events(&alice).await;
 
     let after = scrape().await;
@@ -41,7 +44,7 @@ async fn metrics_count_real_traffic_in_prometheus_text() {
         "{after}"
     );
     assert!(after.contains("# TYPE confab_http_requests_total counter"));
-    // Bob had no stream: the message was queued for him.
+    // Bob had no stream: the direct message was queued for him.
     assert!(
         metric(&after, "confab_offline_events_queued_total")
             > metric(&before, "confab_offline_events_queued_total")

@@ -52,11 +52,11 @@ async fn a_member_receives_a_message_live_exactly_once_with_its_history_id() {
 
     let sent = sent.assert_status(201);
     let got = bobs.expect("message").await;
-    assert_eq!(got.id.as_deref(), sent["id"].as_str());
     assert_eq!(got.data, *sent);
+    got.token();
     assert_eq!(
-        bobs.expect("message").await.id.as_deref(),
-        marker.json["id"].as_str()
+        bobs.expect("message").await.message_id(),
+        marker.json["id"].as_str().unwrap()
     );
     // The sender's own streams get it too (other devices stay in step).
     assert_eq!(alices.expect("message").await.data["body"], "hello bob");
@@ -79,7 +79,7 @@ async fn direct_messages_reach_both_users_streams() {
     let sent = sent.assert_status(201);
     let got = bobs.expect("direct_message").await;
     assert_eq!(got.data, *sent);
-    assert_eq!(got.id.as_deref(), sent["id"].as_str());
+    got.token();
     assert_eq!(alices.expect("direct_message").await.data, *sent);
 }
 
@@ -108,11 +108,7 @@ async fn an_offline_user_gets_the_backlog_once_then_live_events() {
     assert_eq!(ready["offline_count"], 6);
     for id in &sent {
         let event = first.next().await;
-        assert_eq!(
-            event.id.as_ref(),
-            id.as_str().map(String::from).as_ref(),
-            "{event:?}"
-        );
+        assert_eq!(event.message_id(), id.as_str().unwrap(), "{event:?}");
     }
     let live = app.send(&alice, &room, "live").await.assert_status(201)["id"].clone();
     assert_eq!(first.expect("message").await.data["id"], live);
@@ -148,7 +144,7 @@ async fn a_dropped_stream_resumes_after_last_event_id_with_nothing_missed_or_rep
         app.send(&alice, &room, &format!("before {i}"))
             .await
             .assert_status(201);
-        ids_seen.push(stream.expect("message").await.id.unwrap());
+        ids_seen.push(stream.expect("message").await.token());
     }
     let last = ids_seen.last().unwrap().clone();
     drop(stream);
@@ -185,10 +181,13 @@ async fn last_event_id_also_works_as_a_query_parameter_and_garbage_does_not_resu
     let app = spawn_app().await;
     let alice = app.user("alice").await;
     let room = app.room(&alice, "general").await;
-    let first = app.send(&alice, &room, "one").await.assert_status(201)["id"]
+    let (mut stream, _) = app.events(&alice).await;
+    let one = app.send(&alice, &room, "one").await.assert_status(201)["id"]
         .as_str()
         .unwrap()
         .to_owned();
+    let first = stream.expect("message").await.token();
+    drop(stream);
     app.send(&alice, &room, "two").await.assert_status(201);
     let auth = format!("Bearer {}", alice.token);
 
@@ -205,6 +204,9 @@ async fn last_event_id_also_works_as_a_query_parameter_and_garbage_does_not_resu
 
     let (_, garbage) = app.events_after(&alice, "not-an-id").await;
     assert_eq!(garbage["resumed"], false);
+    // A message id (what `id:` carried before resume tokens) resumes nothing.
+    let (_, old) = app.events_after(&alice, &one).await;
+    assert_eq!(old["resumed"], false);
 }
 
 #[actix_web::test]
@@ -304,26 +306,28 @@ async fn a_ticket_opens_streams_only_and_dies_with_its_session() {
 }
 
 #[actix_web::test]
-async fn message_ids_are_unique_and_increasing_across_rooms_and_conversations() {
+async fn message_ids_increase_within_each_room_and_conversation() {
     let app = spawn_app().await;
     let alice = app.user("alice").await;
     app.user("bob").await;
     let first = app.room(&alice, "first").await;
     let second = app.room(&alice, "second").await;
 
-    let mut ids = Vec::new();
+    let mut ids: [Vec<_>; 3] = Default::default();
     for i in 0..30 {
         let reply = match i % 3 {
             0 => app.send(&alice, &first, "a").await,
             1 => app.send(&alice, &second, "b").await,
             _ => app.send_direct(&alice, "bob", "c").await,
         };
-        ids.push(parse_message_id(
+        ids[i % 3].push(parse_message_id(
             reply.assert_status(201)["id"].as_str().unwrap(),
         ));
     }
 
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    for ids in ids {
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    }
 }
 
 #[actix_web::test]

@@ -18,7 +18,7 @@ fn message_ids(events: &[SseEvent]) -> Vec<String> {
     events
         .iter()
         .filter(|e| e.event == "message")
-        .map(|e| e.id.clone().expect("a message event has an id"))
+        .map(SseEvent::message_id)
         .collect()
 }
 
@@ -105,8 +105,8 @@ async fn a_stream_opened_while_messages_pour_in_gets_each_exactly_once_in_order(
     let mut received = stream.until("message", |m| m["body"] == "marker").await;
     received.push(SseEvent {
         event: "message".into(),
-        id: Some(marker),
-        data: json!({"room_id": room}),
+        id: None,
+        data: json!({"room_id": room, "id": marker}),
     });
 
     // Assert: every message of the history arrived once, in id order,
@@ -257,7 +257,7 @@ async fn streams_end_when_redis_goes_away_and_resume_without_gaps_after_it_retur
     let (alice, bob, room) = room_with_two(&app).await;
     let (mut stream, _) = app.events(&bob).await;
     app.send(&alice, &room, "before").await.assert_status(201);
-    let last_seen = stream.expect("message").await.id.unwrap();
+    let last_seen = stream.expect("message").await.token();
 
     // Act: Redis stops.
     redis.stop();
@@ -672,7 +672,7 @@ async fn five_hundred_streams_of_one_user_all_receive_a_message() {
     let got = join_all(streams.iter_mut().map(|s| s.expect("message"))).await;
     assert_eq!(got.len(), 500);
     for event in got {
-        assert_eq!(event.id.as_deref(), Some(id.as_str()));
+        assert_eq!(event.message_id(), id);
     }
     assert!(
         started.elapsed() < Duration::from_secs(30),
@@ -715,7 +715,7 @@ async fn a_stream_that_is_not_read_is_dropped_without_holding_up_others() {
                 .await
                 .unwrap_or_else(|| panic!("the fast stream ended after {}", got.len()));
             if event.event == "message" {
-                got.push(event.id.unwrap());
+                got.push(event.message_id());
             }
         }
         got
@@ -730,7 +730,7 @@ async fn a_stream_that_is_not_read_is_dropped_without_holding_up_others() {
         match slow.try_next_within(Duration::from_secs(10)).await {
             Ok(Some(event)) => {
                 if event.event == "message" {
-                    slow_got.push(event.id.unwrap());
+                    slow_got.push(event);
                 }
             }
             Ok(None) => break,
@@ -742,16 +742,16 @@ async fn a_stream_that_is_not_read_is_dropped_without_holding_up_others() {
     }
     assert!(slow_got.len() < COUNT, "the unread stream got everything");
     assert!(!slow_got.is_empty(), "the unread stream got nothing at all");
-    assert_eq!(slow_got, sent[..slow_got.len()]);
+    assert_eq!(message_ids(&slow_got), sent[..slow_got.len()]);
     // And it resumes from where it stopped.
-    let last = slow_got.last().cloned().unwrap_or_default();
+    let last = slow_got.last().map(SseEvent::token).unwrap_or_default();
     let (mut resumed, ready) = app.events_after(&bob, &last).await;
     assert_eq!(ready["resumed"], true, "{ready}");
     let mut rest = Vec::new();
     while rest.len() < COUNT - slow_got.len() {
         let event = resumed.next().await;
         if event.event == "message" {
-            rest.push(event.id.unwrap());
+            rest.push(event.message_id());
         }
     }
     assert_eq!(rest, sent[slow_got.len()..]);

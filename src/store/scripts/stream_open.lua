@@ -1,22 +1,27 @@
--- Opens a stream for a user: checks the per-user cap, records the stream,
--- marks the user online and drains their offline queue, atomically with
--- respect to sends (which queue only for users not marked online). The
--- caller subscribes to the user's channels *before* this, so every event is
--- either in the drained queue or delivered live (or both, and then the
--- stream drops the live copy by id).
--- KEYS[1] user's streams, KEYS[2] presence, KEYS[3] offline queue
--- ARGV[1] user id, ARGV[2] stream id, ARGV[3] now (ms), ARGV[4] expiry (ms),
--- ARGV[5] cap on open streams, ARGV[6] offline queue cap (queues are
--- trimmed in batches, so they may briefly hold more; only the newest `cap`
--- entries are sent)
--- Returns {'full'} or {'ok', queued event...}.
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then
+-- Opens a stream for a user: checks the per-user cap and records the
+-- stream. When the user had no live stream (they were offline), it also
+-- returns their offline queue and their stored position, the two halves of
+-- what arrived while they were away; the queue is not emptied here (see
+-- `store::streams::drained`), so an open that fails later loses nothing.
+-- Sends queue only for users without a live stream, atomically with this
+-- (the queue lives in this user's slot).
+-- KEYS[1] user's streams, KEYS[2] offline queue, KEYS[3] stored position
+-- ARGV[1] stream id, ARGV[2] now (ms), ARGV[3] expiry (ms), ARGV[4] cap on
+-- open streams, ARGV[5] offline queue cap (queues are trimmed in batches,
+-- so they may briefly hold more; only the newest `cap` entries are sent)
+-- Returns {'full'}, {'online'} (others streams are live: no backlog), or
+-- {'offline', position or '', queued event...}.
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+local live = redis.call('ZCARD', KEYS[1])
+if live >= tonumber(ARGV[4]) then
   return {'full'}
 end
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[2])
-redis.call('ZADD', KEYS[2], 'GT', ARGV[4], ARGV[1])
-local queued = redis.call('LRANGE', KEYS[3], -tonumber(ARGV[6]), -1)
-redis.call('DEL', KEYS[3])
-table.insert(queued, 1, 'ok')
-return queued
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+if live > 0 then
+  return {'online'}
+end
+local out = {'offline', redis.call('GET', KEYS[3]) or ''}
+for _, event in ipairs(redis.call('LRANGE', KEYS[2], -tonumber(ARGV[5]), -1)) do
+  out[#out + 1] = event
+end
+return out

@@ -20,6 +20,35 @@ pub struct SseEvent {
     pub data: Value,
 }
 
+impl SseEvent {
+    /// The message id of a `message` or `direct_message` event (`data.id`:
+    /// what clients dedupe by; the `id:` line is an opaque resume token).
+    pub fn message_id(&self) -> String {
+        self.data["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not a message event: {self:?}"))
+            .to_owned()
+    }
+
+    /// The resume token of a message event, checked to be what the contract
+    /// promises: at most 1 KiB of URL-safe characters, not the message id.
+    pub fn token(&self) -> String {
+        let token = self
+            .id
+            .clone()
+            .unwrap_or_else(|| panic!("a message event has an id: {self:?}"));
+        assert!(token.len() <= 1024, "{token}");
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)),
+            "{token}"
+        );
+        assert_ne!(token, self.message_id());
+        token
+    }
+}
+
 /// A client side of an open event stream, read as a browser would.
 pub struct EventStream {
     /// The response headers.

@@ -1,0 +1,257 @@
+//! Where a stream stands: the resume token clients see as the SSE `id:` of
+//! messages and send back as `Last-Event-ID`.
+//!
+//! Messages have no global order: a room's ids come from its own Stream and
+//! a conversation's from its own List, each strictly increasing, and each
+//! delivered in order (one Pub/Sub channel, on one Redis node). So a
+//! position is kept per *container* (a room or a conversation): the last
+//! message id delivered from it. Containers the stream delivered nothing
+//! from stand at the `base`, the moment (by the Redis clock) the stream's
+//! lineage began: nothing of theirs with an id at or after it was sent.
+//!
+//! Containers are named by a 48-bit fingerprint of their id, so a token
+//! stays small: about 12 bytes per container, at most [`MAX_ENTRIES`] of
+//! them (the oldest are dropped past that; such a container then resumes
+//! from `base`, which may repeat messages but never skips one).
+//!
+//! # Wire form
+//! `c1.` followed by unpadded base64url of: the base (varint ms), then per
+//! entry the fingerprint (6 bytes, big-endian), the id's milliseconds as a
+//! zigzag varint difference from the base, and its sequence (varint). At
+//! most 1 KiB, and only `A-Z a-z 0-9 - _ .`: safe in a URL unescaped.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::domain::MessageId;
+
+/// Most containers a position names.
+pub const MAX_ENTRIES: usize = 60;
+
+/// The token's version prefix (also what tells it from a message id, which
+/// tokens were before).
+const PREFIX: &str = "c1.";
+
+/// A container's fingerprint: the first 48 bits of the FNV-1a hash of its
+/// kind and id (`r:<room id>` or `d:<lower id>:<higher id>`).
+pub type Fingerprint = u64;
+
+/// The fingerprint of a room.
+pub fn room(room_id: &str) -> Fingerprint {
+    fingerprint(&["r:", room_id])
+}
+
+/// The fingerprint of the conversation between two users (either order).
+pub fn conversation(a: &str, b: &str) -> Fingerprint {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    fingerprint(&["d:", lo, ":", hi])
+}
+
+fn fingerprint(parts: &[&str]) -> Fingerprint {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in parts.iter().flat_map(|p| p.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash >> 16
+}
+
+/// A stream's position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// Milliseconds (Redis clock) at which the lineage began.
+    base_ms: u64,
+    /// The last id delivered from each container, oldest first.
+    entries: Vec<(Fingerprint, MessageId)>,
+}
+
+impl Position {
+    /// A lineage beginning at `base_ms`.
+    pub fn starting_at(base_ms: u64) -> Self {
+        Self {
+            base_ms,
+            entries: Vec::new(),
+        }
+    }
+
+    /// The milliseconds of the lineage's beginning.
+    pub fn base_ms(&self) -> u64 {
+        self.base_ms
+    }
+
+    /// Where `container` resumes: after this id (exclusive). For a container
+    /// with nothing delivered, every id from the base on is after it.
+    pub fn after(&self, container: Fingerprint) -> MessageId {
+        self.entries.iter().find(|(fp, _)| *fp == container).map_or(
+            MessageId {
+                ms: self.base_ms.saturating_sub(1),
+                seq: u64::MAX,
+            },
+            |(_, id)| *id,
+        )
+    }
+
+    /// The earliest point any container resumes from.
+    pub fn earliest(&self) -> MessageId {
+        let base = self.after(Fingerprint::MAX);
+        self.entries
+            .iter()
+            .map(|(_, id)| *id)
+            .fold(base, MessageId::min)
+    }
+
+    /// Records that `id` of `container` was delivered. Ids of one container
+    /// arrive in order; an older one (a duplicate) changes nothing.
+    pub fn advance(&mut self, container: Fingerprint, id: MessageId) {
+        if let Some(i) = self.entries.iter().position(|(fp, _)| *fp == container) {
+            let (_, last) = self.entries.remove(i);
+            self.entries.push((container, last.max(id)));
+            return;
+        }
+        if id <= self.after(container) {
+            return;
+        }
+        if self.entries.len() == MAX_ENTRIES {
+            // Drop the container delivered from longest ago: it resumes from
+            // the base, repeating rather than skipping.
+            self.entries.remove(0);
+        }
+        self.entries.push((container, id));
+    }
+
+    /// Whether `id` of `container` was delivered (is at or before where the
+    /// container stands).
+    pub fn covers(&self, container: Fingerprint, id: MessageId) -> bool {
+        id <= self.after(container)
+    }
+
+    /// The token.
+    pub fn encode(&self) -> String {
+        let mut bytes = Vec::with_capacity(8 + self.entries.len() * 12);
+        put_varint(&mut bytes, self.base_ms);
+        for (fp, id) in &self.entries {
+            bytes.extend_from_slice(&fp.to_be_bytes()[2..]);
+            let delta = i128::from(id.ms) - i128::from(self.base_ms);
+            let zigzag = ((delta << 1) ^ (delta >> 127)) as u128;
+            put_varint(&mut bytes, u64::try_from(zigzag).unwrap_or(u64::MAX));
+            put_varint(&mut bytes, id.seq);
+        }
+        format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Reads a token; `None` for anything that is not one (a message id from
+    /// before tokens, garbage, a truncated or oversized token).
+    pub fn decode(token: &str) -> Option<Self> {
+        if token.len() > 1024 {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(token.strip_prefix(PREFIX)?).ok()?;
+        let mut input = bytes.as_slice();
+        let base_ms = take_varint(&mut input)?;
+        let mut entries = Vec::new();
+        while !input.is_empty() {
+            if entries.len() == MAX_ENTRIES || input.len() < 6 {
+                return None;
+            }
+            let (fp, rest) = input.split_at(6);
+            input = rest;
+            let mut wide = [0u8; 8];
+            wide[2..].copy_from_slice(fp);
+            let zigzag = i128::from(take_varint(&mut input)?);
+            let delta = (zigzag >> 1) ^ -(zigzag & 1);
+            let ms = u64::try_from(i128::from(base_ms) + delta).ok()?;
+            let seq = take_varint(&mut input)?;
+            entries.push((u64::from_be_bytes(wide), MessageId { ms, seq }));
+        }
+        Some(Self { base_ms, entries })
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn take_varint(input: &mut &[u8]) -> Option<u64> {
+    let mut value: u64 = 0;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = input.split_first()?;
+        *input = rest;
+        value |= u64::from(byte & 0x7f).checked_shl(shift)?;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(ms: u64, seq: u64) -> MessageId {
+        MessageId { ms, seq }
+    }
+
+    #[test]
+    fn a_position_round_trips_through_its_token() {
+        let mut p = Position::starting_at(1_732_357_500_000);
+        p.advance(room("r1"), id(1_732_357_500_123, 0));
+        p.advance(conversation("b", "a"), id(1_732_357_499_000, 7));
+        p.advance(room("r1"), id(1_732_357_500_124, 2));
+        let token = p.encode();
+        assert!(token.starts_with("c1."));
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        );
+        assert_eq!(Position::decode(&token), Some(p));
+    }
+
+    #[test]
+    fn containers_resume_after_what_was_delivered_or_from_the_base() {
+        let mut p = Position::starting_at(1000);
+        p.advance(room("a"), id(1005, 1));
+        assert_eq!(p.after(room("a")), id(1005, 1));
+        assert!(p.after(room("b")) < id(1000, 0));
+        assert!(p.covers(room("a"), id(1005, 0)));
+        assert!(!p.covers(room("a"), id(1005, 2)));
+        assert!(!p.covers(room("b"), id(1000, 0)));
+        assert_eq!(conversation("x", "y"), conversation("y", "x"));
+    }
+
+    #[test]
+    fn tokens_stay_under_a_kilobyte_and_drop_the_oldest_container() {
+        let mut p = Position::starting_at(1_732_357_500_000);
+        for i in 0..200u64 {
+            p.advance(
+                room(&format!("room-{i}")),
+                id(1_732_357_600_000 + i * 997, i),
+            );
+        }
+        let token = p.encode();
+        assert!(token.len() <= 1024, "{}", token.len());
+        let back = Position::decode(&token).unwrap();
+        assert!(!back.covers(room("room-0"), id(1_732_357_600_000, 0)));
+        assert!(back.covers(room("room-199"), id(1_732_357_600_000 + 199 * 997, 199)));
+    }
+
+    #[test]
+    fn anything_else_is_not_a_token() {
+        for bad in [
+            "",
+            "1732357500123-0",
+            "c1.",
+            "c1.!!!",
+            "c1.gA",
+            "c2.AAAA",
+            &format!("c1.{}", "A".repeat(2000)),
+        ] {
+            assert_eq!(Position::decode(bad), None, "{bad}");
+        }
+    }
+}
