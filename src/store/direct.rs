@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::messages::HistoryQuery;
 use super::pagination::{IdPage, PageRequest};
-use super::{Store, StoreError, StoreResult, decode};
+use super::{ScriptCall, Store, StoreError, StoreResult, decode};
 use crate::domain::MessageId;
 use crate::event::Event;
 use crate::message::{DirectMessageRecord, Sent, UserLite};
@@ -53,10 +53,10 @@ fn parse_element(element: &str) -> StoreResult<DirectMessageRecord> {
 }
 
 impl Store {
-    /// Stores `message` (its id is assigned here) once per `client_id`,
-    /// publishing it to the sender's other streams (one atomic script in the
-    /// conversation's slot); then delivers it to the recipient, live or
-    /// queued (in their slot), and moves the conversation to the top of both
+    /// Stores `message` (its id is assigned here) once per `client_id` (one
+    /// atomic script in the conversation's slot); then delivers it to the
+    /// recipient, live or queued (in their slot), publishes it to the
+    /// sender's other streams, and moves the conversation to the top of both
     /// users' conversation lists. A repeat with the same `client_id` runs
     /// the later steps again, so they heal if a first attempt failed there.
     #[tracing::instrument(skip_all, fields(sender_id = %message.sender.id, recipient_id = %message.recipient.id))]
@@ -67,19 +67,15 @@ impl Store {
         let k = &self.keys;
         let sender = message.sender.id.clone();
         let recipient = message.recipient.id.clone();
-        let mut invocation = SEND_DIRECT_MESSAGE.prepare_invoke();
-        invocation.key(k.direct_messages(&sender, &recipient));
+        let mut call = ScriptCall::new(&SEND_DIRECT_MESSAGE);
+        call.key(k.direct_messages(&sender, &recipient));
         if let Some(client_id) = &message.client_id {
-            invocation.key(k.direct_idempotency(&sender, &recipient, &sender, client_id));
+            call.key(k.direct_idempotency(&sender, &recipient, &sender, client_id));
         }
-        invocation
-            .arg(Event::DirectMessage(message.clone()).to_json())
+        call.arg(Event::DirectMessage(message.clone()).to_json())
             .arg(self.limits.direct_history_max_len)
-            .arg(self.limits.idempotency_ttl_secs)
-            .arg(k.user_channel(&sender));
-        let mut conn = self.conn();
-        let (status, reply): (String, String) =
-            self.run(invocation.invoke_async(&mut conn)).await?;
+            .arg(self.limits.idempotency_ttl_secs);
+        let (status, reply): (String, String) = self.call(&mut call).await?;
         let sent = match status.as_str() {
             "new" => Sent::New(DirectMessageRecord {
                 id: MessageId::parse(&reply)
@@ -91,8 +87,10 @@ impl Store {
         };
         let stored = sent.message();
         if let Sent::New(_) = &sent {
-            let wire = Event::DirectMessage(stored.clone()).encode();
-            self.deliver_to_user(&recipient, &wire).await?;
+            // The recipient live or queued; the sender's other devices live.
+            let event = Event::DirectMessage(stored.clone());
+            self.deliver_to_user(&recipient, &event.encode()).await?;
+            self.publish(&[(k.user_channel(&sender), &event)]).await?;
         }
         for (owner, other) in [(&sender, &recipient), (&recipient, &sender)] {
             self.touch_recency(&k.user_conversations(owner), stored.id.ms, other, "GT")
@@ -115,16 +113,14 @@ impl Store {
             HistoryQuery::Before(id) => ("before", id),
             HistoryQuery::After(id) => ("after", id),
         };
-        let mut conn = self.conn();
         let reply: Vec<redis::Value> = self
-            .run(
-                DIRECT_HISTORY
+            .call(
+                ScriptCall::new(&DIRECT_HISTORY)
                     .key(self.keys.direct_messages(a, b))
                     .arg(mode)
                     .arg(cursor.ms)
                     .arg(cursor.seq)
-                    .arg(limit)
-                    .invoke_async(&mut conn),
+                    .arg(limit),
             )
             .await?;
         let mut reply = reply.into_iter();

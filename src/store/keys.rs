@@ -178,6 +178,38 @@ impl Keys {
     }
 }
 
+/// The Redis Cluster hash slot of a key (`CLUSTER KEYSLOT`): CRC16 (XMODEM)
+/// of its hash tag (the part between the first `{` and the next `}`, when
+/// that is not empty) or of the whole key, modulo 16384.
+pub fn slot(key: &str) -> u16 {
+    let bytes = key.as_bytes();
+    let tagged = bytes.iter().position(|&b| b == b'{').and_then(|open| {
+        let len = bytes[open + 1..].iter().position(|&b| b == b'}')?;
+        (len > 0).then(|| &bytes[open + 1..open + 1 + len])
+    });
+    crc16(tagged.unwrap_or(bytes)) % 16384
+}
+
+/// Whether all `keys` share one hash slot, as a script or `MULTI` on Redis
+/// Cluster needs.
+pub fn same_slot<S: AsRef<str>>(keys: &[S]) -> bool {
+    keys.windows(2)
+        .all(|w| slot(w[0].as_ref()) == slot(w[1].as_ref()))
+}
+
+/// CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with.
+fn crc16(bytes: &[u8]) -> u16 {
+    bytes.iter().fold(0u16, |crc, &byte| {
+        (0..8).fold(crc ^ (u16::from(byte) << 8), |crc, _| {
+            if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            }
+        })
+    })
+}
+
 /// A Pub/Sub channel, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel<'a> {
@@ -274,6 +306,21 @@ mod tests {
             Some(Channel::Room("r1"))
         );
         assert_eq!(k.parse_channel("other:{u:x}:events"), None);
+    }
+
+    #[test]
+    fn slots_are_computed_as_redis_cluster_does() {
+        // Values from `CLUSTER KEYSLOT` on a Redis 7 cluster.
+        assert_eq!(slot("123456789"), 12739);
+        assert_eq!(slot("somekey"), 11058);
+        assert_eq!(slot("foo{hash_tag}"), slot("hash_tag"));
+        assert_eq!(slot("{user1000}.following"), slot("{user1000}.followers"));
+        // An empty tag does not count: the whole key is hashed.
+        assert_eq!(slot("foo{}{bar}"), crc16(b"foo{}{bar}") % 16384);
+        assert_eq!(slot("foo{{bar}}zap"), slot("{bar"));
+        let k = Keys::new("confab:");
+        assert!(same_slot(&[k.room("r"), k.room_members("r"), k.room_channel("r")]));
+        assert!(!same_slot(&[k.room("r"), k.user("r")]));
     }
 
     #[test]

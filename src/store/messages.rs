@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use super::{Store, StoreError, StoreResult, decode};
+use super::{ScriptCall, Store, StoreError, StoreResult, decode};
 use crate::domain::MessageId;
 use crate::event::Event;
 use crate::message::{RoomMessageRecord, Sent, UserLite};
@@ -48,28 +48,25 @@ impl Store {
         let room_id = message.room_id.as_str();
         let sender = &message.sender;
         let client_id = message.client_id.as_deref();
-        let mut invocation = SEND_ROOM_MESSAGE.prepare_invoke();
-        invocation
-            .key(k.room(room_id))
+        let mut call = ScriptCall::new(&SEND_ROOM_MESSAGE);
+        call.key(k.room(room_id))
             .key(k.room_members(room_id))
             .key(k.room_messages(room_id))
             .key(k.room_senders(room_id));
         if let Some(client_id) = client_id {
-            invocation.key(k.room_idempotency(room_id, &sender.id, client_id));
+            call.key(k.room_idempotency(room_id, &sender.id, client_id));
         }
-        invocation
-            .arg(&sender.id)
+        call.arg(&sender.id)
             .arg(&sender.username)
             .arg(&sender.display_name)
             .arg(&message.body)
             .arg(client_id.unwrap_or(""))
             .arg(self.limits.room_history_max_len)
             .arg(self.limits.idempotency_ttl_secs)
-            .arg(k.room_channel(room_id))
+            .channel(k.room_channel(room_id))
             .arg(self.limits.room_history_max_age_secs.saturating_mul(1000))
             .arg(Event::RoomMessage(message.clone()).to_json());
-        let mut conn = self.conn();
-        let reply: Vec<redis::Value> = self.run(invocation.invoke_async(&mut conn)).await?;
+        let reply: Vec<redis::Value> = self.call(&mut call).await?;
         let mut reply = reply.into_iter();
         let status: String = decode(reply.next().unwrap_or(redis::Value::Nil))?;
         let is_new = match status.as_str() {

@@ -181,6 +181,62 @@ fn script(body: &str) -> redis::Script {
     redis::Script::new(&format!("{}\n{body}", include_str!("scripts/lib.lua")))
 }
 
+/// One call of a Lua script. Every script must keep to one hash slot (Redis
+/// Cluster refuses one that does not): debug builds, and so every test
+/// run, check the keys of each call before it is sent.
+struct ScriptCall<'a> {
+    /// The call.
+    invocation: redis::ScriptInvocation<'a>,
+    /// Its keys, for the check.
+    keys: Vec<String>,
+}
+
+impl<'a> ScriptCall<'a> {
+    fn new(script: &'a redis::Script) -> Self {
+        Self {
+            invocation: script.prepare_invoke(),
+            keys: Vec::new(),
+        }
+    }
+
+    fn key(&mut self, key: String) -> &mut Self {
+        self.invocation.key(&key);
+        self.keys.push(key);
+        self
+    }
+
+    fn arg<T: redis::ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        self.invocation.arg(arg);
+        self
+    }
+
+    /// A Pub/Sub channel the script publishes on, passed as an argument: it
+    /// must be in the keys' slot too (sharded Pub/Sub on a cluster).
+    fn channel(&mut self, channel: String) -> &mut Self {
+        self.invocation.arg(&channel);
+        self.keys.push(channel);
+        self
+    }
+
+    /// The invocation, once its keys pass the check.
+    fn checked(&self) -> &redis::ScriptInvocation<'a> {
+        debug_assert!(
+            keys::same_slot(&self.keys),
+            "a script's keys and channels span hash slots: {:?}",
+            self.keys
+        );
+        &self.invocation
+    }
+}
+
+impl Store {
+    /// Runs a script call, bounded by the configured timeout.
+    async fn call<T: redis::FromRedisValue>(&self, call: &mut ScriptCall<'_>) -> StoreResult<T> {
+        let mut conn = self.conn();
+        self.run(call.checked().invoke_async(&mut conn)).await
+    }
+}
+
 /// Reads a required field of a hash, or says which one is missing.
 fn field<'a>(
     hash: &'a std::collections::HashMap<String, String>,

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use super::{Store, StoreResult};
+use super::{ScriptCall, Store, StoreResult};
 use crate::clock::now_ms;
 use crate::event::Event;
 
@@ -21,17 +21,15 @@ impl Store {
     /// queued (they had no live stream).
     pub async fn deliver_to_user(&self, user_id: &str, wire: &str) -> StoreResult<bool> {
         let k = &self.keys;
-        let mut conn = self.conn();
         let queued: i64 = self
-            .run(
-                DELIVER_TO_USER
+            .call(
+                ScriptCall::new(&DELIVER_TO_USER)
                     .key(k.user_streams(user_id))
                     .key(k.offline(user_id))
                     .arg(now_ms())
                     .arg(wire)
                     .arg(self.limits.offline_queue_max_len)
-                    .arg(k.user_channel(user_id))
-                    .invoke_async(&mut conn),
+                    .channel(k.user_channel(user_id)),
             )
             .await?;
         if queued == 1 {
@@ -53,15 +51,14 @@ impl Store {
             let mut pipe = redis::pipe();
             pipe.load_script(&DELIVER_TO_USER).ignore();
             for user in batch {
-                let mut invocation = DELIVER_TO_USER.prepare_invoke();
-                invocation
-                    .key(k.user_streams(user))
+                let mut call = ScriptCall::new(&DELIVER_TO_USER);
+                call.key(k.user_streams(user))
                     .key(k.offline(user))
                     .arg(now)
                     .arg(&wire)
                     .arg(self.limits.offline_queue_max_len)
-                    .arg(k.user_channel(user));
-                pipe.invoke_script(&invocation);
+                    .channel(k.user_channel(user));
+                pipe.invoke_script(call.checked());
             }
             let queued: Vec<i64> = self.run(pipe.query_async(&mut conn)).await?;
             let queued = queued.iter().filter(|q| **q == 1).count() as u64;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use redis::Script;
 
-use super::{Store, StoreResult};
+use super::{ScriptCall, Store, StoreResult};
 
 static RATE_LIMIT: LazyLock<Script> =
     LazyLock::new(|| super::script(include_str!("scripts/rate_limit.lua")));
@@ -60,14 +60,12 @@ impl Store {
             Limited::Username(canonical) => self.keys.rate_limit_other("login-name", canonical),
         };
         let interval_ms = u64::try_from(rate.interval.as_millis()).unwrap_or(u64::MAX);
-        let mut conn = self.conn();
         let wait_ms: u64 = self
-            .run(
-                RATE_LIMIT
+            .call(
+                ScriptCall::new(&RATE_LIMIT)
                     .key(key)
                     .arg(interval_ms.max(1))
-                    .arg(rate.burst.max(1))
-                    .invoke_async(&mut conn),
+                    .arg(rate.burst.max(1)),
             )
             .await?;
         Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms)))

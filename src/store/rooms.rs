@@ -18,7 +18,7 @@ use std::sync::LazyLock;
 use redis::{AsyncCommands, Script};
 
 use super::pagination::{IdPage, PageRequest};
-use super::{Store, StoreResult, decode, field, number};
+use super::{ScriptCall, Store, StoreResult, decode, field, number};
 use crate::clock::rfc3339_ms;
 use crate::domain::MessageId;
 use crate::model::Room;
@@ -186,15 +186,14 @@ impl Store {
             ));
         };
         let claimed: i64 = self
-            .run(
-                CLAIM_ROOM_NAME
+            .call(
+                ScriptCall::new(&CLAIM_ROOM_NAME)
                     .key(k.room_name(room.canonical_name))
                     .key(k.rooms_by_created())
                     .key(k.rooms_by_activity())
                     .arg(room.id)
                     .arg(room.created_ms)
-                    .arg(NO_MESSAGE_OFFSET)
-                    .invoke_async(&mut conn),
+                    .arg(NO_MESSAGE_OFFSET),
             )
             .await?;
         if claimed == 1 {
@@ -219,14 +218,12 @@ impl Store {
         member: &str,
         mode: &str,
     ) -> StoreResult<()> {
-        let mut conn = self.conn();
-        self.run(
-            TOUCH_RECENCY
-                .key(key)
+        self.call::<Option<f64>>(
+            ScriptCall::new(&TOUCH_RECENCY)
+                .key(key.to_owned())
                 .arg(ms)
                 .arg(member)
-                .arg(mode)
-                .invoke_async::<Option<f64>>(&mut conn),
+                .arg(mode),
         )
         .await
         .map(|_| ())
@@ -305,15 +302,13 @@ impl Store {
         user_id: &str,
         now_ms: u64,
     ) -> StoreResult<Option<Joined>> {
-        let mut conn = self.conn();
         let reply: Vec<redis::Value> = self
-            .run(
-                JOIN_ROOM
+            .call(
+                ScriptCall::new(&JOIN_ROOM)
                     .key(self.keys.room(room_id))
                     .key(self.keys.room_members(room_id))
                     .arg(user_id)
-                    .arg(now_ms)
-                    .invoke_async(&mut conn),
+                    .arg(now_ms),
             )
             .await?;
         let mut reply = reply.into_iter();
@@ -339,12 +334,11 @@ impl Store {
     pub async fn leave_room(&self, room_id: &str, user_id: &str) -> StoreResult<Option<bool>> {
         let mut conn = self.conn();
         let removed: i64 = self
-            .run(
-                LEAVE_ROOM
+            .call(
+                ScriptCall::new(&LEAVE_ROOM)
                     .key(self.keys.room(room_id))
                     .key(self.keys.room_members(room_id))
-                    .arg(user_id)
-                    .invoke_async(&mut conn),
+                    .arg(user_id),
             )
             .await?;
         if removed < 0 {

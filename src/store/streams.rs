@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use redis::{AsyncCommands, Script};
 
-use super::{Store, StoreError, StoreResult};
+use super::{ScriptCall, Store, StoreError, StoreResult};
 use crate::clock::now_ms;
 
 static STREAM_OPEN: LazyLock<Script> =
@@ -49,8 +49,8 @@ impl Store {
         let k = &self.keys;
         let mut conn = self.conn();
         let reply: Vec<String> = self
-            .run(
-                STREAM_OPEN
+            .call(
+                ScriptCall::new(&STREAM_OPEN)
                     .key(k.user_streams(user_id))
                     .key(k.offline(user_id))
                     .key(k.position(user_id))
@@ -58,8 +58,7 @@ impl Store {
                     .arg(now_ms())
                     .arg(expiry_ms)
                     .arg(cap)
-                    .arg(self.limits.offline_queue_max_len)
-                    .invoke_async(&mut conn),
+                    .arg(self.limits.offline_queue_max_len),
             )
             .await?;
         let mut reply = reply.into_iter();
@@ -103,15 +102,14 @@ impl Store {
         let k = &self.keys;
         let mut conn = self.conn();
         let offline: i64 = self
-            .run(
-                STREAM_CLOSE
+            .call(
+                ScriptCall::new(&STREAM_CLOSE)
                     .key(k.user_streams(user_id))
                     .key(k.user(user_id))
                     .key(k.position(user_id))
                     .arg(stream_id.unwrap_or(""))
                     .arg(now_ms())
-                    .arg(position.unwrap_or(""))
-                    .invoke_async(&mut conn),
+                    .arg(position.unwrap_or("")),
             )
             .await?;
         if offline == 1 {

@@ -1,9 +1,8 @@
--- Stores a direct message with a fresh id, idempotently, and publishes it
--- on the sender's channel (their other devices), in one atomic step. Ids
--- are `<ms>-<seq>` by the Redis clock, increasing along the conversation
--- (never at or below its last message's). The recipient gets it after the
--- script, live or queued (`deliver_to_user.lua`, in their slot); every key
--- here is in the conversation's hash slot.
+-- Stores a direct message with a fresh id, idempotently. Ids are
+-- `<ms>-<seq>` by the Redis clock, increasing along the conversation (never
+-- at or below its last message's). The users' streams get it after the
+-- script (the recipient's live or queued by `deliver_to_user.lua` in their
+-- slot); every key here is in the conversation's hash slot.
 --
 -- The message arrives as the event JSON confab encoded (`crate::event`);
 -- the script only puts the id in front (`<id> <json>`), which is the form
@@ -11,7 +10,7 @@
 --
 -- KEYS[1] conversation list, KEYS[2] idempotency key (only with a client id)
 -- ARGV[1] event JSON without its id, ARGV[2] list cap, ARGV[3] idempotency
--- TTL (s), ARGV[4] sender's channel
+-- TTL (s)
 --
 -- Returns {'new', id}, or {'dup', element} with the original element of a
 -- repeated client id.
@@ -38,5 +37,4 @@ end
 if KEYS[2] then
   redis.call('SET', KEYS[2], element, 'EX', ARGV[3])
 end
-redis.call('PUBLISH', ARGV[4], element)
 return {'new', string.format('%d-%d', ms, seq)}
