@@ -52,6 +52,8 @@ pub struct Realtime {
     instance_id: String,
     /// Most events an offline backlog sends (the newest).
     offline_cap: usize,
+    /// Signs and checks resume tokens.
+    token_key: position::TokenKey,
 }
 
 impl Realtime {
@@ -71,6 +73,7 @@ impl Realtime {
             instance_id: new_id(),
             offline_cap: usize::try_from(settings.limits.offline_queue_max_len)
                 .unwrap_or(usize::MAX),
+            token_key: position::TokenKey::derive(settings.auth.secret_bytes()),
         });
         actix_web::rt::spawn(presence::run(realtime.clone()));
         Ok(realtime)

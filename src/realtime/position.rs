@@ -17,13 +17,48 @@
 //! # Wire form
 //! `c1.` followed by unpadded base64url of: the base (varint ms), then per
 //! entry the fingerprint (6 bytes, big-endian), the id's milliseconds as a
-//! zigzag varint difference from the base, and its sequence (varint). At
-//! most 1 KiB, and only `A-Z a-z 0-9 - _ .`: safe in a URL unescaped.
+//! zigzag varint difference from the base, and its sequence (varint); then
+//! 8 bytes of HMAC-SHA256 over the user id and all of that, keyed by a key
+//! derived from the server's secret. A token is good only for the user it
+//! was made for, and one that was not made by confab (forged, altered,
+//! truncated) is refused like garbage. At most 1 KiB, and only
+//! `A-Z a-z 0-9 - _ .`: safe in a URL unescaped.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use crate::domain::MessageId;
+
+/// Signs and checks tokens. Cheap to clone: a keyed HMAC state.
+#[derive(Clone)]
+pub struct TokenKey(Hmac<Sha256>);
+
+impl TokenKey {
+    /// The token key derived from the server's secret (so it differs from
+    /// the key access tokens are signed with).
+    pub fn derive(secret: &[u8]) -> Self {
+        let derived = Hmac::<Sha256>::new_from_slice(secret)
+            .map(|mac| mac.chain_update(b"confab resume token v1").finalize())
+            .map(|out| out.into_bytes());
+        // HMAC takes keys of any length, so both steps succeed.
+        let key = derived.map(|d| d.to_vec()).unwrap_or_default();
+        Self(Hmac::<Sha256>::new_from_slice(&key).unwrap_or_else(|_| unreachable!()))
+    }
+
+    /// The first 8 bytes of the MAC of `payload` for `user_id`.
+    fn tag(&self, user_id: &str, payload: &[u8]) -> [u8; 8] {
+        let mut mac = self.0.clone();
+        mac.update(&(user_id.len() as u64).to_be_bytes());
+        mac.update(user_id.as_bytes());
+        mac.update(payload);
+        let full = mac.finalize().into_bytes();
+        let mut tag = [0u8; 8];
+        tag.copy_from_slice(&full[..8]);
+        tag
+    }
+}
 
 /// Most containers a position names.
 pub const MAX_ENTRIES: usize = 60;
@@ -125,28 +160,49 @@ impl Position {
         id <= self.after(container)
     }
 
-    /// The token.
-    pub fn encode(&self) -> String {
-        let mut bytes = Vec::with_capacity(8 + self.entries.len() * 12);
+    /// The token, for `user_id`. Entries that would take it past 1 KiB
+    /// are left out, oldest first (those containers resume from the base).
+    pub fn encode(&self, key: &TokenKey, user_id: &str) -> String {
+        // 1024 characters of base64 after the prefix, less the tag.
+        const BUDGET: usize = (1024 - PREFIX.len()) / 4 * 3 - 8;
+        let mut bytes = Vec::with_capacity(16 + self.entries.len() * 12);
         put_varint(&mut bytes, self.base_ms);
-        for (fp, id) in &self.entries {
-            bytes.extend_from_slice(&fp.to_be_bytes()[2..]);
+        let mut entries: Vec<Vec<u8>> = Vec::new();
+        let mut size = bytes.len();
+        for (fp, id) in self.entries.iter().rev() {
+            let mut entry = fp.to_be_bytes()[2..].to_vec();
             let delta = i128::from(id.ms) - i128::from(self.base_ms);
             let zigzag = ((delta << 1) ^ (delta >> 127)) as u128;
-            put_varint(&mut bytes, u64::try_from(zigzag).unwrap_or(u64::MAX));
-            put_varint(&mut bytes, id.seq);
+            put_varint(&mut entry, u64::try_from(zigzag).unwrap_or(u64::MAX));
+            put_varint(&mut entry, id.seq);
+            if size + entry.len() > BUDGET {
+                break;
+            }
+            size += entry.len();
+            entries.push(entry);
         }
+        for entry in entries.iter().rev() {
+            bytes.extend_from_slice(entry);
+        }
+        let tag = key.tag(user_id, &bytes);
+        bytes.extend_from_slice(&tag);
         format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// Reads a token; `None` for anything that is not one (a message id from
-    /// before tokens, garbage, a truncated or oversized token).
-    pub fn decode(token: &str) -> Option<Self> {
+    /// Reads a token made for `user_id`; `None` for anything that is not
+    /// one (a message id from before tokens, garbage, a forged, altered,
+    /// truncated or oversized token, another user's token).
+    pub fn decode(token: &str, key: &TokenKey, user_id: &str) -> Option<Self> {
         if token.len() > 1024 {
             return None;
         }
         let bytes = URL_SAFE_NO_PAD.decode(token.strip_prefix(PREFIX)?).ok()?;
-        let mut input = bytes.as_slice();
+        let (payload, tag) = bytes.split_at_checked(bytes.len().checked_sub(8)?)?;
+        // Compared whole, not byte by byte, so timing says nothing.
+        if key.tag(user_id, payload) != tag {
+            return None;
+        }
+        let mut input = payload;
         let base_ms = take_varint(&mut input)?;
         let mut entries = Vec::new();
         while !input.is_empty() {
@@ -196,20 +252,40 @@ mod tests {
         MessageId { ms, seq }
     }
 
+    fn key() -> TokenKey {
+        TokenKey::derive(b"test-secret-test-secret")
+    }
+
     #[test]
     fn a_position_round_trips_through_its_token() {
         let mut p = Position::starting_at(1_732_357_500_000);
         p.advance(room("r1"), id(1_732_357_500_123, 0));
         p.advance(conversation("b", "a"), id(1_732_357_499_000, 7));
         p.advance(room("r1"), id(1_732_357_500_124, 2));
-        let token = p.encode();
+        let token = p.encode(&key(), "u1");
         assert!(token.starts_with("c1."));
         assert!(
             token
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
         );
-        assert_eq!(Position::decode(&token), Some(p));
+        assert_eq!(Position::decode(&token, &key(), "u1"), Some(p));
+    }
+
+    #[test]
+    fn a_token_is_good_only_for_its_user_and_its_server() {
+        let mut p = Position::starting_at(1000);
+        p.advance(room("a"), id(1005, 1));
+        let token = p.encode(&key(), "u1");
+        assert!(Position::decode(&token, &key(), "u2").is_none());
+        let other = TokenKey::derive(b"another-secret-entirely");
+        assert!(Position::decode(&token, &other, "u1").is_none());
+        // Any change to it is noticed.
+        let mut altered = token.clone().into_bytes();
+        let last = altered.len() - 5;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        let altered = String::from_utf8(altered).unwrap();
+        assert!(Position::decode(&altered, &key(), "u1").is_none());
     }
 
     #[test]
@@ -233,11 +309,25 @@ mod tests {
                 id(1_732_357_600_000 + i * 997, i),
             );
         }
-        let token = p.encode();
+        let token = p.encode(&key(), "u1");
         assert!(token.len() <= 1024, "{}", token.len());
-        let back = Position::decode(&token).unwrap();
+        let back = Position::decode(&token, &key(), "u1").unwrap();
         assert!(!back.covers(room("room-0"), id(1_732_357_600_000, 0)));
         assert!(back.covers(room("room-199"), id(1_732_357_600_000 + 199 * 997, 199)));
+    }
+
+    #[test]
+    fn even_the_widest_entries_stay_under_a_kilobyte() {
+        const YEAR_9999: u64 = 253_402_300_799_000;
+        let mut p = Position::starting_at(0);
+        for i in 0..MAX_ENTRIES as u64 {
+            p.advance(room(&format!("r{i}")), id(YEAR_9999 + i, u64::MAX - i));
+        }
+        let token = p.encode(&key(), "u1");
+        assert!(token.len() <= 1024, "{}", token.len());
+        let back = Position::decode(&token, &key(), "u1").unwrap();
+        let newest = MAX_ENTRIES as u64 - 1;
+        assert!(back.covers(room(&format!("r{newest}")), id(YEAR_9999 + newest, 0)));
     }
 
     #[test]
@@ -251,7 +341,7 @@ mod tests {
             "c2.AAAA",
             &format!("c1.{}", "A".repeat(2000)),
         ] {
-            assert_eq!(Position::decode(bad), None, "{bad}");
+            assert_eq!(Position::decode(bad, &key(), "u1"), None, "{bad}");
         }
     }
 }

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::Realtime;
 use super::outgoing::Outgoing;
-use super::position::{self, Fingerprint, Position};
+use super::position::{self, Fingerprint, Position, TokenKey};
 use super::presence::stream_expiry_ms;
 use crate::domain::MessageId;
 use crate::error::{ApiError, Code};
@@ -165,6 +165,8 @@ impl Realtime {
                 tx,
                 position: backlog.position,
                 token,
+                key: realtime.token_key.clone(),
+                user_id: user_id.clone(),
             };
             let position = stream
                 .run(
@@ -174,14 +176,15 @@ impl Realtime {
                     request.session_ends,
                     limits.ping,
                 )
-                .await;
+                .await
+                .encode(&realtime.token_key, &user_id);
             // Record the close (the user may go offline, and deliveries start
             // queueing for them) *before* unsubscribing: the other order would
             // leave a moment in which an event is neither delivered nor
             // queued.
             if let Err(e) = realtime
                 .store
-                .close_stream(&user_id, Some(&stream_id), Some(&position.encode()))
+                .close_stream(&user_id, Some(&stream_id), Some(&position))
                 .await
             {
                 tracing::debug!(error = %e, "could not record a closed stream; it expires instead");
@@ -234,7 +237,8 @@ impl Realtime {
         };
         // A resume: everything after the client's token, if history still
         // has it all, continuing the token's lineage.
-        if let Some(mut position) = request.last_event_id.as_deref().and_then(Position::decode) {
+        let decode = |token: &str| Position::decode(token, &self.token_key, user_id);
+        if let Some(mut position) = request.last_event_id.as_deref().and_then(decode) {
             let mut missed = store
                 .room_messages_since(&starts(&position), resume_max)
                 .await?;
@@ -289,7 +293,7 @@ impl Realtime {
         {
             let since = stored
                 .as_deref()
-                .and_then(Position::decode)
+                .and_then(decode)
                 .unwrap_or_else(|| Position::starting_at(0));
             let cap = self.offline_cap;
             let rooms = store.room_backlog(user_id, &starts(&since), cap).await?;
@@ -350,6 +354,10 @@ struct Feed {
     /// The latest resume token, shared with the hub for the heartbeat
     /// (which stores it as the user's position in case this instance dies).
     token: Arc<Mutex<String>>,
+    /// Signs the tokens.
+    key: TokenKey,
+    /// Whose stream it is (tokens are good for them only).
+    user_id: String,
 }
 
 impl Feed {
@@ -359,7 +367,7 @@ impl Feed {
         Box::new(match event.message {
             Some((container, id)) => {
                 self.position.advance(container, id);
-                let token = self.position.encode();
+                let token = self.position.encode(&self.key, &self.user_id);
                 if let Ok(mut shared) = self.token.lock() {
                     shared.clone_from(&token);
                 }

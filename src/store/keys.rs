@@ -319,7 +319,11 @@ mod tests {
         assert_eq!(slot("foo{}{bar}"), crc16(b"foo{}{bar}") % 16384);
         assert_eq!(slot("foo{{bar}}zap"), slot("{bar"));
         let k = Keys::new("confab:");
-        assert!(same_slot(&[k.room("r"), k.room_members("r"), k.room_channel("r")]));
+        assert!(same_slot(&[
+            k.room("r"),
+            k.room_members("r"),
+            k.room_channel("r")
+        ]));
         assert!(!same_slot(&[k.room("r"), k.user("r")]));
     }
 

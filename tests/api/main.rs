@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod bad_input;
+mod delivery;
 mod direct;
 mod faults;
 mod limits;

@@ -1,0 +1,251 @@
+//! Delivery without copies: a room message is stored once; members who were
+//! away read it from the room's history when they return, from where their
+//! last stream stood; resume tokens are exact per room and conversation;
+//! garbage tokens resume nothing; a failed open loses nothing.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// Opens `user`'s stream, or the reply that refused it.
+async fn try_open(app: &TestApp, user: &TestUser) -> Result<EventStream, Reply> {
+    let auth = format!("Bearer {}", user.token);
+    app.open_events("/api/v1/events", &[("authorization", &auth)])
+        .await
+}
+
+/// The bodies of the message events among `events`.
+fn bodies(events: &[SseEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e.event == "message" || e.event == "direct_message")
+        .map(|e| e.data["body"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Reads the `count` events that follow `ready`.
+async fn backlog(stream: &mut EventStream, count: usize) -> Vec<SseEvent> {
+    let mut events = Vec::with_capacity(count);
+    for _ in 0..count {
+        events.push(stream.next().await);
+    }
+    events
+}
+
+#[actix_web::test]
+async fn a_returning_member_gets_what_was_sent_since_their_last_stream_closed_and_nothing_older() {
+    let app = spawn_app().await;
+    let (alice, bob, room) = room_with_two(&app).await;
+    let (mut stream, _) = app.events(&bob).await;
+    app.send(&alice, &room, "seen live")
+        .await
+        .assert_status(201);
+    assert_eq!(stream.expect("message").await.data["body"], "seen live");
+    drop(stream);
+    // The close is recorded within moments; bob is offline then.
+    eventually(Duration::from_secs(5), || async {
+        app.get(&format!("/api/v1/users/{}", bob.username), &alice.token)
+            .await
+            .json["online"]
+            == false
+    })
+    .await;
+
+    app.send(&alice, &room, "missed 1").await.assert_status(201);
+    app.send(&alice, &room, "missed 2").await.assert_status(201);
+    let (mut back, ready) = app.events(&bob).await;
+
+    assert_eq!(ready["offline_count"], 2, "{ready}");
+    assert_eq!(
+        bodies(&backlog(&mut back, 2).await),
+        ["missed 1", "missed 2"]
+    );
+}
+
+#[actix_web::test]
+async fn an_offline_backlog_spans_rooms_and_conversations_in_time_order_without_own_messages() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let mut rooms = Vec::new();
+    for name in ["one", "two", "three", "quiet"] {
+        let room = app.room(&alice, name).await;
+        app.join(&bob, &room).await.assert_status(200);
+        rooms.push(room);
+    }
+    let expected = ["a1", "b1", "dm", "c1", "a2"];
+    app.send(&alice, &rooms[0], "a1").await.assert_status(201);
+    app.send(&alice, &rooms[1], "b1").await.assert_status(201);
+    app.send(&bob, &rooms[1], "bob's own")
+        .await
+        .assert_status(201);
+    app.send_direct(&alice, "bob", "dm")
+        .await
+        .assert_status(201);
+    app.send(&alice, &rooms[2], "c1").await.assert_status(201);
+    app.send(&alice, &rooms[0], "a2").await.assert_status(201);
+
+    let (mut stream, ready) = app.events(&bob).await;
+
+    assert_eq!(ready["offline_count"], expected.len(), "{ready}");
+    assert_eq!(
+        bodies(&backlog(&mut stream, expected.len()).await),
+        expected
+    );
+}
+
+#[actix_web::test]
+async fn a_resume_token_is_exact_per_room_and_conversation_across_many_of_them() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let mut rooms = Vec::new();
+    for i in 0..5 {
+        let room = app.room(&alice, &format!("room {i}")).await;
+        app.join(&bob, &room).await.assert_status(200);
+        rooms.push(room);
+    }
+    let (mut stream, _) = app.events(&bob).await;
+    // Bob sees the first round, in every room and the conversation.
+    for room in &rooms {
+        app.send(&alice, room, "first").await.assert_status(201);
+    }
+    app.send_direct(&alice, "bob", "first dm")
+        .await
+        .assert_status(201);
+    let mut last = None;
+    for _ in 0..rooms.len() + 1 {
+        last = Some(stream.next().await.token());
+    }
+    drop(stream);
+    // What he then misses: a round in reverse order, and another dm.
+    let mut missed = Vec::new();
+    for room in rooms.iter().rev() {
+        missed.push(app.send(&alice, room, "second").await.assert_status(201)["id"].clone());
+    }
+    missed.push(
+        app.send_direct(&alice, "bob", "second dm")
+            .await
+            .assert_status(201)["id"]
+            .clone(),
+    );
+
+    let (mut resumed, ready) = app.events_after(&bob, &last.unwrap()).await;
+
+    assert_eq!(ready["resumed"], true, "{ready}");
+    let mut got: Vec<Value> = Vec::new();
+    for _ in 0..missed.len() {
+        got.push(resumed.next().await.data["id"].clone());
+    }
+    got.sort_by_key(|id| id.to_string());
+    missed.sort_by_key(|id| id.to_string());
+    assert_eq!(got, missed);
+    // Nothing more before live events.
+    app.send(&alice, &rooms[0], "live").await.assert_status(201);
+    assert_eq!(resumed.expect("message").await.data["body"], "live");
+}
+
+#[actix_web::test]
+async fn garbage_truncated_forged_and_oversized_tokens_resume_nothing_and_never_fail() {
+    let app = spawn_app().await;
+    let (alice, bob, room) = room_with_two(&app).await;
+    let (mut stream, _) = app.events(&bob).await;
+    app.send(&alice, &room, "one").await.assert_status(201);
+    let token = stream.expect("message").await.token();
+    drop(stream);
+
+    let truncated = &token[..token.len() - 3];
+    let forged = format!("c1.{}", "_".repeat(40));
+    let oversized = format!("{token}{}", "A".repeat(2000));
+    for bad in [
+        truncated,
+        forged.as_str(),
+        oversized.as_str(),
+        "c1.",
+        "c1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "1732357500123-0",
+    ] {
+        let (_, ready) = app.events_after(&bob, bad).await;
+        assert_eq!(ready["resumed"], false, "{bad}: {ready}");
+    }
+}
+
+#[actix_web::test]
+async fn a_token_from_far_in_the_past_resumes_what_fits_or_says_resumed_false() {
+    let app = spawn_app_configured(|s| s.sse.resume_max = 10).await;
+    let (alice, bob, room) = room_with_two(&app).await;
+    let (mut stream, _) = app.events(&bob).await;
+    app.send(&alice, &room, "seen").await.assert_status(201);
+    let token = stream.expect("message").await.token();
+    drop(stream);
+    for i in 0..11 {
+        app.send(&alice, &room, &format!("m{i}"))
+            .await
+            .assert_status(201);
+    }
+
+    let (_, ready) = app.events_after(&bob, &token).await;
+
+    // Eleven missed, ten allowed: the client backfills from history instead.
+    assert_eq!(ready["resumed"], false, "{ready}");
+}
+
+#[actix_web::test]
+async fn an_open_that_fails_after_taking_the_offline_queue_leaves_it_for_the_next() {
+    let redis = TestRedis::start();
+    let settings = test_settings(&redis.url());
+    let keys = confab::store::Keys::new(&settings.redis.key_prefix);
+    let app = spawn_app_with(settings).await;
+    let (alice, bob, room) = room_with_two(&app).await;
+    app.send_direct(&alice, "bob", "queued dm")
+        .await
+        .assert_status(201);
+    app.send(&alice, &room, "room message")
+        .await
+        .assert_status(201);
+    // Break the room's history so that reading the backlog fails after the
+    // queue has been read.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let stream_key = keys.room_messages(&room);
+    let saved: Vec<u8> = redis::cmd("DUMP")
+        .arg(&stream_key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    redis::cmd("DEL")
+        .arg(&stream_key)
+        .exec_async(&mut conn)
+        .await
+        .unwrap();
+    redis::cmd("SET")
+        .arg(&stream_key)
+        .arg("not a stream")
+        .exec_async(&mut conn)
+        .await
+        .unwrap();
+
+    let failed = try_open(&app, &bob).await.err().expect("the open fails");
+    assert!(failed.status.is_server_error(), "{}", failed.text);
+
+    redis::cmd("DEL")
+        .arg(&stream_key)
+        .exec_async(&mut conn)
+        .await
+        .unwrap();
+    redis::cmd("RESTORE")
+        .arg(&stream_key)
+        .arg(0)
+        .arg(saved)
+        .exec_async(&mut conn)
+        .await
+        .unwrap();
+    let (mut stream, ready) = app.events(&bob).await;
+    assert_eq!(ready["offline_count"], 2, "{ready}");
+    assert_eq!(
+        bodies(&backlog(&mut stream, 2).await),
+        ["queued dm", "room message"]
+    );
+}
