@@ -31,7 +31,9 @@ CONFAB_MAX_STREAMS_PER_USER=100000 \
 RUST_LOG=warn \
   target/release/confab serve > "$WORK/confab.log" 2>&1 &
 CONFAB_PID=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$CONFAB_PORT/readyz" >/dev/null && break; sleep 0.1; done
+wait_until 10 "confab to answer /readyz on port $CONFAB_PORT" \
+  curl -sf --max-time 1 "http://127.0.0.1:$CONFAB_PORT/readyz" ||
+  { tail -n 20 "$WORK/confab.log" >&2; exit 1; }
 
 BENCH="target/release/confab-bench --url http://127.0.0.1:$CONFAB_PORT --redis redis://127.0.0.1:$REDIS_PORT --server-pid $CONFAB_PID --json $RESULTS"
 $BENCH all

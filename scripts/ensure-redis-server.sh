@@ -5,11 +5,10 @@ set -euo pipefail
 if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
   exit 0
 fi
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 echo "redis-server is missing; installing Debian's redis-server package" >&2
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
+apt_install redis-server redis-tools
 # Debian's package may start a service on 6379; confab's scripts never rely
 # on it, and the tests start servers of their own.
 command -v redis-server >/dev/null

@@ -7,6 +7,8 @@
 # - builds and starts confab (release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 scripts/ensure-redis-server.sh
 
@@ -32,10 +34,8 @@ else
   echo "Starting redis-server on $redis_port (append-only, data in .data/redis)"
   redis-server --port "$redis_port" --bind 127.0.0.1 --appendonly yes \
     --dir "$PWD/.data/redis" --logfile "$PWD/.data/redis/redis.log" --daemonize yes
-  for _ in $(seq 50); do
-    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
-    sleep 0.1
-  done
+  wait_until 10 "the redis-server started on port $redis_port (log: .data/redis/redis.log)" \
+    redis-cli -p "$redis_port" ping
 fi
 
 if [ -z "${CONFAB_JWT_SECRET:-}" ]; then

@@ -1,7 +1,12 @@
+# shellcheck shell=bash
 # Sourced by scripts that need a Redis of their own (bench.sh,
 # contract-test.sh): a free-port helper, and a redis-server without
 # persistence on a free port (REDIS_PORT), in a temporary folder (WORK),
 # stopped and removed on exit together with the confab at CONFAB_PID, if any.
+# Also brings in scripts/lib.sh (wait_until).
+
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -15,4 +20,5 @@ cleanup() {
 trap cleanup EXIT
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
   --logfile "$WORK/redis.log" --daemonize yes
-for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+wait_until 10 "the throwaway redis-server on port $REDIS_PORT" redis-cli -p "$REDIS_PORT" ping ||
+  { tail -n 20 "$WORK/redis.log" >&2; exit 1; }
