@@ -387,13 +387,13 @@ async function connect() {
   });
   es.addEventListener("message", (e) => {
     const m = JSON.parse(e.data);
-    state.lastEventId = e.lastEventId || m.id;
+    state.lastEventId = e.lastEventId || state.lastEventId;
     if (state.view?.kind === "room" && state.view.id === m.room_id) appendLive(m);
     else markUnread(`#rooms li[data-room="${m.room_id}"]`);
   });
   es.addEventListener("direct_message", (e) => {
     const m = JSON.parse(e.data);
-    state.lastEventId = e.lastEventId || m.id;
+    state.lastEventId = e.lastEventId || state.lastEventId;
     const other = m.sender.id === state.user.id ? m.recipient : m.sender;
     if (state.view?.kind === "dm" && state.view.username === other.username) appendLive(m);
     loadConversations()

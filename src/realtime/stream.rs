@@ -28,13 +28,16 @@ pub struct Ready {
     pub user_id: String,
     /// Ids of the rooms whose events this stream carries.
     pub rooms: Vec<String>,
-    /// How many queued events (from while the user had no open stream)
-    /// follow before live events.
+    /// How many events that arrived while the user had no open stream follow
+    /// `ready` (room and direct messages and notifications, oldest first,
+    /// the newest up to the offline cap). Messages a resume replays are not
+    /// counted.
     pub offline_count: usize,
-    /// Whether the stream resumed from `Last-Event-ID` with no gap: every
-    /// message after that id follows before live events. False without a
-    /// `Last-Event-ID`, or when the id is unknown or older than the retained
-    /// history (then backfill through the history endpoints).
+    /// Whether the stream resumed from `Last-Event-ID` (a resume token) with
+    /// no gap: every message after it follows before live events. False
+    /// without a `Last-Event-ID`, or when the token is unknown, malformed,
+    /// from before an upgrade, or older than the retained history (then
+    /// backfill through the history endpoints).
     pub resumed: bool,
 }
 

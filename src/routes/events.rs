@@ -26,7 +26,11 @@ pub struct ServerSentEvent {
     /// One line of JSON: `Ready`, `Message`, `DirectMessage`, `MemberEvent`
     /// or `Notification`, by event type.
     pub data: String,
-    /// The message id, on `message` and `direct_message` events.
+    /// On `message` and `direct_message` events: an opaque resume token (at
+    /// most 1 KiB of `A-Z a-z 0-9 - _ .`), to send back as `Last-Event-ID`.
+    /// Not the message id (that is `data.id`, what clients dedupe by); never
+    /// parse it.
+    #[schema(max_length = 1024, pattern = "^[A-Za-z0-9._~-]+$")]
     pub id: Option<String>,
 }
 
@@ -37,9 +41,10 @@ pub struct EventsParams {
     /// A ticket from `POST /api/v1/events/tickets`, for clients (such as
     /// browser `EventSource`) that cannot send an `Authorization` header.
     pub ticket: Option<String>,
-    /// Resume after this message id (the same as the `Last-Event-ID`
-    /// header, which wins when both are present).
-    #[param(example = "1732357500123-0")]
+    /// Resume after this resume token: the `id:` of the last message event
+    /// received (the same as the `Last-Event-ID` header, which wins when both
+    /// are present). URL-safe as it is.
+    #[param(max_length = 1024)]
     pub last_event_id: Option<String>,
 }
 
@@ -74,28 +79,34 @@ pub async fn create_ticket(
 /// step), member events of their rooms, and notifications. Authenticate with
 /// `Authorization: Bearer` or `?ticket=`.
 ///
-/// Events, each `event: <type>`, `id: <id>` for messages, `data: <JSON>`:
+/// Events, each `event: <type>`, `id: <resume token>` for messages,
+/// `data: <JSON>`:
 /// - `ready` ([`Ready`](#/components/schemas/Ready)): always first.
-/// - `message` ([`Message`](#/components/schemas/Message)), id = message id.
-/// - `direct_message` ([`DirectMessage`](#/components/schemas/DirectMessage)), id = message id.
+/// - `message` ([`Message`](#/components/schemas/Message)), with a resume token.
+/// - `direct_message` ([`DirectMessage`](#/components/schemas/DirectMessage)), with a resume token.
 /// - `member_joined`, `member_left` ([`MemberEvent`](#/components/schemas/MemberEvent)).
 /// - `notification` ([`Notification`](#/components/schemas/Notification)).
 ///
-/// After `ready` come the events queued while the user had no open stream
-/// (`offline_count` of them, oldest first, sent once), then live events. With
-/// `Last-Event-ID` (header or `?last_event_id=`) the stream first replays
-/// every message after that id (`resumed: true`), or says `resumed: false`
-/// when it cannot (then backfill through the history endpoints). A `: ping`
+/// After `ready` come the events that arrived while the user had no open
+/// stream (`offline_count` of them, oldest first, sent once; the newest up to
+/// the offline cap), then live events. A message event's `id:` is an opaque
+/// resume token, not the message id (`data.id` is, and is what clients
+/// dedupe by). With `Last-Event-ID` (header or `?last_event_id=`) set to the
+/// last token received, the stream first replays every message after it, in
+/// order per room and conversation, without duplicates (`resumed: true`), or
+/// says `resumed: false` when it cannot (an unknown, malformed, another
+/// user's or pre-upgrade token, or too much missed: then backfill through the
+/// history endpoints). A `: ping`
 /// comment goes out every 15 seconds; the stream sets `retry:`. A user may
 /// hold a bounded number of streams (default 10); one more gets 429
 /// `too_many_streams`. A stream ends when its session is revoked or expires.
 #[utoipa::path(
     tag = "realtime",
     security(("bearer" = []), ("ticket" = [])),
-    params(EventsParams, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this message id")),
+    params(EventsParams, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this resume token (the `id:` of the last message event received)")),
     responses(
         (status = 200, description = "The stream", content_type = "text/event-stream", body = ServerSentEvent,
-         example = "event: ready\ndata: {\"user_id\":\"6f1c...\",\"rooms\":[\"0b7e...\"],\"offline_count\":0,\"resumed\":false}\n\nevent: message\nid: 1732357500123-0\ndata: {\"id\":\"1732357500123-0\",...}\n\n"),
+         example = "event: ready\ndata: {\"user_id\":\"6f1c...\",\"rooms\":[\"0b7e...\"],\"offline_count\":0,\"resumed\":false}\n\nevent: message\nid: c1.gKqj9YO2MgBqL1x2cR2e8gLQ3e0N4k0Q\ndata: {\"id\":\"1732357500123-0\",...}\n\n"),
         (status = 401, description = "`missing_token` or `invalid_token` (a bad or expired ticket too)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_streams`, with `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`unavailable`: Redis is unreachable, or this instance holds its maximum of streams; retry after `Retry-After`", body = Problem, content_type = "application/problem+json"),
