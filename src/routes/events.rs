@@ -43,8 +43,9 @@ pub struct EventsParams {
     pub ticket: Option<String>,
     /// Resume after this resume token: the `id:` of the last message event
     /// received (the same as the `Last-Event-ID` header, which wins when both
-    /// are present). URL-safe as it is.
-    #[param(max_length = 1024)]
+    /// are present). URL-safe as it is. Anything that is not a token confab
+    /// made for this user (garbage, oversized, altered) opens the stream
+    /// with `resumed: false`.
     pub last_event_id: Option<String>,
 }
 
