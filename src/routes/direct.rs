@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, get, post, web};
 
 use super::created_or_repeated;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, SignedToken};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, HistoryParams, ListParams};
 use crate::model::{ConversationList, DirectMessage, DirectMessagePage, SendMessageRequest};
@@ -25,10 +25,10 @@ use crate::state::AppState;
     )
 )]
 #[post("/users/{username}/messages")]
-#[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]
+#[tracing::instrument(skip_all, fields(user_id = %auth.0.user_id))]
 pub async fn send_direct_message(
     state: web::Data<AppState>,
-    auth: AuthUser,
+    auth: SignedToken,
     path: web::Path<String>,
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {

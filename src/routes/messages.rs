@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, get, post, web};
 
 use super::created_or_repeated;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, SignedToken};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, HistoryParams};
 use crate::model::{Message, MessagePage, SendMessageRequest};
@@ -26,10 +26,10 @@ use crate::state::AppState;
     )
 )]
 #[post("/rooms/{room_id}/messages")]
-#[tracing::instrument(skip_all, fields(user_id = %auth.user_id, room_id = %path))]
+#[tracing::instrument(skip_all, fields(user_id = %auth.0.user_id, room_id = %path))]
 pub async fn send_room_message(
     state: web::Data<AppState>,
-    auth: AuthUser,
+    auth: SignedToken,
     path: web::Path<String>,
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {

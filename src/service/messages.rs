@@ -1,7 +1,7 @@
 //! Room and direct messages: sending (idempotent per `client_id`) and
 //! reading history.
 
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, SignedToken};
 use crate::domain::{ClientId, Invalid, MessageBody, MessageId, is_valid_id};
 use crate::error::{ApiError, Code};
 use crate::message::{DirectMessageRecord, RoomMessageRecord, Sent, UserLite};
@@ -13,9 +13,9 @@ use crate::model::{
 use crate::state::AppState;
 use crate::store::messages::{HistoryQuery, RoomSend};
 use crate::store::pagination::PageRequest;
-use crate::store::rate_limit::{Limited, Rate};
+use crate::store::rate_limit::{Rate, SessionLimit};
 
-use super::{find_room_as_member, find_user, spend_rate_limit_token};
+use super::{find_room_as_member, find_user};
 
 /// A message to send, checked.
 pub struct NewMessage {
@@ -49,14 +49,26 @@ pub struct HistoryPage {
     pub limit: usize,
 }
 
-/// The caller as a message sender, once their send rate allows another
-/// message (429 `rate_limited` otherwise, with nothing stored). The names
-/// come from the token when it carries them (profiles never change), saving
-/// a look-up per send.
-async fn sender_rate_limited(state: &AppState, auth: &AuthUser) -> Result<UserLite, ApiError> {
+/// The caller as a message sender, once their session is found live (401
+/// otherwise) and their send rate allows another message (429
+/// `rate_limited` otherwise, with nothing stored): one Redis call for both.
+/// The names come from the token when it carries them (profiles never
+/// change), saving a look-up per send.
+async fn sender_rate_limited(
+    state: &AppState,
+    SignedToken(auth): &SignedToken,
+) -> Result<UserLite, ApiError> {
     let limits = &state.settings.limits;
     let rate = Rate::per_sec(limits.send_rate_per_sec, limits.send_burst);
-    spend_rate_limit_token(state, Limited::User(&auth.user_id, "send"), rate).await?;
+    let limit = state
+        .store
+        .rate_limit_in_session(&auth.user_id, &auth.session_id, "send", rate)
+        .await?;
+    match limit {
+        SessionLimit::Allowed => {}
+        SessionLimit::Revoked => return Err(ApiError::invalid_token("revoked")),
+        SessionLimit::Wait(wait) => return Err(super::rate_limited(wait)),
+    }
     if let Some((username, display_name)) = &auth.names {
         return Ok(UserLite {
             id: auth.user_id.clone(),
@@ -79,14 +91,14 @@ async fn sender_rate_limited(state: &AppState, auth: &AuthUser) -> Result<UserLi
 /// Sends a message to a room the caller belongs to.
 pub async fn send_to_room_rate_limited(
     state: &AppState,
-    auth: &AuthUser,
+    token: &SignedToken,
     room_id: &str,
     message: NewMessage,
 ) -> Result<Sent<Message>, ApiError> {
+    let sender = sender_rate_limited(state, token).await?;
     if !is_valid_id(room_id) {
         return Err(ApiError::room_not_found(room_id));
     }
-    let sender = sender_rate_limited(state, auth).await?;
     let record = RoomMessageRecord {
         id: MessageId::default(),
         room_id: room_id.to_owned(),
@@ -128,18 +140,18 @@ pub async fn room_history(
 /// Sends a direct message to another user (not oneself).
 pub async fn send_direct_rate_limited(
     state: &AppState,
-    auth: &AuthUser,
+    token: &SignedToken,
     username: &str,
     message: NewMessage,
 ) -> Result<Sent<DirectMessage>, ApiError> {
+    let sender = sender_rate_limited(state, token).await?;
     let recipient = find_user(state, username).await?;
-    if recipient.id == auth.user_id {
+    if recipient.id == sender.id {
         return Err(ApiError::validation(
             "username",
             "you cannot send a direct message to yourself",
         ));
     }
-    let sender = sender_rate_limited(state, auth).await?;
     let record = DirectMessageRecord {
         id: MessageId::default(),
         sender,

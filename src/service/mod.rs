@@ -34,11 +34,14 @@ async fn spend_rate_limit_token(
 ) -> Result<(), ApiError> {
     match state.store.rate_limit(what, rate).await? {
         None => Ok(()),
-        Some(wait) => {
-            metrics::inc(&metrics::RATE_LIMITED);
-            Err(ApiError::retry_after(Code::RateLimited, wait.as_secs() + 1))
-        }
+        Some(wait) => Err(rate_limited(wait)),
     }
+}
+
+/// `429 rate_limited`, retry after `wait` (rounded up to whole seconds).
+fn rate_limited(wait: std::time::Duration) -> ApiError {
+    metrics::inc(&metrics::RATE_LIMITED);
+    ApiError::retry_after(Code::RateLimited, wait.as_secs() + 1)
 }
 
 /// The room with this id, or 404 `room_not_found`.

@@ -50,6 +50,17 @@ pub enum Limited<'a> {
     Username(&'a str),
 }
 
+/// What a rate-limited action in a session may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionLimit {
+    /// Counted; go ahead.
+    Allowed,
+    /// Over the rate: nothing counted; this long until one would be allowed.
+    Wait(Duration),
+    /// The session is gone (revoked or expired).
+    Revoked,
+}
+
 impl Store {
     /// Counts one action against `rate`. `Ok(None)` when it is allowed,
     /// `Ok(Some(wait))` when it is not (and nothing was counted).
@@ -59,15 +70,38 @@ impl Store {
             Limited::Address(address, action) => self.keys.rate_limit_other(action, address),
             Limited::Username(canonical) => self.keys.rate_limit_other("login-name", canonical),
         };
+        let mut call = ScriptCall::new(&RATE_LIMIT);
+        call.key(key);
+        Ok(match self.limit(&mut call, rate).await? {
+            SessionLimit::Wait(wait) => Some(wait),
+            SessionLimit::Allowed | SessionLimit::Revoked => None,
+        })
+    }
+
+    /// Checks that a user's session lives and counts one `action` of theirs
+    /// against `rate`, in one round trip (both keys are in the user's slot).
+    pub async fn rate_limit_in_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        action: &str,
+        rate: Rate,
+    ) -> StoreResult<SessionLimit> {
+        let mut call = ScriptCall::new(&RATE_LIMIT);
+        call.key(self.keys.rate_limit(user_id, action))
+            .key(self.keys.session(user_id, session_id));
+        self.limit(&mut call, rate).await
+    }
+
+    async fn limit(&self, call: &mut ScriptCall<'_>, rate: Rate) -> StoreResult<SessionLimit> {
         let interval_ms = u64::try_from(rate.interval.as_millis()).unwrap_or(u64::MAX);
-        let wait_ms: u64 = self
-            .call(
-                ScriptCall::new(&RATE_LIMIT)
-                    .key(key)
-                    .arg(interval_ms.max(1))
-                    .arg(rate.burst.max(1)),
-            )
+        let wait_ms: i64 = self
+            .call(call.arg(interval_ms.max(1)).arg(rate.burst.max(1)))
             .await?;
-        Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms)))
+        Ok(match wait_ms {
+            -1 => SessionLimit::Revoked,
+            0 => SessionLimit::Allowed,
+            ms => SessionLimit::Wait(Duration::from_millis(ms.unsigned_abs())),
+        })
     }
 }

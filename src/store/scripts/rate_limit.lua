@@ -1,9 +1,15 @@
 -- A GCRA rate limit (a token bucket without a refill timer): `burst`
 -- requests at once, then one every `interval` ms. The key holds the
 -- theoretical arrival time (TAT) and expires once it has passed.
--- KEYS[1] limiter key
+-- With a session key as KEYS[2] (in the same user's slot), the session is
+-- checked in the same call: a request then costs one round trip for both.
+-- KEYS[1] limiter key, KEYS[2] session key (optional)
 -- ARGV[1] interval between requests (ms), ARGV[2] burst
--- Returns 0 when allowed (and counted), otherwise the ms until one would be.
+-- Returns 0 when allowed (and counted), -1 when the session is gone,
+-- otherwise the ms until one would be allowed.
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 0 then
+  return -1
+end
 local now = now_ms()
 local interval = tonumber(ARGV[1])
 local tolerance = interval * (tonumber(ARGV[2]) - 1)
