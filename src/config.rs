@@ -108,6 +108,24 @@ pub struct RedisSettings {
     /// Upper bound on one Redis call, connection attempts included. A request
     /// that needs Redis answers 503 after at most this long when Redis is down.
     pub timeout_ms: u64,
+    /// When a send is acknowledged (201): once Redis has `written` it, or
+    /// once at least one replica has it too (`replicated`: `WAIT 1`), so a
+    /// failover to that replica cannot lose it.
+    pub acknowledge: Acknowledge,
+    /// With `replicated`: how long a send waits for a replica before it
+    /// answers 503 (the client retries with its `client_id`). At most
+    /// `timeout_ms`.
+    pub replication_timeout_ms: u64,
+}
+
+/// When a send is acknowledged.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Acknowledge {
+    /// Once the primary has stored it.
+    Written,
+    /// Once a replica has it too.
+    Replicated,
 }
 
 /// Passwords, tokens and sessions.
@@ -195,6 +213,8 @@ impl Default for RedisSettings {
             url: "redis://127.0.0.1:6379".into(),
             key_prefix: "confab:".into(),
             timeout_ms: 2000,
+            acknowledge: Acknowledge::Written,
+            replication_timeout_ms: 1000,
         }
     }
 }
@@ -370,6 +390,11 @@ impl Settings {
         }
         if self.redis.timeout_ms == 0 {
             bail!("redis.timeout_ms must be positive");
+        }
+        if self.redis.replication_timeout_ms == 0
+            || self.redis.replication_timeout_ms > self.redis.timeout_ms
+        {
+            bail!("redis.replication_timeout_ms must be positive and at most redis.timeout_ms");
         }
         Ok(())
     }
@@ -655,6 +680,7 @@ mod tests {
                 Value::Array(..) => ("a, b".into(), r#"["a", "b"]"#.into()),
                 Value::Empty(..) => ("secret-secret-secret".into(), "[redacted]".into()),
                 _ if setting == "server.log_format" => ("json".into(), "json".into()),
+                _ if setting == "redis.acknowledge" => ("replicated".into(), "replicated".into()),
                 _ => (format!("x-{setting}"), format!("x-{setting}")),
             };
             vars.push((env_name(setting), raw));

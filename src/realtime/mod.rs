@@ -52,8 +52,8 @@ pub struct Realtime {
     instance_id: String,
     /// Most events an offline backlog sends (the newest).
     offline_cap: usize,
-    /// Signs and checks resume tokens.
-    token_key: position::TokenKey,
+    /// Signs and checks resume tokens (shared by every stream).
+    token_key: Arc<position::TokenKey>,
 }
 
 impl Realtime {
@@ -73,7 +73,7 @@ impl Realtime {
             instance_id: new_id(),
             offline_cap: usize::try_from(settings.limits.offline_queue_max_len)
                 .unwrap_or(usize::MAX),
-            token_key: position::TokenKey::derive(settings.auth.secret_bytes()),
+            token_key: Arc::new(position::TokenKey::derive(settings.auth.secret_bytes())),
         });
         actix_web::rt::spawn(presence::run(realtime.clone()));
         Ok(realtime)

@@ -354,27 +354,33 @@ struct Feed {
     tx: mpsc::Sender<Box<sse::Event>>,
     /// Where the stream stands: the messages sent so far.
     position: Position,
-    /// The latest resume token, shared with the hub for the heartbeat
-    /// (which stores it as the user's position in case this instance dies).
+    /// The stream's resume token, shared with the hub for the heartbeat
+    /// (which stores it as the user's position in case this instance dies):
+    /// refreshed at every ping, not every event, to keep deliveries cheap.
     token: Arc<Mutex<String>>,
     /// Signs the tokens.
-    key: TokenKey,
+    key: Arc<TokenKey>,
     /// Whose stream it is (tokens are good for them only).
     user_id: String,
 }
 
 impl Feed {
+    /// Shares where the stream stands with the heartbeat.
+    fn share_position(&self) {
+        let token = self.position.encode(&self.key, &self.user_id);
+        if let Ok(mut shared) = self.token.lock() {
+            *shared = token;
+        }
+    }
+
     /// One event in SSE form; messages carry the resume token after them.
     fn sse_event(&mut self, event: &Outgoing) -> Box<sse::Event> {
         let data = sse::Data::new(event.data.clone()).event(event.event);
         Box::new(match event.message {
             Some((container, id)) => {
                 self.position.advance(container, id);
-                let token = self.position.encode(&self.key, &self.user_id);
-                if let Ok(mut shared) = self.token.lock() {
-                    shared.clone_from(&token);
-                }
-                data.id(token).into()
+                data.id(self.position.encode(&self.key, &self.user_id))
+                    .into()
             }
             None => data.into(),
         })
@@ -412,6 +418,7 @@ impl Feed {
             }
             metrics::inc(&metrics::EVENTS_DELIVERED);
         }
+        self.share_position();
         let mut pings = tokio::time::interval_at(Instant::now() + ping, ping);
         loop {
             tokio::select! {
@@ -430,6 +437,7 @@ impl Feed {
                     metrics::inc(&metrics::EVENTS_DELIVERED);
                 }
                 _ = pings.tick() => {
+                    self.share_position();
                     if self.tx.send(Box::new(sse::Event::Comment("ping".into()))).await.is_err() {
                         return self.position;
                     }

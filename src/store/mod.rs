@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use crate::config::{LimitSettings, RedisSettings};
+use crate::config::{Acknowledge, LimitSettings, RedisSettings};
 pub use keys::Keys;
 
 /// Why a store call failed.
@@ -86,6 +86,9 @@ pub struct Store {
     timeout: Duration,
     /// Caps on stored history.
     limits: LimitSettings,
+    /// With `Some(timeout)`, sends wait until a replica has them
+    /// (`redis.acknowledge = "replicated"`).
+    replication: Option<Duration>,
 }
 
 impl Store {
@@ -108,6 +111,8 @@ impl Store {
             keys: Keys::new(&redis.key_prefix),
             timeout: redis.timeout(),
             limits: limits.clone(),
+            replication: (redis.acknowledge == Acknowledge::Replicated)
+                .then(|| Duration::from_millis(redis.replication_timeout_ms)),
         })
     }
 
@@ -144,6 +149,33 @@ impl Store {
         self.run(redis::cmd("PING").query_async::<String>(&mut conn))
             .await
             .map(|_| ())
+    }
+
+    /// With `redis.acknowledge = "replicated"`, waits until a replica has
+    /// every write made so far on this connection (a message just stored
+    /// included): `WAIT 1`. No replica in time is `Unavailable` (503): the
+    /// message may still be kept, and the client's retry with its
+    /// `client_id` finds it without storing it twice.
+    async fn replicated(&self) -> StoreResult<()> {
+        let Some(timeout) = self.replication else {
+            return Ok(());
+        };
+        let mut conn = self.conn();
+        let replicas: u64 = self
+            .run(
+                redis::cmd("WAIT")
+                    .arg(1)
+                    .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX))
+                    .query_async(&mut conn),
+            )
+            .await?;
+        if replicas == 0 {
+            return Err(StoreError::Unavailable(format!(
+                "no replica acknowledged within {} ms",
+                timeout.as_millis()
+            )));
+        }
+        Ok(())
     }
 
     /// Now by the Redis clock (which stamps message ids), in ms.

@@ -249,3 +249,42 @@ async fn an_open_that_fails_after_taking_the_offline_queue_leaves_it_for_the_nex
         ["queued dm", "room message"]
     );
 }
+
+#[actix_web::test]
+async fn with_replicated_acknowledgement_a_send_waits_for_a_replica_and_a_retry_finds_it() {
+    let primary = TestRedis::start();
+    let mut settings = test_settings(&primary.url());
+    settings.redis.acknowledge = confab::config::Acknowledge::Replicated;
+    settings.redis.replication_timeout_ms = 300;
+    let app = spawn_app_with(settings).await;
+    let (alice, _bob, room) = room_with_two(&app).await;
+
+    // No replica: not acknowledged; the client is told to retry.
+    app.send_with_client_id(&alice, &room, "kept", "c-1")
+        .await
+        .assert_problem(503, "unavailable");
+
+    let _replica = TestRedis::start_replica_of(&primary);
+    let client = redis::Client::open(primary.url()).unwrap();
+    let conn = client.get_multiplexed_async_connection().await.unwrap();
+    eventually(Duration::from_secs(10), || {
+        let mut conn = conn.clone();
+        async move {
+            let info: String = redis::cmd("INFO")
+                .arg("replication")
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_default();
+            info.contains("connected_slaves:1") && info.contains("state=online")
+        }
+    })
+    .await;
+
+    // The retry finds the message stored the first time: 200, not stored
+    // twice; a new send is acknowledged at once.
+    let retry = app.send_with_client_id(&alice, &room, "kept", "c-1").await;
+    assert_eq!(retry.assert_status(200)["body"], "kept");
+    app.send(&alice, &room, "next").await.assert_status(201);
+    let history = app.all_message_ids(&alice, &room).await;
+    assert_eq!(history.len(), 2);
+}

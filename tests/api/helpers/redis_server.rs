@@ -22,6 +22,8 @@ pub struct TestRedis {
     /// Whether it keeps its data on disk (an append-only file synced on
     /// every write), so that it survives [`TestRedis::stop`].
     persistent: bool,
+    /// The port of the server it replicates, if it is a replica.
+    replica_of: Option<u16>,
 }
 
 /// A port nothing listens on right now (the OS picks it; another process
@@ -63,7 +65,16 @@ impl TestRedis {
         Self::start_with(true)
     }
 
+    /// Starts a replica of `primary` on a free port.
+    pub fn start_replica_of(primary: &TestRedis) -> Self {
+        Self::start_as(false, Some(primary.port))
+    }
+
     fn start_with(persistent: bool) -> Self {
+        Self::start_as(persistent, None)
+    }
+
+    fn start_as(persistent: bool, replica_of: Option<u16>) -> Self {
         let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("confab-test-redis-{port}-{}", std::process::id()));
@@ -73,6 +84,7 @@ impl TestRedis {
             dir,
             child: None,
             persistent,
+            replica_of,
         };
         redis.resume();
         redis
@@ -92,9 +104,13 @@ impl TestRedis {
         } else {
             "--appendonly no"
         };
+        let replica = self
+            .replica_of
+            .map(|port| format!("--replicaof 127.0.0.1 {port}"))
+            .unwrap_or_default();
         let script = format!(
-            "redis-server --port {port} --bind 127.0.0.1 --save '' {persistence} --dir '{dir}' \
-             --logfile '{dir}/redis.log' --pidfile '{dir}/redis.pid' & pid=$!; \
+            "redis-server --port {port} --bind 127.0.0.1 --save '' {persistence} {replica} \
+             --dir '{dir}' --logfile '{dir}/redis.log' --pidfile '{dir}/redis.pid' & pid=$!; \
              while kill -0 {parent} 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 0.5; done; \
              kill $pid 2>/dev/null",
             port = self.port,
