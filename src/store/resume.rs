@@ -83,6 +83,11 @@ impl Store {
 
     /// Room messages after each room's start, oldest first per room, at
     /// most `limit` in all; `complete` says whether that was everything.
+    ///
+    /// Reading is bounded by the limit, not by the rooms: each active room
+    /// is first read for its share of the limit; rooms that had more are
+    /// then read one at a time for what remains of it. At most about
+    /// `limit` plus the number of rooms entries are ever read.
     pub async fn room_messages_since(
         &self,
         rooms: &[(String, Start)],
@@ -97,9 +102,10 @@ impl Store {
             return Ok(missed);
         }
         let k = &self.keys;
-        // The entries after each start (one more than the limit tells that
-        // there are too many), plus each stream's first entry and the room's
-        // message count, to tell whether history was trimmed past the start.
+        let share = limit / active.len() + 1;
+        // The entries after each start, up to the share, plus each stream's
+        // first entry and the room's message count, to tell whether history
+        // was trimmed past the start.
         let mut pipe = redis::pipe();
         for (room, start) in &active {
             let stream = k.room_messages(room);
@@ -108,7 +114,7 @@ impl Store {
                 .arg(format!("({start}"))
                 .arg("+")
                 .arg("COUNT")
-                .arg(limit + 1);
+                .arg(share);
             pipe.cmd("XRANGE")
                 .arg(&stream)
                 .arg("-")
@@ -121,6 +127,8 @@ impl Store {
         let mut conn = self.conn();
         let replies: Vec<redis::Value> = self.run(pipe.query_async(&mut conn)).await?;
         let mut replies = replies.into_iter();
+        // Rooms that filled their share, and the last id read from each.
+        let mut more = Vec::new();
         for (room, start) in active {
             let (Some(after), Some(first), Some(len), Some(count)) = (
                 replies.next(),
@@ -145,16 +153,41 @@ impl Store {
             {
                 missed.complete = false;
             }
+            let full = after.len() == share;
             for (id, fields) in after {
                 missed
                     .rooms
                     .push(entry_to_message(room, stream_id(&id)?, &fields)?);
             }
-            if missed.rooms.len() > limit {
-                missed.rooms.truncate(limit);
-                missed.complete = false;
+            if let Some(last) = missed.rooms.last().filter(|_| full) {
+                more.push((room, last.id));
+            }
+        }
+        for (room, last) in more {
+            if !missed.complete || missed.rooms.len() > limit {
                 break;
             }
+            let remaining = limit - missed.rooms.len();
+            let entries: Entries = self
+                .run(
+                    redis::cmd("XRANGE")
+                        .arg(k.room_messages(room))
+                        .arg(format!("({last}"))
+                        .arg("+")
+                        .arg("COUNT")
+                        .arg(remaining + 1)
+                        .query_async(&mut conn),
+                )
+                .await?;
+            for (id, fields) in entries {
+                missed
+                    .rooms
+                    .push(entry_to_message(room, stream_id(&id)?, &fields)?);
+            }
+        }
+        if missed.rooms.len() > limit {
+            missed.rooms.truncate(limit);
+            missed.complete = false;
         }
         Ok(missed)
     }
@@ -162,6 +195,10 @@ impl Store {
     /// The newest room messages after each room's start, at most `limit` in
     /// all, leaving out `user_id`'s own: the room part of an offline
     /// backlog. Oldest first.
+    ///
+    /// Bounded like [`Store::room_messages_since`]: each active room's
+    /// newest share first, then, one room at a time, only as many older ones
+    /// as could still be among the newest `limit`.
     pub async fn room_backlog(
         &self,
         user_id: &str,
@@ -172,19 +209,50 @@ impl Store {
         if active.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
+        let share = limit / active.len() + 1;
+        let read = |room: &str, before: Option<MessageId>, start: MessageId, count: usize| {
+            let mut cmd = redis::cmd("XREVRANGE");
+            cmd.arg(self.keys.room_messages(room));
+            match before {
+                Some(id) => cmd.arg(format!("({id}")),
+                None => cmd.arg("+"),
+            };
+            cmd.arg(format!("({start}")).arg("COUNT").arg(count);
+            cmd
+        };
         let mut pipe = redis::pipe();
         for (room, start) in &active {
-            pipe.cmd("XREVRANGE")
-                .arg(self.keys.room_messages(room))
-                .arg("+")
-                .arg(format!("({start}"))
-                .arg("COUNT")
-                .arg(limit);
+            pipe.add_command(read(room, None, *start, share));
         }
         let mut conn = self.conn();
         let replies: Vec<Entries> = self.run(pipe.query_async(&mut conn)).await?;
         let mut messages = Vec::new();
-        for ((room, _), entries) in active.into_iter().zip(replies) {
+        // Rooms that filled their share: the oldest id read, where to go on.
+        let mut more = Vec::new();
+        for ((room, start), entries) in active.into_iter().zip(replies) {
+            let full = entries.len() == share;
+            let mut oldest = None;
+            for (id, fields) in entries {
+                let message = entry_to_message(room, stream_id(&id)?, &fields)?;
+                oldest = Some(message.id);
+                if message.sender.id != user_id {
+                    messages.push(message);
+                }
+            }
+            if let Some(oldest) = oldest.filter(|_| full) {
+                more.push((room, *start, oldest));
+            }
+        }
+        for (room, start, oldest) in more {
+            // Only what is newer than the `limit`-th newest so far can still
+            // make the cut.
+            let newer = messages.iter().filter(|m| m.id > oldest).count();
+            if newer >= limit {
+                continue;
+            }
+            let entries: Entries = self
+                .run(read(room, Some(oldest), start, limit - newer).query_async(&mut conn))
+                .await?;
             for (id, fields) in entries {
                 let message = entry_to_message(room, stream_id(&id)?, &fields)?;
                 if message.sender.id != user_id {

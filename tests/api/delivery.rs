@@ -288,3 +288,38 @@ async fn with_replicated_acknowledgement_a_send_waits_for_a_replica_and_a_retry_
     let history = app.all_message_ids(&alice, &room).await;
     assert_eq!(history.len(), 2);
 }
+
+#[actix_web::test]
+async fn a_resume_within_its_limit_is_complete_however_unevenly_the_rooms_were_busy() {
+    let app = spawn_app_configured(|s| s.sse.resume_max = 10).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let mut rooms = Vec::new();
+    for name in ["busy", "quiet one", "quiet two"] {
+        let room = app.room(&alice, name).await;
+        app.join(&bob, &room).await.assert_status(200);
+        rooms.push(room);
+    }
+    let (mut stream, _) = app.events(&bob).await;
+    app.send(&alice, &rooms[0], "seen").await.assert_status(201);
+    let token = stream.expect("message").await.token();
+    drop(stream);
+    // Ten missed, exactly the limit: eight in one room, one in each other.
+    let mut missed = Vec::new();
+    for i in 0..8 {
+        missed.push(format!("busy {i}"));
+        app.send(&alice, &rooms[0], &format!("busy {i}"))
+            .await
+            .assert_status(201);
+    }
+    for (room, body) in rooms[1..].iter().zip(["q1", "q2"]) {
+        missed.push(body.to_owned());
+        app.send(&alice, room, body).await.assert_status(201);
+    }
+
+    let (mut resumed, ready) = app.events_after(&bob, &token).await;
+
+    assert_eq!(ready["resumed"], true, "{ready}");
+    let got = bodies(&backlog(&mut resumed, missed.len()).await);
+    assert_eq!(got, missed);
+}
