@@ -4,6 +4,7 @@
 //! one, so a misconfigured server is reported instead of measured.
 
 use anyhow::{Context, bail};
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 
 use crate::bench::Bench;
@@ -80,6 +81,43 @@ impl Bench {
                 .to_owned(),
             id,
         ))
+    }
+
+    /// Registers and logs in `count` fresh users named `<name><i>-`,
+    /// `parallel` at a time (each costs two Argon2 hashes on the server, so
+    /// one at a time would make setup the slow part): (token, id) in order.
+    pub async fn users(
+        &self,
+        name: &str,
+        count: usize,
+        parallel: usize,
+    ) -> anyhow::Result<Vec<(String, String)>> {
+        futures_util::stream::iter((0..count).map(|i| self.user_owned(format!("{name}{i}-"))))
+            .buffered(parallel)
+            .try_collect()
+            .await
+    }
+
+    /// [`Bench::user`] with an owned name (for [`Bench::users`]'s futures).
+    async fn user_owned(&self, name: String) -> anyhow::Result<(String, String)> {
+        self.user(&name).await
+    }
+
+    /// Every holder of `tokens` joins every room of `rooms`, `parallel`
+    /// joins at a time.
+    pub async fn join_many(
+        &self,
+        tokens: &[&str],
+        rooms: &[String],
+        parallel: usize,
+    ) -> anyhow::Result<()> {
+        let joins = tokens
+            .iter()
+            .flat_map(|t| rooms.iter().map(move |r| self.join(t, r)));
+        futures_util::stream::iter(joins)
+            .buffer_unordered(parallel)
+            .try_collect::<()>()
+            .await
     }
 
     /// Creates a room named `name` plus the run tag; returns its id.

@@ -3,10 +3,10 @@
 //! own rooms, logs in and opens streams), records latencies in HDR
 //! histograms, prints a table and can write JSON.
 //!
-//! Scenarios: `send`, `fanout`, `history`, `idle`, `offline`, and `ceiling`
-//! (the send script run directly against Redis: what Redis alone allows).
-//! `all` runs every one with the goals' parameters. `scripts/bench.sh` starts
-//! Redis and a release confab and runs `all`.
+//! Scenarios: `send`, `members`, `fanout`, `history`, `idle`, `offline`, and
+//! `ceiling` (the send script run directly against Redis: what Redis alone
+//! allows). `all` runs every one with the goals' parameters.
+//! `scripts/bench.sh` starts Redis and a release confab and runs `all`.
 //!
 //! # Layout
 //! - this file: the command line and which scenario runs;
@@ -58,6 +58,19 @@ struct Cli {
 enum Scenario {
     /// C concurrent senders post to R rooms for T seconds.
     Send {
+        #[arg(long, default_value_t = 64)]
+        senders: usize,
+        #[arg(long, default_value_t = 8)]
+        rooms: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// `send`'s load into rooms that also have M members without streams,
+    /// one run per M: Redis CPU and memory per message for each M.
+    Members {
+        /// The numbers of extra members, one run each.
+        #[arg(long, value_delimiter = ',', default_values_t = [8, 64, 1000])]
+        members: Vec<usize>,
         #[arg(long, default_value_t = 64)]
         senders: usize,
         #[arg(long, default_value_t = 8)]
@@ -120,6 +133,12 @@ async fn main() -> anyhow::Result<()> {
             rooms,
             seconds,
         } => bench.send(senders, rooms, seconds).await?,
+        Scenario::Members {
+            members,
+            senders,
+            rooms,
+            seconds,
+        } => bench.members(&members, senders, rooms, seconds).await?,
         Scenario::Fanout {
             streams,
             rate,
@@ -135,6 +154,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::All => {
             bench.ceiling(64, 10).await?;
             bench.send(64, 8, 10).await?;
+            bench.members(&[8, 64, 1000], 64, 8, 10).await?;
             bench.fanout(2000, 50, 10).await?;
             bench.history(1_000_000).await?;
             bench.offline(1000).await?;

@@ -2,6 +2,9 @@
 //! users and rooms over the API, measures, and records rows:
 //! - [`send`]: concurrent senders posting to a few rooms (throughput and
 //!   latency of `POST .../messages`);
+//! - [`members`]: the same load into rooms with 8, 64 or 1,000 more members
+//!   without streams (Redis CPU and memory per message must not grow with
+//!   them);
 //! - [`fanout`]: many streams in one room receiving a fixed message rate
 //!   (delivery latency and completeness);
 //! - [`history`]: paging a very long room history end to end;
@@ -14,9 +17,10 @@ mod ceiling;
 mod fanout;
 mod history;
 mod idle;
+mod members;
 mod offline;
 mod send;
 
-/// The body `send` and `ceiling` post: about as long as a typical chat line,
-/// so both measure the same message.
+/// The body `send`, `members` and `ceiling` post: about as long as a typical
+/// chat line, so all three measure the same message.
 const TYPICAL_BODY: &str = "benchmark message body of a typical length, about sixty chars";
