@@ -196,6 +196,26 @@ impl Bench {
         Ok(events)
     }
 
+    /// Waits until confab has recorded that `user_id` holds no stream (it
+    /// notices a closed stream a moment after the client drops it, then
+    /// stores the stream's position): what a scenario about an offline
+    /// user's return waits for before anything is sent to them.
+    pub async fn wait_offline(&self, user_id: &str) -> anyhow::Result<()> {
+        let mut conn = self.redis().await?;
+        let key = self.keys.user_streams(user_id);
+        let started = std::time::Instant::now();
+        loop {
+            let open: u64 = redis::cmd("ZCARD").arg(&key).query_async(&mut conn).await?;
+            if open == 0 {
+                return Ok(());
+            }
+            if started.elapsed() > std::time::Duration::from_secs(10) {
+                bail!("confab still records {open} streams of {user_id} 10 s after they closed");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     /// Opens `count` streams for one user, `batch` at a time (all at once
     /// would be a connection storm that measures the listen backlog).
     pub async fn streams(

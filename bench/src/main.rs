@@ -3,10 +3,11 @@
 //! own rooms, logs in and opens streams), records latencies in HDR
 //! histograms, prints a table and can write JSON.
 //!
-//! Scenarios: `send`, `members`, `fanout`, `history`, `idle`, `offline`, and
-//! `ceiling` (the send script run directly against Redis: what Redis alone
-//! allows). `all` runs every one with the goals' parameters.
-//! `scripts/bench.sh` starts Redis and a release confab and runs `all`.
+//! Scenarios: `send`, `members`, `fanout`, `history`, `idle`, `offline`,
+//! `offline-rooms`, and `ceiling` (the send script run directly against
+//! Redis: what Redis alone allows). `all` runs every one with the goals'
+//! parameters. `scripts/bench.sh` starts Redis and a release confab and runs
+//! `all`.
 //!
 //! # Layout
 //! - this file: the command line and which scenario runs;
@@ -103,6 +104,14 @@ enum Scenario {
         #[arg(long, default_value_t = 1000)]
         messages: usize,
     },
+    /// A user in R rooms missed N messages in each since their last stream
+    /// closed, then connects: time to `ready` and to the last backlog event.
+    OfflineRooms {
+        #[arg(long, default_value_t = 50)]
+        rooms: usize,
+        #[arg(long, default_value_t = 20)]
+        per_room: usize,
+    },
     /// The send script run directly on Redis by C concurrent clients.
     Ceiling {
         #[arg(long, default_value_t = 64)]
@@ -147,6 +156,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::History { messages } => bench.history(messages).await?,
         Scenario::Idle { streams } => bench.idle(streams).await?,
         Scenario::Offline { messages } => bench.offline(messages).await?,
+        Scenario::OfflineRooms { rooms, per_room } => bench.offline_rooms(rooms, per_room).await?,
         Scenario::Ceiling {
             concurrency,
             seconds,
@@ -158,6 +168,7 @@ async fn main() -> anyhow::Result<()> {
             bench.fanout(2000, 50, 10).await?;
             bench.history(1_000_000).await?;
             bench.offline(1000).await?;
+            bench.offline_rooms(50, 20).await?;
             bench.idle(10_000).await?;
         }
         Scenario::Report { .. } => {}

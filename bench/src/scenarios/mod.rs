@@ -10,6 +10,8 @@
 //! - [`history`]: paging a very long room history end to end;
 //! - [`idle`]: many idle streams (server memory per stream);
 //! - [`offline`]: connecting with a large offline backlog;
+//! - [`offline_rooms`]: returning to 50 rooms that got 1,000 messages
+//!   meanwhile (the backlog read from the rooms' Streams);
 //! - [`ceiling`]: confab's send script run on Redis directly (what Redis
 //!   alone allows, to compare `send` with).
 
@@ -19,6 +21,7 @@ mod history;
 mod idle;
 mod members;
 mod offline;
+mod offline_rooms;
 mod send;
 
 /// The body `send`, `members` and `ceiling` post: about as long as a typical
