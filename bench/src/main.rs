@@ -4,10 +4,10 @@
 //! histograms, prints a table and can write JSON.
 //!
 //! Scenarios: `send`, `members`, `fanout`, `history`, `idle`, `offline`,
-//! `offline-rooms`, and `ceiling` (the send script run directly against
-//! Redis: what Redis alone allows). `all` runs every one with the goals'
-//! parameters. `scripts/bench.sh` starts Redis and a release confab and runs
-//! `all`.
+//! `offline-rooms`, `quiet-rooms`, and `ceiling` (the send script run
+//! directly against Redis: what Redis alone allows). `all` runs every one
+//! with the goals' parameters. `scripts/bench.sh` starts Redis and a release
+//! confab and runs `all`.
 //!
 //! # Layout
 //! - this file: the command line and which scenario runs;
@@ -112,6 +112,14 @@ enum Scenario {
         #[arg(long, default_value_t = 20)]
         per_room: usize,
     },
+    /// A user in R rooms without activity since their last stream connects
+    /// K times: time to `ready`.
+    QuietRooms {
+        #[arg(long, default_value_t = 1000)]
+        rooms: usize,
+        #[arg(long, default_value_t = 20)]
+        connects: usize,
+    },
     /// The send script run directly on Redis by C concurrent clients.
     Ceiling {
         #[arg(long, default_value_t = 64)]
@@ -157,6 +165,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Idle { streams } => bench.idle(streams).await?,
         Scenario::Offline { messages } => bench.offline(messages).await?,
         Scenario::OfflineRooms { rooms, per_room } => bench.offline_rooms(rooms, per_room).await?,
+        Scenario::QuietRooms { rooms, connects } => bench.quiet_rooms(rooms, connects).await?,
         Scenario::Ceiling {
             concurrency,
             seconds,
@@ -169,6 +178,7 @@ async fn main() -> anyhow::Result<()> {
             bench.history(1_000_000).await?;
             bench.offline(1000).await?;
             bench.offline_rooms(50, 20).await?;
+            bench.quiet_rooms(1000, 20).await?;
             bench.idle(10_000).await?;
         }
         Scenario::Report { .. } => {}

@@ -12,6 +12,8 @@
 //! - [`offline`]: connecting with a large offline backlog;
 //! - [`offline_rooms`]: returning to 50 rooms that got 1,000 messages
 //!   meanwhile (the backlog read from the rooms' Streams);
+//! - [`quiet_rooms`]: returning to 1,000 rooms with no activity since
+//!   (time to `ready`);
 //! - [`ceiling`]: confab's send script run on Redis directly (what Redis
 //!   alone allows, to compare `send` with).
 
@@ -22,6 +24,7 @@ mod idle;
 mod members;
 mod offline;
 mod offline_rooms;
+mod quiet_rooms;
 mod send;
 
 /// The body `send`, `members` and `ceiling` post: about as long as a typical
