@@ -170,12 +170,21 @@ impl Bench {
     /// Requests an event stream and returns it unread (a scenario that times
     /// `ready` starts its clock before this).
     pub async fn open_stream(&self, token: &str) -> anyhow::Result<Events> {
-        let res = self
-            .http
-            .get(self.api("/events"))
-            .bearer_auth(token)
-            .send()
-            .await?;
+        self.open_stream_after(token, None).await
+    }
+
+    /// Requests an event stream that resumes after `last_event_id` (sent as
+    /// the `Last-Event-ID` header, as `EventSource` does), returned unread.
+    pub async fn open_stream_after(
+        &self,
+        token: &str,
+        last_event_id: Option<&str>,
+    ) -> anyhow::Result<Events> {
+        let mut req = self.http.get(self.api("/events")).bearer_auth(token);
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        let res = req.send().await?;
         if res.status() != 200 {
             bail!(
                 "stream: {} {}",

@@ -4,8 +4,8 @@
 //! histograms, prints a table and can write JSON.
 //!
 //! Scenarios: `send`, `members`, `fanout`, `history`, `idle`, `offline`,
-//! `offline-rooms`, `quiet-rooms`, and `ceiling` (the send script run
-//! directly against Redis: what Redis alone allows). `all` runs every one
+//! `offline-rooms`, `quiet-rooms`, `resume`, and `ceiling` (the send script
+//! run directly against Redis: what Redis alone allows). `all` runs every one
 //! with the goals' parameters. `scripts/bench.sh` starts Redis and a release
 //! confab and runs `all`.
 //!
@@ -45,7 +45,7 @@ struct Cli {
     /// confab's key prefix (for seeding history).
     #[arg(long, default_value = "confab:")]
     prefix: String,
-    /// confab's process id, to read its memory (`idle`).
+    /// confab's process id, to read its memory (`idle`, `resume`).
     #[arg(long)]
     server_pid: Option<u32>,
     /// Append results to this JSON file (an array of rows).
@@ -120,6 +120,16 @@ enum Scenario {
         #[arg(long, default_value_t = 20)]
         connects: usize,
     },
+    /// S streams resume at once from a token R rooms x N messages back:
+    /// peak memory growth of confab and Redis, and other requests meanwhile.
+    Resume {
+        #[arg(long, default_value_t = 20)]
+        rooms: usize,
+        #[arg(long, default_value_t = 1000)]
+        per_room: usize,
+        #[arg(long, default_value_t = 10)]
+        streams: usize,
+    },
     /// The send script run directly on Redis by C concurrent clients.
     Ceiling {
         #[arg(long, default_value_t = 64)]
@@ -166,6 +176,11 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Offline { messages } => bench.offline(messages).await?,
         Scenario::OfflineRooms { rooms, per_room } => bench.offline_rooms(rooms, per_room).await?,
         Scenario::QuietRooms { rooms, connects } => bench.quiet_rooms(rooms, connects).await?,
+        Scenario::Resume {
+            rooms,
+            per_room,
+            streams,
+        } => bench.resume(rooms, per_room, streams).await?,
         Scenario::Ceiling {
             concurrency,
             seconds,
@@ -179,6 +194,7 @@ async fn main() -> anyhow::Result<()> {
             bench.offline(1000).await?;
             bench.offline_rooms(50, 20).await?;
             bench.quiet_rooms(1000, 20).await?;
+            bench.resume(20, 1000, 10).await?;
             bench.idle(10_000).await?;
         }
         Scenario::Report { .. } => {}

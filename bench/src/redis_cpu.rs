@@ -2,7 +2,8 @@
 //! before and after, reported as how busy it was and what one message cost.
 //! Redis runs commands on one thread, so "% of a core" near 100 means Redis
 //! is the bottleneck, whatever confab does. Also its memory (`INFO memory`),
-//! for what a message costs to keep (`members`).
+//! for what a message costs to keep (`members`) and the peak while streams
+//! resume (`resume`).
 
 use crate::bench::Bench;
 

@@ -14,6 +14,8 @@
 //!   meanwhile (the backlog read from the rooms' Streams);
 //! - [`quiet_rooms`]: returning to 1,000 rooms with no activity since
 //!   (time to `ready`);
+//! - [`resume`]: 10 streams resuming at once from a token 20,000 messages
+//!   back (memory growth of confab and Redis, other requests unharmed);
 //! - [`ceiling`]: confab's send script run on Redis directly (what Redis
 //!   alone allows, to compare `send` with).
 
@@ -25,6 +27,7 @@ mod members;
 mod offline;
 mod offline_rooms;
 mod quiet_rooms;
+mod resume;
 mod send;
 
 /// The body `send`, `members` and `ceiling` post: about as long as a typical
