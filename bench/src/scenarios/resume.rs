@@ -5,8 +5,9 @@
 //! `resumed: false`, as they should: what matters is that the work is
 //! bounded. Measured while they open: the peak growth of confab's resident
 //! memory (sampled from `/proc/PID/status` every 2 ms, with `--server-pid`)
-//! and of Redis's `used_memory` (sampled every 5 ms), and whether another
-//! user's requests (`GET /users/me` in a loop) got anything but 2xx.
+//! and of Redis's `used_memory` (sampled every 5 ms), and how another user's
+//! requests (`GET /users/me` in a loop) fared: their latency, and whether
+//! any got anything but 2xx.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +21,7 @@ use super::idle::rss_kib_of;
 use crate::bench::Bench;
 use crate::events::Events;
 use crate::redis_cpu::used_memory;
+use crate::stats::hist;
 
 /// A backlog event later than this after the previous one ends a resumed
 /// stream's backlog (no other messages are being sent).
@@ -105,16 +107,19 @@ impl Bench {
                 anyhow::Ok(peak)
             }
         });
-        // (requests, not 2xx, 503) of another user meanwhile.
+        // (requests, not 2xx, 503, latencies) of another user meanwhile.
         let others = tokio::spawn({
             let (stop, http, url) = (stop.clone(), self.http.clone(), self.api("/users/me"));
             async move {
                 let (mut total, mut failed, mut unavailable) = (0u64, 0u64, 0u64);
+                let mut latency = hist();
                 while !stop.load(Ordering::Relaxed) {
                     total += 1;
+                    let t = Instant::now();
                     match http.get(&url).bearer_auth(&other).send().await {
                         Ok(r) if r.status().is_success() => {
                             let _ = r.bytes().await;
+                            let _ = latency.record(t.elapsed().as_micros() as u64);
                         }
                         Ok(r) => {
                             failed += 1;
@@ -123,7 +128,7 @@ impl Bench {
                         Err(_) => failed += 1,
                     }
                 }
-                (total, failed, unavailable)
+                (total, failed, unavailable, latency)
             }
         });
         let started = Instant::now();
@@ -132,7 +137,7 @@ impl Bench {
         stop.store(true, Ordering::Relaxed);
         let rss_peak = rss_peak.await?;
         let redis_peak = redis_peak.await??;
-        let (total, failed, unavailable) = others.await?;
+        let (total, failed, unavailable, latency) = others.await?;
         let mut ok = Vec::new();
         for o in opened {
             match o {
@@ -191,6 +196,13 @@ impl Bench {
             "other user's requests meanwhile",
             total as f64,
             "requests",
+        );
+        self.latency_rows(
+            r,
+            &params,
+            "other user's latency",
+            &latency,
+            &[("p50", 0.5), ("max", 1.0)],
         );
         self.row(
             r,
