@@ -4,7 +4,8 @@
 # - builds confab and confab-bench in release mode;
 # - starts a throwaway redis-server on a free port (no persistence);
 # - starts confab with limits raised for load (send rate, streams per user);
-# - runs `confab-bench all` (ceiling, send, fanout, history, offline, idle);
+# - runs `confab-bench all` (ceiling, send, members, fanout, history, offline,
+#   offline-rooms, quiet-rooms, resume, idle);
 # - writes BENCHMARKS.md: machine, commands, results.
 # Everything runs on this machine: the load generator shares its cores with
 # confab and Redis.
@@ -64,9 +65,13 @@ target/release/confab-bench --url http://127.0.0.1:PORT --redis redis://127.0.0.
 Scenarios (see \`bench/src/main.rs\`):
 - **ceiling**: confab's send script run directly on Redis by 64 concurrent clients (redis-rs, one multiplexed connection): what Redis alone allows.
 - **send**: 64 senders (each its own user) post to 8 rooms for 10 s.
+- **members**: the send load into 8 rooms that also have 8, 64 or 1,000 more members without streams (one run each; the members are written by confab's join scripts directly, registering 1,000 users over the API would take ~30 s of Argon2): Redis CPU and memory (\`used_memory\` after − before) per message should not grow with the members.
 - **fanout**: 2,000 streams in one room, 50 messages/s for 10 s; every stream must get every message once, in order.
 - **history**: a room seeded with 1,000,000 messages, paged end to end with \`before\`, 50 a page.
 - **offline**: a user with 1,000 queued messages connects.
+- **offline-rooms**: a user in 50 rooms who missed 20 messages in each since their last stream closed connects; all 1,000 must arrive (goal: last one < 100 ms).
+- **quiet-rooms**: a user in 1,000 rooms without activity since their last stream connects, 20 times: median time to \`ready\` (goal < 20 ms).
+- **resume**: 10 streams open at once with a resume token 20 rooms × 1,000 messages back (past \`sse.resume_max\`, so \`resumed: false\`): peak growth of confab's RSS and Redis's \`used_memory\` (goal < 50 MB each) and another user's requests meanwhile (goal: no 503).
 - **idle**: 10,000 idle streams; confab's resident memory (/proc/PID/status) before and after.
 
 ## Results

@@ -4,6 +4,7 @@
 //! one, so a misconfigured server is reported instead of measured.
 
 use anyhow::{Context, bail};
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 
 use crate::bench::Bench;
@@ -82,6 +83,43 @@ impl Bench {
         ))
     }
 
+    /// Registers and logs in `count` fresh users named `<name><i>-`,
+    /// `parallel` at a time (each costs two Argon2 hashes on the server, so
+    /// one at a time would make setup the slow part): (token, id) in order.
+    pub async fn users(
+        &self,
+        name: &str,
+        count: usize,
+        parallel: usize,
+    ) -> anyhow::Result<Vec<(String, String)>> {
+        futures_util::stream::iter((0..count).map(|i| self.user_owned(format!("{name}{i}-"))))
+            .buffered(parallel)
+            .try_collect()
+            .await
+    }
+
+    /// [`Bench::user`] with an owned name (for [`Bench::users`]'s futures).
+    async fn user_owned(&self, name: String) -> anyhow::Result<(String, String)> {
+        self.user(&name).await
+    }
+
+    /// Every holder of `tokens` joins every room of `rooms`, `parallel`
+    /// joins at a time.
+    pub async fn join_many(
+        &self,
+        tokens: &[&str],
+        rooms: &[String],
+        parallel: usize,
+    ) -> anyhow::Result<()> {
+        let joins = tokens
+            .iter()
+            .flat_map(|t| rooms.iter().map(move |r| self.join(t, r)));
+        futures_util::stream::iter(joins)
+            .buffer_unordered(parallel)
+            .try_collect::<()>()
+            .await
+    }
+
     /// Creates a room named `name` plus the run tag; returns its id.
     pub async fn room(&self, token: &str, name: &str) -> anyhow::Result<String> {
         let body = self
@@ -132,12 +170,21 @@ impl Bench {
     /// Requests an event stream and returns it unread (a scenario that times
     /// `ready` starts its clock before this).
     pub async fn open_stream(&self, token: &str) -> anyhow::Result<Events> {
-        let res = self
-            .http
-            .get(self.api("/events"))
-            .bearer_auth(token)
-            .send()
-            .await?;
+        self.open_stream_after(token, None).await
+    }
+
+    /// Requests an event stream that resumes after `last_event_id` (sent as
+    /// the `Last-Event-ID` header, as `EventSource` does), returned unread.
+    pub async fn open_stream_after(
+        &self,
+        token: &str,
+        last_event_id: Option<&str>,
+    ) -> anyhow::Result<Events> {
+        let mut req = self.http.get(self.api("/events")).bearer_auth(token);
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        let res = req.send().await?;
         if res.status() != 200 {
             bail!(
                 "stream: {} {}",
@@ -156,6 +203,26 @@ impl Bench {
             bail!("first event was {}", ready.0);
         }
         Ok(events)
+    }
+
+    /// Waits until confab has recorded that `user_id` holds no stream (it
+    /// notices a closed stream a moment after the client drops it, then
+    /// stores the stream's position): what a scenario about an offline
+    /// user's return waits for before anything is sent to them.
+    pub async fn wait_offline(&self, user_id: &str) -> anyhow::Result<()> {
+        let mut conn = self.redis().await?;
+        let key = self.keys.user_streams(user_id);
+        let started = std::time::Instant::now();
+        loop {
+            let open: u64 = redis::cmd("ZCARD").arg(&key).query_async(&mut conn).await?;
+            if open == 0 {
+                return Ok(());
+            }
+            if started.elapsed() > std::time::Duration::from_secs(10) {
+                bail!("confab still records {open} streams of {user_id} 10 s after they closed");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     /// Opens `count` streams for one user, `batch` at a time (all at once

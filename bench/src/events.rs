@@ -1,6 +1,6 @@
 //! A minimal SSE reader: enough of `text/event-stream` to tell events apart
-//! and hand back their name and raw data. Comments (`: ping`), ids and
-//! `retry:` are skipped: the scenarios only count and time events.
+//! and hand back their name and raw data. Comments (`: ping`) and `retry:`
+//! are skipped; the latest `id:` (a resume token) is kept for `resume`.
 
 use std::pin::Pin;
 
@@ -11,6 +11,9 @@ pub struct Events {
     body: Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     /// Bytes received but not yet part of a complete event.
     buf: Vec<u8>,
+    /// The `id:` of the latest event that had one (what a client sends back
+    /// as `Last-Event-ID`).
+    pub last_id: Option<String>,
 }
 
 impl Events {
@@ -19,6 +22,7 @@ impl Events {
         Self {
             body: Box::pin(res.bytes_stream()),
             buf: Vec::new(),
+            last_id: None,
         }
     }
 
@@ -38,6 +42,8 @@ impl Events {
                     } else if let Some(v) = line.strip_prefix("data:") {
                         has_data = true;
                         data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        self.last_id = Some(v.trim().to_owned());
                     }
                 }
                 if has_data {

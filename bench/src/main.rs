@@ -3,10 +3,11 @@
 //! own rooms, logs in and opens streams), records latencies in HDR
 //! histograms, prints a table and can write JSON.
 //!
-//! Scenarios: `send`, `fanout`, `history`, `idle`, `offline`, and `ceiling`
-//! (the send script run directly against Redis: what Redis alone allows).
-//! `all` runs every one with the goals' parameters. `scripts/bench.sh` starts
-//! Redis and a release confab and runs `all`.
+//! Scenarios: `send`, `members`, `fanout`, `history`, `idle`, `offline`,
+//! `offline-rooms`, `quiet-rooms`, `resume`, and `ceiling` (the send script
+//! run directly against Redis: what Redis alone allows). `all` runs every one
+//! with the goals' parameters. `scripts/bench.sh` starts Redis and a release
+//! confab and runs `all`.
 //!
 //! # Layout
 //! - this file: the command line and which scenario runs;
@@ -44,7 +45,7 @@ struct Cli {
     /// confab's key prefix (for seeding history).
     #[arg(long, default_value = "confab:")]
     prefix: String,
-    /// confab's process id, to read its memory (`idle`).
+    /// confab's process id, to read its memory (`idle`, `resume`).
     #[arg(long)]
     server_pid: Option<u32>,
     /// Append results to this JSON file (an array of rows).
@@ -58,6 +59,19 @@ struct Cli {
 enum Scenario {
     /// C concurrent senders post to R rooms for T seconds.
     Send {
+        #[arg(long, default_value_t = 64)]
+        senders: usize,
+        #[arg(long, default_value_t = 8)]
+        rooms: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// `send`'s load into rooms that also have M members without streams,
+    /// one run per M: Redis CPU and memory per message for each M.
+    Members {
+        /// The numbers of extra members, one run each.
+        #[arg(long, value_delimiter = ',', default_values_t = [8, 64, 1000])]
+        members: Vec<usize>,
         #[arg(long, default_value_t = 64)]
         senders: usize,
         #[arg(long, default_value_t = 8)]
@@ -90,6 +104,32 @@ enum Scenario {
         #[arg(long, default_value_t = 1000)]
         messages: usize,
     },
+    /// A user in R rooms missed N messages in each since their last stream
+    /// closed, then connects: time to `ready` and to the last backlog event.
+    OfflineRooms {
+        #[arg(long, default_value_t = 50)]
+        rooms: usize,
+        #[arg(long, default_value_t = 20)]
+        per_room: usize,
+    },
+    /// A user in R rooms without activity since their last stream connects
+    /// K times: time to `ready`.
+    QuietRooms {
+        #[arg(long, default_value_t = 1000)]
+        rooms: usize,
+        #[arg(long, default_value_t = 20)]
+        connects: usize,
+    },
+    /// S streams resume at once from a token R rooms x N messages back:
+    /// peak memory growth of confab and Redis, and other requests meanwhile.
+    Resume {
+        #[arg(long, default_value_t = 20)]
+        rooms: usize,
+        #[arg(long, default_value_t = 1000)]
+        per_room: usize,
+        #[arg(long, default_value_t = 10)]
+        streams: usize,
+    },
     /// The send script run directly on Redis by C concurrent clients.
     Ceiling {
         #[arg(long, default_value_t = 64)]
@@ -120,6 +160,12 @@ async fn main() -> anyhow::Result<()> {
             rooms,
             seconds,
         } => bench.send(senders, rooms, seconds).await?,
+        Scenario::Members {
+            members,
+            senders,
+            rooms,
+            seconds,
+        } => bench.members(&members, senders, rooms, seconds).await?,
         Scenario::Fanout {
             streams,
             rate,
@@ -128,6 +174,13 @@ async fn main() -> anyhow::Result<()> {
         Scenario::History { messages } => bench.history(messages).await?,
         Scenario::Idle { streams } => bench.idle(streams).await?,
         Scenario::Offline { messages } => bench.offline(messages).await?,
+        Scenario::OfflineRooms { rooms, per_room } => bench.offline_rooms(rooms, per_room).await?,
+        Scenario::QuietRooms { rooms, connects } => bench.quiet_rooms(rooms, connects).await?,
+        Scenario::Resume {
+            rooms,
+            per_room,
+            streams,
+        } => bench.resume(rooms, per_room, streams).await?,
         Scenario::Ceiling {
             concurrency,
             seconds,
@@ -135,9 +188,13 @@ async fn main() -> anyhow::Result<()> {
         Scenario::All => {
             bench.ceiling(64, 10).await?;
             bench.send(64, 8, 10).await?;
+            bench.members(&[8, 64, 1000], 64, 8, 10).await?;
             bench.fanout(2000, 50, 10).await?;
             bench.history(1_000_000).await?;
             bench.offline(1000).await?;
+            bench.offline_rooms(50, 20).await?;
+            bench.quiet_rooms(1000, 20).await?;
+            bench.resume(20, 1000, 10).await?;
             bench.idle(10_000).await?;
         }
         Scenario::Report { .. } => {}

@@ -1,7 +1,9 @@
 //! How hard Redis worked during a scenario: its CPU time from `INFO cpu`
 //! before and after, reported as how busy it was and what one message cost.
 //! Redis runs commands on one thread, so "% of a core" near 100 means Redis
-//! is the bottleneck, whatever confab does.
+//! is the bottleneck, whatever confab does. Also its memory (`INFO memory`),
+//! for what a message costs to keep (`members`) and the peak while streams
+//! resume (`resume`).
 
 use crate::bench::Bench;
 
@@ -30,6 +32,11 @@ impl Bench {
         Ok(field("used_cpu_user") + field("used_cpu_sys"))
     }
 
+    /// Bytes Redis has allocated (`used_memory` of `INFO memory`).
+    pub async fn redis_used_memory(&self) -> anyhow::Result<u64> {
+        used_memory(&mut self.redis().await?).await
+    }
+
     /// Reports how busy Redis was over a run and its CPU time per message.
     pub fn redis_rows(
         &mut self,
@@ -56,4 +63,13 @@ impl Bench {
             );
         }
     }
+}
+
+/// `used_memory` of `INFO memory` over an open connection (a sampler keeps
+/// one open rather than connecting each time).
+pub async fn used_memory(conn: &mut redis::aio::MultiplexedConnection) -> anyhow::Result<u64> {
+    let info: String = redis::cmd("INFO").arg("memory").query_async(conn).await?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("used_memory:")?.trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("INFO memory without used_memory"))
 }

@@ -60,11 +60,15 @@ impl Bench {
     /// confab's resident memory in KiB (`VmRSS` of `/proc/PID/status`);
     /// `None` without `--server-pid` or on a system without `/proc`.
     fn rss_kib(&self) -> Option<u64> {
-        let pid = self.server_pid?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        rss_kib_of(self.server_pid?)
     }
+}
+
+/// The resident memory of process `pid` in KiB, from `/proc/PID/status`.
+pub(super) fn rss_kib_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }

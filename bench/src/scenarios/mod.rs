@@ -2,11 +2,20 @@
 //! users and rooms over the API, measures, and records rows:
 //! - [`send`]: concurrent senders posting to a few rooms (throughput and
 //!   latency of `POST .../messages`);
+//! - [`members`]: the same load into rooms with 8, 64 or 1,000 more members
+//!   without streams (Redis CPU and memory per message must not grow with
+//!   them);
 //! - [`fanout`]: many streams in one room receiving a fixed message rate
 //!   (delivery latency and completeness);
 //! - [`history`]: paging a very long room history end to end;
 //! - [`idle`]: many idle streams (server memory per stream);
 //! - [`offline`]: connecting with a large offline backlog;
+//! - [`offline_rooms`]: returning to 50 rooms that got 1,000 messages
+//!   meanwhile (the backlog read from the rooms' Streams);
+//! - [`quiet_rooms`]: returning to 1,000 rooms with no activity since
+//!   (time to `ready`);
+//! - [`resume`]: 10 streams resuming at once from a token 20,000 messages
+//!   back (memory growth of confab and Redis, other requests unharmed);
 //! - [`ceiling`]: confab's send script run on Redis directly (what Redis
 //!   alone allows, to compare `send` with).
 
@@ -14,9 +23,13 @@ mod ceiling;
 mod fanout;
 mod history;
 mod idle;
+mod members;
 mod offline;
+mod offline_rooms;
+mod quiet_rooms;
+mod resume;
 mod send;
 
-/// The body `send` and `ceiling` post: about as long as a typical chat line,
-/// so both measure the same message.
+/// The body `send`, `members` and `ceiling` post: about as long as a typical
+/// chat line, so all three measure the same message.
 const TYPICAL_BODY: &str = "benchmark message body of a typical length, about sixty chars";

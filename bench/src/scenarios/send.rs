@@ -5,11 +5,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use serde_json::json;
 
 use super::TYPICAL_BODY;
 use crate::bench::Bench;
 use crate::stats::hist;
+
+/// What [`Bench::send_load`] measured.
+pub(super) struct SendLoad {
+    /// Latencies of the accepted sends (microseconds).
+    pub accepted: Histogram<u64>,
+    /// Sends that failed or were not answered 201.
+    pub errors: u64,
+    /// Seconds from the first send to the last answer.
+    pub elapsed: f64,
+}
 
 impl Bench {
     pub async fn send(&mut self, senders: usize, rooms: usize, seconds: u64) -> anyhow::Result<()> {
@@ -27,15 +38,51 @@ impl Bench {
             }
             tokens.push(token);
         }
+        let cpu_before = self.redis_cpu_secs().await?;
+        let load = self.send_load(tokens, &room_ids, seconds).await?;
+        let cpu = self.redis_cpu_secs().await? - cpu_before;
+        let (total, elapsed) = (&load.accepted, load.elapsed);
+        self.row(
+            "send",
+            &params,
+            "accepted messages/s",
+            total.len() as f64 / elapsed,
+            "msg/s",
+        );
+        self.latency_rows(
+            "send",
+            &params,
+            "latency",
+            total,
+            &[("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)],
+        );
+        self.row(
+            "send",
+            &params,
+            "failed requests",
+            load.errors as f64,
+            "requests",
+        );
+        self.redis_rows("send", &params, cpu, elapsed, total.len());
+        Ok(())
+    }
+
+    /// Each of `tokens` posts to `rooms` round-robin, one request at a time,
+    /// as fast as confab answers, for `seconds` (`send` and `members`).
+    pub(super) async fn send_load(
+        &self,
+        tokens: Vec<String>,
+        rooms: &[String],
+        seconds: u64,
+    ) -> anyhow::Result<SendLoad> {
         let stop = Arc::new(AtomicBool::new(false));
         let errors = Arc::new(AtomicU64::new(0));
-        let cpu_before = self.redis_cpu_secs().await?;
         let started = Instant::now();
         let mut tasks = Vec::new();
         for (i, token) in tokens.into_iter().enumerate() {
             let http = self.http.clone();
             let url = self.api("");
-            let rooms = room_ids.clone();
+            let rooms = rooms.to_vec();
             let stop = stop.clone();
             let errors = errors.clone();
             tasks.push(tokio::spawn(async move {
@@ -68,34 +115,14 @@ impl Bench {
         }
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         stop.store(true, Ordering::Relaxed);
-        let mut total = hist();
+        let mut accepted = hist();
         for t in tasks {
-            total.add(t.await?)?;
+            accepted.add(t.await?)?;
         }
-        let elapsed = started.elapsed().as_secs_f64();
-        let cpu = self.redis_cpu_secs().await? - cpu_before;
-        self.row(
-            "send",
-            &params,
-            "accepted messages/s",
-            total.len() as f64 / elapsed,
-            "msg/s",
-        );
-        self.latency_rows(
-            "send",
-            &params,
-            "latency",
-            &total,
-            &[("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)],
-        );
-        self.row(
-            "send",
-            &params,
-            "failed requests",
-            errors.load(Ordering::Relaxed) as f64,
-            "requests",
-        );
-        self.redis_rows("send", &params, cpu, elapsed, total.len());
-        Ok(())
+        Ok(SendLoad {
+            accepted,
+            errors: errors.load(Ordering::Relaxed),
+            elapsed: started.elapsed().as_secs_f64(),
+        })
     }
 }
