@@ -108,6 +108,9 @@ pub struct RedisSettings {
     /// Upper bound on one Redis call, connection attempts included. A request
     /// that needs Redis answers 503 after at most this long when Redis is down.
     pub timeout_ms: u64,
+    /// Seed nodes (`host:port`) of a Redis Cluster; when set, confab uses the
+    /// cluster and `url` is not used.
+    pub cluster_nodes: Vec<String>,
     /// When a send is acknowledged (201): once Redis has `written` it, or
     /// once at least one replica has it too (`replicated`: `WAIT 1`), so a
     /// failover to that replica cannot lose it.
@@ -213,6 +216,7 @@ impl Default for RedisSettings {
             url: "redis://127.0.0.1:6379".into(),
             key_prefix: "confab:".into(),
             timeout_ms: 2000,
+            cluster_nodes: Vec::new(),
             acknowledge: Acknowledge::Written,
             replication_timeout_ms: 1000,
         }
@@ -294,6 +298,7 @@ pub const ENV_ALIASES: &[(&str, &str)] = &[
     ("CONFAB_CORS_ORIGINS", "server.cors_origins"),
     ("CONFAB_LOG_FORMAT", "server.log_format"),
     ("CONFAB_REDIS_URL", "redis.url"),
+    ("CONFAB_REDIS_CLUSTER_NODES", "redis.cluster_nodes"),
     ("CONFAB_KEY_PREFIX", "redis.key_prefix"),
     ("CONFAB_JWT_SECRET", "auth.jwt_secret"),
     ("CONFAB_TOKEN_TTL_SECS", "auth.token_ttl_secs"),

@@ -145,17 +145,18 @@ impl Store {
         if items.is_empty() {
             return Ok((Vec::new(), next_cursor));
         }
-        let mut pipe = redis::pipe();
-        for (other, _) in &items {
-            pipe.cmd("LINDEX")
-                .arg(self.keys.direct_messages(user_id, other))
-                .arg(-1);
-        }
-        let mut conn = self.conn();
-        let lasts: Vec<Option<String>> = self.run(pipe.query_async(&mut conn)).await?;
+        let lasts = items
+            .iter()
+            .map(|(other, _)| {
+                let mut cmd = redis::cmd("LINDEX");
+                cmd.arg(self.keys.direct_messages(user_id, other)).arg(-1);
+                cmd
+            })
+            .collect();
+        let lasts = self.each(lasts).await?;
         let mut out = Vec::with_capacity(items.len());
         for ((other, _), last) in items.into_iter().zip(lasts) {
-            if let Some(element) = last {
+            if let Some(element) = decode::<Option<String>>(last)? {
                 out.push((other, parse_element(&element)?));
             }
         }

@@ -120,7 +120,7 @@ impl Store {
             HistoryQuery::Before(id) => ("XREVRANGE", format!("({id}"), "-"),
             HistoryQuery::After(id) => ("XRANGE", format!("({id}"), "+"),
         };
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let entries: Vec<(String, HashMap<String, String>)> = self
             .run(
                 redis::cmd(command)

@@ -15,6 +15,7 @@
 //! unreachable leftover or an index entry that readers filter out, never a
 //! half-stored message.
 
+mod connection;
 pub mod direct;
 pub mod keys;
 pub mod messages;
@@ -32,7 +33,7 @@ pub mod users;
 use std::future::Future;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use connection::{Conn, Redis};
 
 use crate::config::{Acknowledge, LimitSettings, RedisSettings};
 pub use keys::Keys;
@@ -78,8 +79,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The handle every part of confab uses to reach Redis. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    /// The shared multiplexed connection.
-    conn: ConnectionManager,
+    /// Where commands go: a single Redis or a cluster.
+    redis: Redis,
     /// Key names under the configured prefix.
     keys: Keys,
     /// Upper bound on one call.
@@ -95,19 +96,8 @@ impl Store {
     /// Prepares a store. Does not wait for Redis: confab starts (and answers
     /// 503) while Redis is down, and connects as soon as it is up.
     pub fn new(redis: &RedisSettings, limits: &LimitSettings) -> anyhow::Result<Self> {
-        let client = redis::Client::open(redis.url.as_str())
-            .map_err(|e| anyhow::anyhow!("Invalid Redis URL {:?}: {e}", redis.url))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(redis.timeout()))
-            .set_response_timeout(Some(redis.timeout()))
-            // Few, short retries: requests during an outage fail fast with
-            // 503 and the next request starts a fresh attempt.
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| anyhow::anyhow!("Failed to set up the Redis connection: {e}"))?;
         Ok(Self {
-            conn,
+            redis: Redis::new(redis)?,
             keys: Keys::new(&redis.key_prefix),
             timeout: redis.timeout(),
             limits: limits.clone(),
@@ -121,9 +111,52 @@ impl Store {
         &self.keys
     }
 
-    /// A connection handle for one call (clones share the socket).
-    fn conn(&self) -> ConnectionManager {
-        self.conn.clone()
+    /// A connection handle for one call (clones share the sockets); on a
+    /// cluster, connects first if it has not yet.
+    async fn conn(&self) -> StoreResult<Conn> {
+        match tokio::time::timeout(self.timeout, self.redis.conn()).await {
+            Ok(conn) => conn.map_err(StoreError::from),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "no connection within {} ms",
+                self.timeout.as_millis()
+            ))),
+        }
+    }
+
+    /// Whether Redis is a cluster (commands of different slots cannot share
+    /// a pipeline there).
+    pub fn is_cluster(&self) -> bool {
+        self.redis.is_cluster()
+    }
+
+    /// Runs commands of any slots together and returns their answers in
+    /// order: on a single Redis they go out at once on the multiplexed
+    /// connection, as a pipeline would; on a cluster each goes to its key's
+    /// node, concurrently.
+    async fn each(&self, cmds: Vec<redis::Cmd>) -> StoreResult<Vec<redis::Value>> {
+        if cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let conn = self.conn().await?;
+        let calls = cmds.iter().map(|cmd| {
+            let mut conn = conn.clone();
+            async move { cmd.query_async::<redis::Value>(&mut conn).await }
+        });
+        self.run(futures_util::future::try_join_all(calls)).await
+    }
+
+    /// Runs pipelines, each within one hash slot, concurrently; the answers
+    /// of each, in order.
+    async fn pipelines(&self, pipes: Vec<redis::Pipeline>) -> StoreResult<Vec<Vec<redis::Value>>> {
+        if pipes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let conn = self.conn().await?;
+        let calls = pipes.iter().map(|pipe| {
+            let mut conn = conn.clone();
+            async move { pipe.query_async::<Vec<redis::Value>>(&mut conn).await }
+        });
+        self.run(futures_util::future::try_join_all(calls)).await
     }
 
     /// Runs one Redis call, bounded by the configured timeout.
@@ -145,7 +178,7 @@ impl Store {
 
     /// Whether Redis answers a PING (for `/readyz`).
     pub async fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         self.run(redis::cmd("PING").query_async::<String>(&mut conn))
             .await
             .map(|_| ())
@@ -160,7 +193,7 @@ impl Store {
         let Some(timeout) = self.replication else {
             return Ok(());
         };
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let replicas: u64 = self
             .run(
                 redis::cmd("WAIT")
@@ -180,26 +213,26 @@ impl Store {
 
     /// Now by the Redis clock (which stamps message ids), in ms.
     pub async fn time_ms(&self) -> StoreResult<u64> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let (secs, micros): (u64, u64) =
             self.run(redis::cmd("TIME").query_async(&mut conn)).await?;
         Ok(secs * 1000 + micros / 1000)
     }
 
-    /// Publishes events, each on its channel, in order, in one round trip.
+    /// Publishes events, each on its channel, together.
     pub async fn publish(&self, events: &[(String, &crate::event::Event)]) -> StoreResult<()> {
         if events.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
-        for (channel, event) in events {
-            pipe.cmd("PUBLISH")
-                .arg(channel)
-                .arg(event.encode())
-                .ignore();
-        }
-        let mut conn = self.conn();
-        self.run(pipe.query_async::<()>(&mut conn)).await
+        let publishes = events
+            .iter()
+            .map(|(channel, event)| {
+                let mut cmd = redis::cmd("PUBLISH");
+                cmd.arg(channel).arg(event.encode());
+                cmd
+            })
+            .collect();
+        self.each(publishes).await.map(|_| ())
     }
 }
 
@@ -264,7 +297,7 @@ impl<'a> ScriptCall<'a> {
 impl Store {
     /// Runs a script call, bounded by the configured timeout.
     async fn call<T: redis::FromRedisValue>(&self, call: &mut ScriptCall<'_>) -> StoreResult<T> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         self.run(call.checked().invoke_async(&mut conn)).await
     }
 }

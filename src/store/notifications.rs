@@ -38,31 +38,16 @@ impl Store {
         Ok(queued == 1)
     }
 
-    /// Delivers an event to these users, a batch per round trip. Returns how
-    /// many users there are.
+    /// Delivers an event to these users, a batch at a time (the calls of a
+    /// batch go out together on the multiplexed connection, or to each
+    /// user's node on a cluster). Returns how many users there are.
     pub async fn notify_users(&self, user_ids: &[String], event: &Event) -> StoreResult<u64> {
-        let k = &self.keys;
         let wire = event.encode();
-        let now = now_ms();
-        let mut conn = self.conn();
         for batch in user_ids.chunks(BATCH) {
-            // Loaded in the same pipeline: a pipelined EVALSHA is not retried
-            // with the script's text after a Redis restart.
-            let mut pipe = redis::pipe();
-            pipe.load_script(&DELIVER_TO_USER).ignore();
-            for user in batch {
-                let mut call = ScriptCall::new(&DELIVER_TO_USER);
-                call.key(k.user_streams(user))
-                    .key(k.offline(user))
-                    .arg(now)
-                    .arg(&wire)
-                    .arg(self.limits.offline_queue_max_len)
-                    .channel(k.user_channel(user));
-                pipe.invoke_script(call.checked());
-            }
-            let queued: Vec<i64> = self.run(pipe.query_async(&mut conn)).await?;
-            let queued = queued.iter().filter(|q| **q == 1).count() as u64;
-            crate::metrics::add(&crate::metrics::OFFLINE_QUEUED, queued);
+            futures_util::future::try_join_all(
+                batch.iter().map(|user| self.deliver_to_user(user, &wire)),
+            )
+            .await?;
         }
         Ok(user_ids.len() as u64)
     }
@@ -70,7 +55,7 @@ impl Store {
     /// Delivers an event to every user, in batches. Returns how many there
     /// are.
     pub async fn notify_everyone(&self, event: &Event) -> StoreResult<u64> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let mut total = 0;
         let mut start = 0isize;
         loop {

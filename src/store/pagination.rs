@@ -98,7 +98,7 @@ impl Store {
             .arg(0)
             .arg(want)
             .arg("WITHSCORES");
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let replies: Vec<Vec<(String, f64)>> = self.run(pipe.query_async(&mut conn)).await?;
         let mut items: Vec<(String, i64)> = Vec::with_capacity(want);
         let floor = floor.map(|f| f as f64);

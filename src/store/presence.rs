@@ -20,32 +20,35 @@ impl Store {
             return Ok(());
         }
         let k = &self.keys;
-        let mut pipe = redis::pipe();
+        let mut cmds = Vec::with_capacity(streams.len() * 3);
         for (user, stream, token) in streams {
             if !token.is_empty() {
-                pipe.cmd("SET").arg(k.position(user)).arg(token).ignore();
+                let mut set = redis::cmd("SET");
+                set.arg(k.position(user)).arg(token);
+                cmds.push(set);
             }
-            pipe.cmd("ZADD")
+            let mut refresh = redis::cmd("ZADD");
+            refresh
                 .arg(k.user_streams(user))
                 .arg("XX")
                 .arg(expiry_ms)
-                .arg(stream)
-                .ignore();
-            pipe.cmd("ZADD")
+                .arg(stream);
+            cmds.push(refresh);
+            let mut online = redis::cmd("ZADD");
+            online
                 .arg(k.presence())
                 .arg("GT")
                 .arg(expiry_ms)
-                .arg(user)
-                .ignore();
+                .arg(user);
+            cmds.push(online);
         }
-        let mut conn = self.conn();
-        self.run(pipe.query_async::<()>(&mut conn)).await
+        self.each(cmds).await.map(|_| ())
     }
 
     /// Users whose presence has expired (their instance stopped refreshing
     /// it): at most `limit` of them.
     pub async fn expired_presence(&self, limit: usize) -> StoreResult<Vec<String>> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         self.run(
             redis::cmd("ZRANGE")
                 .arg(self.keys.presence())

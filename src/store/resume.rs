@@ -36,7 +36,7 @@ type Entries = Vec<(String, HashMap<String, String>)>;
 impl Store {
     /// The rooms `user_id` belongs to, with when they joined (ms).
     pub async fn user_rooms_joined(&self, user_id: &str) -> StoreResult<Vec<(String, u64)>> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let rooms: Vec<(String, f64)> = self
             .run(conn.zrange_withscores(self.keys.user_rooms(user_id), 0, -1))
             .await?;
@@ -57,7 +57,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let ids: Vec<&str> = rooms.iter().map(|(id, _)| id.as_str()).collect();
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let scores: Vec<Option<f64>> = self
             .run(
                 redis::cmd("ZMSCORE")
@@ -106,27 +106,31 @@ impl Store {
         // The entries after each start, up to the share, plus each stream's
         // first entry and the room's message count, to tell whether history
         // was trimmed past the start.
-        let mut pipe = redis::pipe();
-        for (room, start) in &active {
-            let stream = k.room_messages(room);
-            pipe.cmd("XRANGE")
-                .arg(&stream)
-                .arg(format!("({start}"))
-                .arg("+")
-                .arg("COUNT")
-                .arg(share);
-            pipe.cmd("XRANGE")
-                .arg(&stream)
-                .arg("-")
-                .arg("+")
-                .arg("COUNT")
-                .arg(1);
-            pipe.cmd("XLEN").arg(&stream);
-            pipe.cmd("HGET").arg(k.room(room)).arg("message_count");
-        }
-        let mut conn = self.conn();
-        let replies: Vec<redis::Value> = self.run(pipe.query_async(&mut conn)).await?;
-        let mut replies = replies.into_iter();
+        // One pipeline per room (its keys share its slot).
+        let pipes = active
+            .iter()
+            .map(|(room, start)| {
+                let stream = k.room_messages(room);
+                let mut pipe = redis::pipe();
+                pipe.cmd("XRANGE")
+                    .arg(&stream)
+                    .arg(format!("({start}"))
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(share);
+                pipe.cmd("XRANGE")
+                    .arg(&stream)
+                    .arg("-")
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(1);
+                pipe.cmd("XLEN").arg(&stream);
+                pipe.cmd("HGET").arg(k.room(room)).arg("message_count");
+                pipe
+            })
+            .collect();
+        let mut conn = self.conn().await?;
+        let mut replies = self.pipelines(pipes).await?.into_iter().flatten();
         // Rooms that filled their share, and the last id read from each.
         let mut more = Vec::new();
         for (room, start) in active {
@@ -220,12 +224,17 @@ impl Store {
             cmd.arg(format!("({start}")).arg("COUNT").arg(count);
             cmd
         };
-        let mut pipe = redis::pipe();
-        for (room, start) in &active {
-            pipe.add_command(read(room, None, *start, share));
-        }
-        let mut conn = self.conn();
-        let replies: Vec<Entries> = self.run(pipe.query_async(&mut conn)).await?;
+        let reads = active
+            .iter()
+            .map(|(room, start)| read(room, None, *start, share))
+            .collect();
+        let replies = self
+            .each(reads)
+            .await?
+            .into_iter()
+            .map(decode::<Entries>)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut conn = self.conn().await?;
         let mut messages = Vec::new();
         // Rooms that filled their share: the oldest id read, where to go on.
         let mut more = Vec::new();
@@ -277,7 +286,7 @@ impl Store {
         limit: usize,
         missed: &mut Missed,
     ) -> StoreResult<()> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let others: Vec<String> = self
             .run(
                 redis::cmd("ZRANGE")

@@ -163,7 +163,7 @@ impl Store {
     #[tracing::instrument(skip_all, fields(room_id = %room.id))]
     pub async fn create_room(&self, room: &NewRoom<'_>) -> StoreResult<Option<RoomRecord>> {
         let k = &self.keys;
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let created = room.created_ms.to_string();
         let mut fields = vec![
             ("id", room.id),
@@ -199,12 +199,13 @@ impl Store {
         if claimed == 1 {
             return Ok(Some(joined.room));
         }
-        let mut undo = redis::pipe();
-        undo.del(&[k.room(room.id), k.room_members(room.id)])
-            .ignore()
-            .zrem(k.user_rooms(room.created_by), room.id)
-            .ignore();
-        self.run(undo.query_async::<()>(&mut conn)).await?;
+        let mut forget_room = redis::cmd("DEL");
+        forget_room.arg(k.room(room.id)).arg(k.room_members(room.id));
+        let mut forget_membership = redis::cmd("ZREM");
+        forget_membership
+            .arg(k.user_rooms(room.created_by))
+            .arg(room.id);
+        self.each(vec![forget_room, forget_membership]).await?;
         Ok(None)
     }
 
@@ -240,16 +241,22 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for id in ids {
-            pipe.hgetall(self.keys.room(id))
-                .zcard(self.keys.room_members(id));
-        }
-        let mut conn = self.conn();
-        let flat: Vec<redis::Value> = self.run(pipe.query_async(&mut conn)).await?;
+        // One pipeline per room: its hash and members share its slot.
+        let pipes = ids
+            .iter()
+            .map(|id| {
+                let mut pipe = redis::pipe();
+                pipe.hgetall(self.keys.room(id))
+                    .zcard(self.keys.room_members(id));
+                pipe
+            })
+            .collect();
         let mut rooms = Vec::with_capacity(ids.len());
-        let mut replies = flat.into_iter();
-        while let (Some(hash), Some(count)) = (replies.next(), replies.next()) {
+        for reply in self.pipelines(pipes).await? {
+            let mut reply = reply.into_iter();
+            let (Some(hash), Some(count)) = (reply.next(), reply.next()) else {
+                return Err(super::StoreError::Corrupt("a short pipeline reply".into()));
+            };
             rooms.push(RoomRecord::from_hash(&decode(hash)?, decode(count)?)?);
         }
         Ok(rooms)
@@ -283,11 +290,13 @@ impl Store {
     /// Whether `user_id` belongs to the room, and to how many rooms: one
     /// round trip.
     pub async fn membership(&self, room_id: &str, user_id: &str) -> StoreResult<Membership> {
-        let mut pipe = redis::pipe();
-        pipe.zscore(self.keys.room_members(room_id), user_id)
-            .zcard(self.keys.user_rooms(user_id));
-        let mut conn = self.conn();
-        let (score, room_count): (Option<f64>, u64) = self.run(pipe.query_async(&mut conn)).await?;
+        let mut score = redis::cmd("ZSCORE");
+        score.arg(self.keys.room_members(room_id)).arg(user_id);
+        let mut count = redis::cmd("ZCARD");
+        count.arg(self.keys.user_rooms(user_id));
+        let mut replies = self.each(vec![score, count]).await?.into_iter();
+        let score: Option<f64> = decode(replies.next().unwrap_or(redis::Value::Nil))?;
+        let room_count: u64 = decode(replies.next().unwrap_or(redis::Value::Nil))?;
         Ok(Membership {
             is_member: score.is_some(),
             room_count,
@@ -332,7 +341,7 @@ impl Store {
     /// otherwise whether they were a member.
     #[tracing::instrument(skip_all, fields(room_id, user_id))]
     pub async fn leave_room(&self, room_id: &str, user_id: &str) -> StoreResult<Option<bool>> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let removed: i64 = self
             .call(
                 ScriptCall::new(&LEAVE_ROOM)
@@ -351,13 +360,13 @@ impl Store {
 
     /// How many rooms `user_id` belongs to.
     pub async fn user_room_count(&self, user_id: &str) -> StoreResult<u64> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         self.run(conn.zcard(self.keys.user_rooms(user_id))).await
     }
 
     /// Whether `user_id` belongs to the room.
     pub async fn is_member(&self, room_id: &str, user_id: &str) -> StoreResult<bool> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let score: Option<f64> = self
             .run(conn.zscore(self.keys.room_members(room_id), user_id))
             .await?;
@@ -383,7 +392,7 @@ impl Store {
 
     /// Every member of a room (for notifications to a room).
     pub async fn member_ids(&self, room_id: &str) -> StoreResult<Vec<String>> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         self.run(conn.zrange(self.keys.room_members(room_id), 0, -1))
             .await
     }
@@ -399,7 +408,7 @@ impl Store {
 
     /// Every room a user belongs to (for subscribing their streams).
     pub async fn user_room_ids(&self, user_id: &str) -> StoreResult<Vec<String>> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         self.run(conn.zrange(self.keys.user_rooms(user_id), 0, -1))
             .await
     }
@@ -414,7 +423,7 @@ impl Store {
             .arg(9)
             .arg("REV")
             .arg("WITHSCORES");
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let (count, top): (Option<u64>, Vec<(String, f64)>) =
             self.run(pipe.query_async(&mut conn)).await?;
         Ok(RoomStatsRecord {

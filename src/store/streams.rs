@@ -47,7 +47,7 @@ impl Store {
         cap: u32,
     ) -> StoreResult<StreamOpen> {
         let k = &self.keys;
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let reply: Vec<String> = self
             .call(
                 ScriptCall::new(&STREAM_OPEN)
@@ -83,7 +83,7 @@ impl Store {
         if count == 0 {
             return Ok(());
         }
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let start = isize::try_from(count).unwrap_or(isize::MAX);
         self.run(conn.ltrim::<_, ()>(self.keys.offline(user_id), start, -1))
             .await
@@ -100,7 +100,7 @@ impl Store {
         position: Option<&str>,
     ) -> StoreResult<bool> {
         let k = &self.keys;
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let offline: i64 = self
             .call(
                 ScriptCall::new(&STREAM_CLOSE)

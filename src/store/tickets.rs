@@ -14,7 +14,7 @@ impl Store {
         ticket: &str,
         ttl_secs: u64,
     ) -> StoreResult<()> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         self.run(conn.set_ex::<_, _, ()>(
             self.keys.ticket(ticket),
             format!("{user_id} {session_id}"),
@@ -25,7 +25,7 @@ impl Store {
 
     /// The (user id, session id) a live ticket was issued for.
     pub async fn ticket(&self, ticket: &str) -> StoreResult<Option<(String, String)>> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let value: Option<String> = self.run(conn.get(self.keys.ticket(ticket))).await?;
         Ok(value.and_then(|v| {
             let (user, session) = v.split_once(' ')?;

@@ -85,7 +85,7 @@ impl Store {
     /// user behind it.
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]
     pub async fn create_user(&self, user: &UserRecord, canonical: &str) -> StoreResult<bool> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let user_key = self.keys.user(&user.id);
         let created = user.created_ms.to_string();
         let fields = [
@@ -118,13 +118,13 @@ impl Store {
 
     /// The id of the user with this lower-cased username.
     pub async fn user_id_by_username(&self, canonical: &str) -> StoreResult<Option<String>> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         self.run(conn.get(self.keys.username(canonical))).await
     }
 
     /// The user with this id.
     pub async fn user(&self, user_id: &str) -> StoreResult<Option<UserRecord>> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let hash: HashMap<String, String> = self.run(conn.hgetall(self.keys.user(user_id))).await?;
         if hash.is_empty() {
             return Ok(None);
@@ -152,17 +152,19 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for id in ids {
-            pipe.cmd("HMGET").arg(self.keys.user(id)).arg(&[
-                "username",
-                "display_name",
-                "last_seen_at",
-            ]);
-        }
-        pipe.cmd("ZMSCORE").arg(self.keys.presence()).arg(ids);
-        let mut conn = self.conn();
-        let mut replies: Vec<redis::Value> = self.run(pipe.query_async(&mut conn)).await?;
+        let mut cmds: Vec<redis::Cmd> = ids
+            .iter()
+            .map(|id| {
+                let mut cmd = redis::cmd("HMGET");
+                cmd.arg(self.keys.user(id))
+                    .arg(&["username", "display_name", "last_seen_at"]);
+                cmd
+            })
+            .collect();
+        let mut presence = redis::cmd("ZMSCORE");
+        presence.arg(self.keys.presence()).arg(ids);
+        cmds.push(presence);
+        let mut replies = self.each(cmds).await?;
         let scores: Vec<Option<f64>> = decode(replies.pop().unwrap_or(redis::Value::Nil))?;
         let now = now_ms() as f64;
         ids.iter()
