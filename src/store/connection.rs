@@ -58,7 +58,10 @@ impl Redis {
                 .max_retry_wait(500)
                 .build()
                 .map_err(|e| {
-                    anyhow::anyhow!("Invalid Redis cluster nodes {:?}: {e}", settings.cluster_nodes)
+                    anyhow::anyhow!(
+                        "Invalid Redis cluster nodes {:?}: {e}",
+                        settings.cluster_nodes
+                    )
                 })?;
             return Ok(Redis::Cluster(Arc::new(Cluster {
                 client,

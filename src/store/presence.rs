@@ -35,11 +35,7 @@ impl Store {
                 .arg(stream);
             cmds.push(refresh);
             let mut online = redis::cmd("ZADD");
-            online
-                .arg(k.presence())
-                .arg("GT")
-                .arg(expiry_ms)
-                .arg(user);
+            online.arg(k.presence()).arg("GT").arg(expiry_ms).arg(user);
             cmds.push(online);
         }
         self.each(cmds).await.map(|_| ())

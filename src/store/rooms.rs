@@ -200,7 +200,9 @@ impl Store {
             return Ok(Some(joined.room));
         }
         let mut forget_room = redis::cmd("DEL");
-        forget_room.arg(k.room(room.id)).arg(k.room_members(room.id));
+        forget_room
+            .arg(k.room(room.id))
+            .arg(k.room_members(room.id));
         let mut forget_membership = redis::cmd("ZREM");
         forget_membership
             .arg(k.user_rooms(room.created_by))

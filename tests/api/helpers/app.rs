@@ -43,15 +43,29 @@ pub fn test_settings(redis_url: &str) -> Settings {
     s
 }
 
+/// The settings of an app on the shared Redis: a Redis Cluster when
+/// `CONFAB_TEST_REDIS_CLUSTER_NODES` names one (`scripts/cluster.sh start`
+/// prints it), otherwise the throwaway Redis this binary started.
+pub fn shared_settings() -> Settings {
+    match std::env::var("CONFAB_TEST_REDIS_CLUSTER_NODES") {
+        Ok(nodes) if !nodes.trim().is_empty() => {
+            let mut settings = test_settings("redis://unused");
+            settings.redis.cluster_nodes = nodes.split(',').map(|n| n.trim().to_owned()).collect();
+            settings
+        }
+        _ => test_settings(&shared_redis().url()),
+    }
+}
+
 /// Starts confab on the shared Redis.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(test_settings(&shared_redis().url())).await
+    spawn_app_with(shared_settings()).await
 }
 
 /// Starts confab on the shared Redis with the test settings changed by
 /// `configure` (a lower limit, a shorter TTL), for tests of that setting.
 pub async fn spawn_app_configured(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let mut settings = test_settings(&shared_redis().url());
+    let mut settings = shared_settings();
     configure(&mut settings);
     spawn_app_with(settings).await
 }
@@ -59,7 +73,7 @@ pub async fn spawn_app_configured(configure: impl FnOnce(&mut Settings)) -> Test
 /// Starts two confab instances on the shared Redis with one key prefix: two
 /// replicas of one deployment, for tests of what crosses between them.
 pub async fn spawn_two_instances() -> (TestApp, TestApp) {
-    let settings = test_settings(&shared_redis().url());
+    let settings = shared_settings();
     let one = spawn_app_with(settings.clone()).await;
     let two = spawn_app_with(settings).await;
     (one, two)
