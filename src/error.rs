@@ -2,7 +2,7 @@
 //! document with a stable `code`.
 //!
 //! Every `code` a client can see is one row of the table below
-//! ([`error_codes!`], in the manner of Meilisearch's `make_error_codes!`):
+//! (`error_codes!`, in the manner of Meilisearch's `make_error_codes!`):
 //! its HTTP status, its title, and the detail sent when nothing more
 //! specific is known. An [`ApiError`] is a [`Code`] plus what this
 //! occurrence adds (a detail, the offending field, a `Retry-After`).

@@ -2,19 +2,25 @@
 //! offline queues, resume and presence.
 //!
 //! # How an event reaches a stream
-//! A send stores the message and, in the same Lua script, publishes it on
-//! the room's (or users') Pub/Sub channel and appends it to the offline queue
-//! of every recipient without an open stream. Each instance has one Pub/Sub
+//! A room send stores the message in the room's Stream and, in the same
+//! script, publishes it on the room's channel; nothing is copied per member.
+//! A direct message or notification is published on the user's channel when
+//! they hold a live stream, or queued in their offline List when they hold
+//! none (one script in their slot). Each instance has one Pub/Sub
 //! connection ([`listener`]) subscribed to the channels its local streams
 //! need; the [`hub`] hands each event to those streams.
 //!
 //! # Opening a stream without gaps
 //! A stream (1) subscribes to its user's and rooms' channels and waits for
-//! Redis to confirm, then (2) atomically marks the user online and drains
-//! their offline queue ([`crate::store::streams`]). A send runs either
-//! before (2), and is then in the queue, or after it, and is then delivered
-//! live because of (1); an event that is both is sent once (by id). A
-//! `Last-Event-ID` adds the messages after that id from history.
+//! Redis to confirm, then (2) records itself ([`crate::store::streams`]);
+//! a user who had no live stream gets back their offline List and stored
+//! position. A delivery to the user runs either before (2), and is then
+//! queued, or after it, and is then published to the subscribed stream. The
+//! room messages they missed are read from the rooms' Streams after the
+//! stored position; with a `Last-Event-ID` (a resume token, [`position`]),
+//! everything after it is read from history instead. An event that arrives
+//! both ways is sent once (by room or conversation and id), and the queue
+//! is trimmed only once the stream is established.
 //!
 //! # Layout
 //! - [`outgoing`]: events in the form they leave on a stream (the internal

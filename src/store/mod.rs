@@ -2,11 +2,13 @@
 //! nothing about HTTP; handlers never build keys.
 //!
 //! # Connections
-//! Ordinary commands go through one [`ConnectionManager`]: a single
-//! multiplexed connection that pipelines concurrent requests and reconnects by
-//! itself after Redis restarts. Every call is bounded by the configured
-//! timeout, so an outage answers [`StoreError::Unavailable`] quickly instead of
-//! hanging a request.
+//! Ordinary commands go through one connection (`connection.rs`): on a
+//! single Redis a multiplexed `ConnectionManager` that pipelines concurrent
+//! requests and reconnects by itself after Redis restarts; on a Redis
+//! Cluster the cluster connection, which sends each command to its slot's
+//! node. Commands of different slots never share a pipeline. Every call is
+//! bounded by the configured timeout, so an outage answers
+//! [`StoreError::Unavailable`] quickly instead of hanging a request.
 //!
 //! # Atomicity
 //! Writes that must not half-happen run as one Lua script on one hash slot
