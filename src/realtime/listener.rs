@@ -24,17 +24,11 @@ pub fn spawn(
     hub: Arc<Hub>,
     cmds: mpsc::UnboundedReceiver<SubCmd>,
 ) -> anyhow::Result<()> {
-    // On a cluster, Pub/Sub messages reach every node, so one node's
-    // connection hears them all. (The first seed node's; following it
-    // through a failover, and sharded Pub/Sub, are still to come.)
-    let url = match redis.cluster_nodes.first() {
-        Some(node) => format!("redis://{node}"),
-        None => redis.url.clone(),
-    };
-    let info = url
+    let info = redis
+        .url
         .as_str()
         .into_connection_info()
-        .map_err(|e| anyhow::anyhow!("Invalid Redis URL {url:?}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("Invalid Redis URL {:?}: {e}", redis.url))?;
     let settings = info
         .redis_settings()
         .clone()

@@ -26,10 +26,12 @@
 //! - [`outgoing`]: events in the form they leave on a stream (the internal
 //!   form is [`crate::event`]).
 //! - [`hub`]: local streams by user and room; fan-out; slow-client policy.
-//! - [`listener`]: the Pub/Sub connection and subscription changes.
+//! - [`listener`]: the Pub/Sub connection and subscription changes;
+//!   [`cluster_listener`]: the same with sharded Pub/Sub on a Redis Cluster.
 //! - [`presence`]: heartbeats and the sweeper for crashed instances.
 //! - [`stream`]: opening a stream and feeding it.
 
+pub mod cluster_listener;
 pub mod hub;
 pub mod listener;
 pub mod outgoing;
@@ -72,7 +74,11 @@ impl Realtime {
             settings.sse.stream_buffer,
             subs_tx,
         ));
-        listener::spawn(&settings.redis, hub.clone(), subs_rx)?;
+        if settings.redis.cluster_nodes.is_empty() {
+            listener::spawn(&settings.redis, hub.clone(), subs_rx)?;
+        } else {
+            cluster_listener::spawn(&settings.redis, hub.clone(), subs_rx)?;
+        }
         let realtime = Arc::new(Self {
             hub,
             store,

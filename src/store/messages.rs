@@ -63,7 +63,7 @@ impl Store {
             .arg(client_id.unwrap_or(""))
             .arg(self.limits.room_history_max_len)
             .arg(self.limits.idempotency_ttl_secs)
-            .channel(k.room_channel(room_id))
+            .channel(self.publish_command(), k.room_channel(room_id))
             .arg(self.limits.room_history_max_age_secs.saturating_mul(1000))
             .arg(Event::RoomMessage(message.clone()).to_json());
         let reply: Vec<redis::Value> = self.call(&mut call).await?;

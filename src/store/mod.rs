@@ -131,6 +131,12 @@ impl Store {
         self.redis.is_cluster()
     }
 
+    /// The command events are published with: sharded Pub/Sub on a cluster
+    /// (the message goes to its channel's node only), plain on one Redis.
+    fn publish_command(&self) -> &'static str {
+        if self.is_cluster() { "SPUBLISH" } else { "PUBLISH" }
+    }
+
     /// Runs commands of any slots together and returns their answers in
     /// order: on a single Redis they go out at once on the multiplexed
     /// connection, as a pipeline would; on a cluster each goes to its key's
@@ -229,7 +235,7 @@ impl Store {
         let publishes = events
             .iter()
             .map(|(channel, event)| {
-                let mut cmd = redis::cmd("PUBLISH");
+                let mut cmd = redis::cmd(self.publish_command());
                 cmd.arg(channel).arg(event.encode());
                 cmd
             })
@@ -277,10 +283,12 @@ impl<'a> ScriptCall<'a> {
         self
     }
 
-    /// A Pub/Sub channel the script publishes on, passed as an argument: it
-    /// must be in the keys' slot too (sharded Pub/Sub on a cluster).
-    fn channel(&mut self, channel: String) -> &mut Self {
-        self.invocation.arg(&channel);
+    /// A Pub/Sub channel the script publishes on, passed as two arguments:
+    /// the command to publish with (`publish`: `SPUBLISH` on a cluster, so
+    /// the message goes to the channel's node only) and the channel, which
+    /// must be in the keys' slot too.
+    fn channel(&mut self, publish: &str, channel: String) -> &mut Self {
+        self.invocation.arg(publish).arg(&channel);
         self.keys.push(channel);
         self
     }

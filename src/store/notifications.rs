@@ -29,7 +29,7 @@ impl Store {
                     .arg(now_ms())
                     .arg(wire)
                     .arg(self.limits.offline_queue_max_len)
-                    .channel(k.user_channel(user_id)),
+                    .channel(self.publish_command(), k.user_channel(user_id)),
             )
             .await?;
         if queued == 1 {

@@ -5,10 +5,11 @@
 -- event is either live on every stream of theirs or queued for the next.
 -- KEYS[1] user's streams, KEYS[2] offline queue
 -- ARGV[1] now (ms), ARGV[2] event (wire form), ARGV[3] queue cap,
--- ARGV[4] the user's channel
+-- ARGV[4] the publish command (`PUBLISH`, or `SPUBLISH` on a cluster),
+-- ARGV[5] the user's channel
 -- Returns 1 when queued, 0 when published.
 if redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf') > 0 then
-  redis.call('PUBLISH', ARGV[4], ARGV[2])
+  redis.call(ARGV[4], ARGV[5], ARGV[2])
   return 0
 end
 local cap = tonumber(ARGV[3])

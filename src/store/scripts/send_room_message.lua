@@ -12,8 +12,9 @@
 -- KEYS[4] senders, KEYS[5] idempotency key (only with a client id)
 -- ARGV[1] sender id, ARGV[2] sender username, ARGV[3] sender display name,
 -- ARGV[4] body, ARGV[5] client id or '', ARGV[6] stream MAXLEN (approximate),
--- ARGV[7] idempotency TTL (s), ARGV[8] room channel, ARGV[9] history age
--- limit (ms; 0 for none), ARGV[10] the message's event JSON without its
+-- ARGV[7] idempotency TTL (s), ARGV[8] the publish command (`PUBLISH`, or
+-- `SPUBLISH` on a cluster), ARGV[9] room channel, ARGV[10] history age
+-- limit (ms; 0 for none), ARGV[11] the message's event JSON without its
 -- id, as confab encoded it (`crate::event`): published as `<id> <json>`
 --
 -- Returns {'no_room'}, {'not_member'}, {'new', id} or {'dup', id,
@@ -40,7 +41,7 @@ if ARGV[5] ~= '' then
   fields[#fields + 1] = ARGV[5]
 end
 local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(fields))
-local max_age = tonumber(ARGV[9])
+local max_age = tonumber(ARGV[10])
 if max_age > 0 then
   local ms = tonumber(string.match(id, '^(%d+)-'))
   redis.call('XTRIM', KEYS[3], 'MINID', string.format('%d-0', math.max(0, ms - max_age)))
@@ -51,5 +52,5 @@ redis.call('ZINCRBY', KEYS[4], 1, ARGV[1])
 if KEYS[5] then
   redis.call('SET', KEYS[5], id, 'EX', ARGV[7])
 end
-redis.call('PUBLISH', ARGV[8], id .. ' ' .. ARGV[10])
+redis.call(ARGV[8], ARGV[9], id .. ' ' .. ARGV[11])
 return {'new', id}
