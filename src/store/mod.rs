@@ -134,7 +134,11 @@ impl Store {
     /// The command events are published with: sharded Pub/Sub on a cluster
     /// (the message goes to its channel's node only), plain on one Redis.
     fn publish_command(&self) -> &'static str {
-        if self.is_cluster() { "SPUBLISH" } else { "PUBLISH" }
+        if self.is_cluster() {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        }
     }
 
     /// Runs commands of any slots together and returns their answers in
