@@ -14,13 +14,16 @@ scripts/ensure-browser.sh
 # Property tests run 4096 cases each here (256 by default).
 PROPTEST_CASES=${PROPTEST_CASES:-4096} cargo test --all-targets "$@"
 
-# The integration tests again, on a throwaway Redis Cluster of their own.
+# The integration tests again, on a throwaway Redis Cluster of their own. (In
+# a subshell: the cluster's variables must not reach the steps below.)
 export CLUSTER_STATE="${TMPDIR:-/tmp}/confab-test-cluster-$$.env"
 trap 'scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
 scripts/cluster.sh start >/dev/null
-# shellcheck source=/dev/null
-. "$CLUSTER_STATE"
-CONFAB_TEST_REDIS_CLUSTER_NODES=$CONFAB_REDIS_CLUSTER_NODES cargo test --test api "$@"
+(
+  # shellcheck source=/dev/null
+  . "$CLUSTER_STATE"
+  CONFAB_TEST_REDIS_CLUSTER_NODES=$CONFAB_REDIS_CLUSTER_NODES cargo test --test api "$@"
+)
 scripts/cluster.sh stop >/dev/null
 
 # The browser test drives the debug binary the step above built.
