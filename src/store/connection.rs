@@ -9,6 +9,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 use tokio::sync::OnceCell;
 
@@ -99,6 +100,25 @@ impl Redis {
     /// Whether this is a cluster.
     pub(super) fn is_cluster(&self) -> bool {
         matches!(self, Redis::Cluster(_))
+    }
+}
+
+impl Conn {
+    /// Runs `cmd` on the primary that owns `key`'s slot: for commands
+    /// without a key that are about a key's node (`WAIT` after a write). On
+    /// a single Redis it simply runs.
+    pub(super) async fn on_node_of(&mut self, key: &str, cmd: Cmd) -> redis::RedisResult<Value> {
+        match self {
+            Conn::Single(conn) => cmd.query_async(conn).await,
+            Conn::Cluster(conn) => {
+                let route = Route::new(super::keys::slot(key), SlotAddr::Master);
+                conn.route_command(
+                    cmd,
+                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
+                )
+                .await
+            }
+        }
     }
 }
 

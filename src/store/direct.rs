@@ -76,7 +76,8 @@ impl Store {
             .arg(self.limits.direct_history_max_len)
             .arg(self.limits.idempotency_ttl_secs);
         let (status, reply): (String, String) = self.call(&mut call).await?;
-        self.replicated().await?;
+        self.replicated(&k.direct_messages(&sender, &recipient))
+            .await?;
         let sent = match status.as_str() {
             "new" => Sent::New(DirectMessageRecord {
                 id: MessageId::parse(&reply)

@@ -79,7 +79,7 @@ impl Store {
         let id = stream_id(&decode::<String>(
             reply.next().unwrap_or(redis::Value::Nil),
         )?)?;
-        self.replicated().await?;
+        self.replicated(&k.room_messages(room_id)).await?;
         let extra = reply.next();
         if is_new {
             // The room rises in the directory's activity order (a derived

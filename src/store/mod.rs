@@ -196,24 +196,21 @@ impl Store {
             .map(|_| ())
     }
 
-    /// With `redis.acknowledge = "replicated"`, waits until a replica has
-    /// every write made so far on this connection (a message just stored
-    /// included): `WAIT 1`. No replica in time is `Unavailable` (503): the
-    /// message may still be kept, and the client's retry with its
-    /// `client_id` finds it without storing it twice.
-    async fn replicated(&self) -> StoreResult<()> {
+    /// With `redis.acknowledge = "replicated"`, waits until a replica of the
+    /// node that holds `key` has every write made so far on this connection
+    /// (a message just stored included): `WAIT 1`, on that node when Redis
+    /// is a cluster. No replica in time is `Unavailable` (503): the message
+    /// may still be kept, and the client's retry with its `client_id` finds
+    /// it without storing it twice.
+    async fn replicated(&self, key: &str) -> StoreResult<()> {
         let Some(timeout) = self.replication else {
             return Ok(());
         };
         let mut conn = self.conn().await?;
-        let replicas: u64 = self
-            .run(
-                redis::cmd("WAIT")
-                    .arg(1)
-                    .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX))
-                    .query_async(&mut conn),
-            )
-            .await?;
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(1)
+            .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        let replicas: u64 = decode(self.run(conn.on_node_of(key, wait)).await?)?;
         if replicas == 0 {
             return Err(StoreError::Unavailable(format!(
                 "no replica acknowledged within {} ms",
