@@ -13,7 +13,6 @@
 //! topology. (An unrequested `SUNSUBSCRIBE` after a slot move is not yet
 //! told from a requested one; slots move only when an operator reshards.)
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -24,6 +23,7 @@ use redis::{ProtocolVersion, PushInfo, PushKind};
 use tokio::sync::mpsc;
 
 use super::hub::{Hub, SubCmd};
+use super::listener::ChannelRefs;
 use crate::config::RedisSettings;
 
 /// Starts the listener's tasks on the current runtime.
@@ -68,7 +68,7 @@ async fn apply_subscriptions(
     generation: Arc<AtomicU64>,
     timeout: Duration,
 ) {
-    let mut refs: HashMap<String, usize> = HashMap::new();
+    let mut refs = ChannelRefs::default();
     let mut conn: Option<(u64, ClusterConnection)> = None;
     while let Some(cmd) = cmds.recv().await {
         let current = generation.load(Ordering::Acquire);
@@ -77,9 +77,7 @@ async fn apply_subscriptions(
         }
         match cmd {
             SubCmd::Subscribe { channels, done } => {
-                for channel in &channels {
-                    *refs.entry(channel.clone()).or_default() += 1;
-                }
+                refs.hold(&channels);
                 if conn.is_none() {
                     conn = match tokio::time::timeout(timeout, client.get_async_connection()).await
                     {
@@ -103,18 +101,7 @@ async fn apply_subscriptions(
                 }
             }
             SubCmd::Unsubscribe { channels } => {
-                let mut unused = Vec::new();
-                for channel in channels {
-                    if let Some(n) = refs.get_mut(&channel) {
-                        *n -= 1;
-                        if *n == 0 {
-                            refs.remove(&channel);
-                            unused.push(channel);
-                        }
-                    }
-                }
-                unused.sort();
-                unused.dedup();
+                let unused = refs.release(channels);
                 if let Some((_, conn)) = &conn {
                     // Failing to unsubscribe only costs unused traffic.
                     let calls = unused.iter().map(|channel| {

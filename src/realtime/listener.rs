@@ -53,6 +53,38 @@ pub fn spawn(
     Ok(())
 }
 
+/// How many local streams hold each subscribed channel: a channel is
+/// unsubscribed when the last one lets go.
+#[derive(Default)]
+pub(super) struct ChannelRefs(HashMap<String, usize>);
+
+impl ChannelRefs {
+    /// One more hold on each of `channels`.
+    pub(super) fn hold(&mut self, channels: &[String]) {
+        for channel in channels {
+            *self.0.entry(channel.clone()).or_default() += 1;
+        }
+    }
+
+    /// One hold less on each of `channels`; the channels nobody holds any
+    /// more (to unsubscribe), sorted, each once.
+    pub(super) fn release(&mut self, channels: Vec<String>) -> Vec<String> {
+        let mut unused = Vec::new();
+        for channel in channels {
+            if let Some(n) = self.0.get_mut(&channel) {
+                *n -= 1;
+                if *n == 0 {
+                    self.0.remove(&channel);
+                    unused.push(channel);
+                }
+            }
+        }
+        unused.sort();
+        unused.dedup();
+        unused
+    }
+}
+
 /// Applies subscription changes one at a time, in order, so an unsubscribe
 /// can never overtake a later subscribe to the same channel. Channels are
 /// reference-counted: unsubscribed when the last local stream lets go.
@@ -61,13 +93,11 @@ async fn apply_subscriptions(
     mut cmds: mpsc::UnboundedReceiver<SubCmd>,
     timeout: Duration,
 ) {
-    let mut refs: HashMap<String, usize> = HashMap::new();
+    let mut refs = ChannelRefs::default();
     while let Some(cmd) = cmds.recv().await {
         match cmd {
             SubCmd::Subscribe { mut channels, done } => {
-                for channel in &channels {
-                    *refs.entry(channel.clone()).or_default() += 1;
-                }
+                refs.hold(&channels);
                 channels.sort();
                 channels.dedup();
                 let result = match tokio::time::timeout(timeout, conn.subscribe(&channels)).await {
@@ -83,17 +113,7 @@ async fn apply_subscriptions(
                 }
             }
             SubCmd::Unsubscribe { channels } => {
-                let mut unused = Vec::new();
-                for channel in channels {
-                    if let Some(n) = refs.get_mut(&channel) {
-                        *n -= 1;
-                        if *n == 0 {
-                            refs.remove(&channel);
-                            unused.push(channel);
-                        }
-                    }
-                }
-                unused.dedup();
+                let unused = refs.release(channels);
                 if !unused.is_empty() {
                     // Failing to unsubscribe only costs unused traffic.
                     let _ = tokio::time::timeout(timeout, conn.unsubscribe(&unused)).await;
