@@ -22,6 +22,7 @@ use crate::state::AppState;
         (status = 400, description = "`invalid_json`, or `validation_failed` (including a message to yourself)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`user_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`, with `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`, with `Retry-After`: Redis is unreachable, or (with `redis.acknowledge = \"replicated\"`) no replica acknowledged the message in time; it may be stored, so retry with the same `client_id`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/users/{username}/messages")]
