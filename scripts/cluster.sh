@@ -5,6 +5,10 @@
 #   scripts/cluster.sh start    start it; prints CONFAB_REDIS_CLUSTER_NODES=...
 #   scripts/cluster.sh status   cluster info + cluster nodes of a running one
 #   scripts/cluster.sh stop     shut it down, remove its dir and state file
+#   scripts/cluster.sh restart PORT
+#                               start a node that was killed again (same port,
+#                               dir and identity: it rejoins, as a replica if
+#                               its replica took over meanwhile)
 #
 # `start` writes a state file (CLUSTER_STATE, by default
 # ${TMPDIR:-/tmp}/confab-cluster.env) that a test or CI step can `source`:
@@ -143,6 +147,58 @@ not_ready() {
   [ "$masters" -eq 3 ] || echo "$masters masters, want 3"
 }
 
+# Starts the node on port $1 with cluster bus port $2 in CLUSTER_DIR/$1.
+start_node() {
+  local p=$1 b=$2
+  mkdir -p "$CLUSTER_DIR/$p"
+  # shellcheck disable=SC2086
+  redis-server --port "$p" --bind 127.0.0.1 --dir "$CLUSTER_DIR/$p" \
+    --cluster-enabled yes --cluster-config-file nodes.conf --cluster-port "$b" \
+    --cluster-node-timeout "$NODE_TIMEOUT_MS" --cluster-replica-validity-factor 0 \
+    --save '' --appendonly no --repl-diskless-sync-delay 0 --daemonize yes \
+    --pidfile "$CLUSTER_DIR/$p/redis.pid" --logfile "$CLUSTER_DIR/$p/redis.log" \
+    $EXTRA_ARGS
+}
+
+# Writes the state file from the CLUSTER_* variables.
+write_state() {
+  local tmp="$STATE.tmp.$$"
+  {
+    echo "# written by scripts/cluster.sh start; removed by scripts/cluster.sh stop"
+    echo "export CONFAB_REDIS_CLUSTER_NODES=$CONFAB_REDIS_CLUSTER_NODES"
+    printf 'CLUSTER_DIR=%q\n' "$CLUSTER_DIR"
+    echo "CLUSTER_PORTS=\"$CLUSTER_PORTS\""
+    echo "CLUSTER_BUS_PORTS=\"$CLUSTER_BUS_PORTS\""
+    echo "CLUSTER_PIDS=\"$CLUSTER_PIDS\""
+  } >"$tmp"
+  mv "$tmp" "$STATE"
+}
+
+cmd_restart() {
+  local port=${1:-}
+  [ -f "$STATE" ] || die "not running (no $STATE)"
+  # shellcheck disable=SC1090
+  source "$STATE"
+  local ports bus pids i
+  read -r -a ports <<<"$CLUSTER_PORTS"
+  read -r -a bus <<<"$CLUSTER_BUS_PORTS"
+  read -r -a pids <<<"$CLUSTER_PIDS"
+  for i in "${!ports[@]}"; do
+    [ "${ports[$i]}" = "$port" ] || continue
+    ! redis-cli -p "$port" ping >/dev/null 2>&1 || die "the node on port $port is running"
+    rm -f "$CLUSTER_DIR/$port/redis.pid"
+    start_node "$port" "${bus[$i]}"
+    for _ in $(seq 50); do [ -s "$CLUSTER_DIR/$port/redis.pid" ] && redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    redis-cli -p "$port" ping >/dev/null 2>&1 || die "redis-server on port $port did not start again"
+    pids[i]=$(cat "$CLUSTER_DIR/$port/redis.pid")
+    CLUSTER_PIDS="${pids[*]}"
+    write_state
+    log "restarted 127.0.0.1:$port"
+    return 0
+  done
+  die "no node on port '$port' (ports: $CLUSTER_PORTS)"
+}
+
 cmd_start() {
   if [ -f "$STATE" ]; then
     # shellcheck disable=SC1090
@@ -177,17 +233,10 @@ cmd_start() {
   # Until the state file is written, a failed start stops what it started.
   trap 'log "start failed; cleaning up"; stop_nodes' EXIT
 
+  CLUSTER_BUS_PORTS="${bus[*]}"
   local i p
   for i in "${!ports[@]}"; do
-    p=${ports[$i]}
-    mkdir -p "$CLUSTER_DIR/$p"
-    # shellcheck disable=SC2086
-    redis-server --port "$p" --bind 127.0.0.1 --dir "$CLUSTER_DIR/$p" \
-      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-port "${bus[$i]}" \
-      --cluster-node-timeout "$NODE_TIMEOUT_MS" --cluster-replica-validity-factor 0 \
-      --save '' --appendonly no --repl-diskless-sync-delay 0 --daemonize yes \
-      --pidfile "$CLUSTER_DIR/$p/redis.pid" --logfile "$CLUSTER_DIR/$p/redis.log" \
-      $EXTRA_ARGS
+    start_node "${ports[$i]}" "${bus[$i]}"
   done
   for p in "${ports[@]}"; do
     for _ in $(seq 50); do [ -s "$CLUSTER_DIR/$p/redis.pid" ] && redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -211,15 +260,8 @@ cmd_start() {
     sleep 0.2
   done
 
-  local tmp="$STATE.tmp.$$"
-  {
-    echo "# written by scripts/cluster.sh start; removed by scripts/cluster.sh stop"
-    echo "export CONFAB_REDIS_CLUSTER_NODES=$nodes"
-    printf 'CLUSTER_DIR=%q\n' "$CLUSTER_DIR"
-    echo "CLUSTER_PORTS=\"$CLUSTER_PORTS\""
-    echo "CLUSTER_PIDS=\"$CLUSTER_PIDS\""
-  } >"$tmp"
-  mv "$tmp" "$STATE"
+  CONFAB_REDIS_CLUSTER_NODES=$nodes
+  write_state
   trap - EXIT
   log "ready: 3 masters + 3 replicas on ports $CLUSTER_PORTS (dir $CLUSTER_DIR, state $STATE)"
   echo "CONFAB_REDIS_CLUSTER_NODES=$nodes"
@@ -247,5 +289,6 @@ case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  restart) cmd_restart "${2:-}" ;;
+  *) echo "usage: $0 start|stop|status|restart PORT" >&2; exit 2 ;;
 esac

@@ -2,8 +2,9 @@
 # Runs confab's whole test suite from a fresh clone: installs what the tests
 # need (redis-server; chromium and playwright-core for the browser test),
 # then unit and integration tests on a single Redis, the integration tests
-# again on a 3-master, 3-replica Redis Cluster, then the browser end-to-end
-# test and the contract test. The tests start throwaway redis-servers of
+# again on a 3-master, 3-replica Redis Cluster, the failover test (a master
+# SIGKILLed under load) on another, then the browser end-to-end test and the
+# contract test. The tests start throwaway redis-servers of
 # their own on free ports; the machine's Redis on 6379 is never touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,16 @@ scripts/cluster.sh start >/dev/null
   # shellcheck source=/dev/null
   . "$CLUSTER_STATE"
   CONFAB_TEST_REDIS_CLUSTER_NODES=$CONFAB_REDIS_CLUSTER_NODES cargo test --test api "$@"
+)
+scripts/cluster.sh stop >/dev/null
+
+# The failover test kills a master, so it runs alone, on a fresh cluster.
+scripts/cluster.sh start >/dev/null
+(
+  # shellcheck source=/dev/null
+  . "$CLUSTER_STATE"
+  CONFAB_TEST_REDIS_CLUSTER_NODES=$CONFAB_REDIS_CLUSTER_NODES \
+    cargo test --test api failover -- --ignored
 )
 scripts/cluster.sh stop >/dev/null
 

@@ -61,6 +61,9 @@ impl From<redis::RedisError> for StoreError {
             || err.is_connection_dropped()
             || err.is_connection_refusal()
             || err.is_unrecoverable_error()
+            // A cluster redirect the client could not follow in time, a
+            // failover or resharding under way.
+            || err.is_cluster_error()
             || matches!(
                 err.kind(),
                 ErrorKind::Server(_) if err.code().is_some_and(|c| {

@@ -7,6 +7,7 @@ mod accounts;
 mod bad_input;
 mod delivery;
 mod direct;
+mod failover;
 mod faults;
 mod limits;
 mod logs;
