@@ -39,6 +39,44 @@ wait_until 10 "confab to answer /readyz on port $CONFAB_PORT" \
 BENCH="target/release/confab-bench --url http://127.0.0.1:$CONFAB_PORT --redis redis://127.0.0.1:$REDIS_PORT --server-pid $CONFAB_PID --json $RESULTS"
 $BENCH all
 
+# The same confab on a 3-master, 3-replica Redis Cluster: send and fan-out,
+# with each node's Redis CPU over the send run.
+kill "$CONFAB_PID" 2>/dev/null || true
+wait "$CONFAB_PID" 2>/dev/null || true
+export CLUSTER_STATE="$WORK/cluster.env"
+scripts/cluster.sh start >/dev/null
+trap 'scripts/cluster.sh stop >/dev/null 2>&1 || true; cleanup' EXIT
+# shellcheck source=/dev/null
+. "$CLUSTER_STATE"
+CONFAB_BIND=127.0.0.1:$CONFAB_PORT \
+CONFAB_REDIS_CLUSTER_NODES=$CONFAB_REDIS_CLUSTER_NODES \
+CONFAB_JWT_SECRET=benchmark-secret-benchmark \
+CONFAB_SEND_RATE_PER_SEC=1000000 CONFAB_SEND_BURST=1000000 \
+CONFAB_MAX_STREAMS_PER_USER=100000 \
+RUST_LOG=warn \
+  target/release/confab serve > "$WORK/confab-cluster.log" 2>&1 &
+CONFAB_PID=$!
+wait_until 10 "confab on the cluster to answer /readyz" \
+  curl -sf --max-time 1 "http://127.0.0.1:$CONFAB_PORT/readyz" ||
+  { tail -n 20 "$WORK/confab-cluster.log" >&2; exit 1; }
+node_cpu() { for p in $CLUSTER_PORTS; do redis-cli -p "$p" info cpu | tr -d '\r' |
+  awk -F: -v p="$p" '/^used_cpu_(sys|user):/ {t += $2} END {printf "%s=%s ", p, t}'; done; }
+FIRST=${CONFAB_REDIS_CLUSTER_NODES%%,*}
+CLUSTER_BENCH="target/release/confab-bench --url http://127.0.0.1:$CONFAB_PORT --redis redis://$FIRST --server-pid $CONFAB_PID --json $RESULTS --label cluster"
+cpu_before=$(node_cpu); t0=$(date +%s.%N)
+$CLUSTER_BENCH send
+cpu_after=$(node_cpu); t1=$(date +%s.%N)
+$CLUSTER_BENCH fanout
+NODE_CPU=$(python3 - "$cpu_before" "$cpu_after" "$t0" "$t1" <<'PY'
+import sys
+before = dict(kv.split("=") for kv in sys.argv[1].split())
+after = dict(kv.split("=") for kv in sys.argv[2].split())
+secs = float(sys.argv[4]) - float(sys.argv[3])
+for port in before:
+    print(f"| 127.0.0.1:{port} | {(float(after[port]) - float(before[port])) / secs * 100:.0f} % of a core |")
+PY
+)
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
 {
@@ -73,11 +111,21 @@ Scenarios (see \`bench/src/main.rs\`):
 - **quiet-rooms**: a user in 1,000 rooms without activity since their last stream connects, 20 times: median time to \`ready\` (goal < 20 ms).
 - **resume**: 10 streams open at once with a resume token 20 rooms × 1,000 messages back (past \`sse.resume_max\`, so \`resumed: false\`): peak growth of confab's RSS and Redis's \`used_memory\` (goal < 50 MB each) and another user's requests meanwhile (goal: no 503).
 - **idle**: 10,000 idle streams; confab's resident memory (/proc/PID/status) before and after.
+- **send [cluster]**, **fanout [cluster]**: send and fanout again, with confab on a throwaway 3-master, 3-replica Redis Cluster on this same machine (\`scripts/cluster.sh\`); each node's Redis CPU is below the table.
 
 ## Results
 
 MD
   target/release/confab-bench report "$RESULTS"
+  cat <<MD
+
+Redis CPU of each cluster node over the \`send [cluster]\` run (setup
+included; masters and replicas as \`redis-cli --cluster create\` paired them):
+
+| node | Redis CPU |
+|---|---|
+$NODE_CPU
+MD
   if [ -f docs/bench-analysis.md ]; then
     echo
     cat docs/bench-analysis.md

@@ -24,6 +24,9 @@ pub struct Bench {
     pub run: String,
     /// Every figure measured so far, in order.
     pub rows: Vec<Row>,
+    /// Appended to every scenario name (`send [cluster]`), to tell runs
+    /// against different deployments apart in one results file.
+    pub label: Option<String>,
 }
 
 impl Bench {
@@ -45,13 +48,17 @@ impl Bench {
             server_pid,
             run: format!("{}", now_ns() % 1_000_000_000),
             rows: Vec::new(),
+            label: None,
         })
     }
 
     /// Records a figure and prints it at once, so a long run shows progress.
     pub fn row(&mut self, scenario: &str, params: &str, metric: &str, value: f64, unit: &str) {
         let row = Row {
-            scenario: scenario.into(),
+            scenario: match &self.label {
+                Some(label) => format!("{scenario} [{label}]"),
+                None => scenario.into(),
+            },
             metric: metric.into(),
             value,
             unit: unit.into(),

@@ -51,6 +51,9 @@ struct Cli {
     /// Append results to this JSON file (an array of rows).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Appended to every scenario name in the results (`send [cluster]`).
+    #[arg(long)]
+    label: Option<String>,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -153,6 +156,7 @@ async fn main() -> anyhow::Result<()> {
         return output::report(file);
     }
     let mut bench = Bench::new(&cli.url, &cli.redis, &cli.prefix, cli.server_pid)?;
+    bench.label = cli.label.clone();
     output::print_header();
     match cli.scenario.clone() {
         Scenario::Send {

@@ -81,6 +81,7 @@ impl Bench {
                         .arg("")
                         .arg(100_000)
                         .arg(86400)
+                        .arg("PUBLISH")
                         .arg(&channel)
                         .arg(0)
                         .arg(&event);
