@@ -24,17 +24,24 @@ rm -f "$RESULTS"
 # Streams and connections for the idle scenario.
 ulimit -n "$(ulimit -Hn)" || true
 
-CONFAB_BIND=127.0.0.1:$CONFAB_PORT \
-CONFAB_REDIS_URL=redis://127.0.0.1:$REDIS_PORT \
-CONFAB_JWT_SECRET=benchmark-secret-benchmark \
-CONFAB_SEND_RATE_PER_SEC=1000000 CONFAB_SEND_BURST=1000000 \
-CONFAB_MAX_STREAMS_PER_USER=100000 \
-RUST_LOG=warn \
-  target/release/confab serve > "$WORK/confab.log" 2>&1 &
-CONFAB_PID=$!
-wait_until 10 "confab to answer /readyz on port $CONFAB_PORT" \
-  curl -sf --max-time 1 "http://127.0.0.1:$CONFAB_PORT/readyz" ||
-  { tail -n 20 "$WORK/confab.log" >&2; exit 1; }
+# Starts the release confab with limits raised for load, logging to $1, with
+# the Redis to use given as the following VAR=value arguments; sets CONFAB_PID.
+start_confab() {
+  local log=$1
+  shift
+  env "$@" CONFAB_BIND=127.0.0.1:$CONFAB_PORT \
+    CONFAB_JWT_SECRET=benchmark-secret-benchmark \
+    CONFAB_SEND_RATE_PER_SEC=1000000 CONFAB_SEND_BURST=1000000 \
+    CONFAB_MAX_STREAMS_PER_USER=100000 \
+    RUST_LOG=warn \
+    target/release/confab serve > "$log" 2>&1 &
+  CONFAB_PID=$!
+  wait_until 10 "confab to answer /readyz on port $CONFAB_PORT" \
+    curl -sf --max-time 1 "http://127.0.0.1:$CONFAB_PORT/readyz" ||
+    { tail -n 20 "$log" >&2; exit 1; }
+}
+
+start_confab "$WORK/confab.log" CONFAB_REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 
 BENCH="target/release/confab-bench --url http://127.0.0.1:$CONFAB_PORT --redis redis://127.0.0.1:$REDIS_PORT --server-pid $CONFAB_PID --json $RESULTS"
 $BENCH all
@@ -48,17 +55,7 @@ scripts/cluster.sh start >/dev/null
 trap 'scripts/cluster.sh stop >/dev/null 2>&1 || true; cleanup' EXIT
 # shellcheck source=/dev/null
 . "$CLUSTER_STATE"
-CONFAB_BIND=127.0.0.1:$CONFAB_PORT \
-CONFAB_REDIS_CLUSTER_NODES=$CONFAB_REDIS_CLUSTER_NODES \
-CONFAB_JWT_SECRET=benchmark-secret-benchmark \
-CONFAB_SEND_RATE_PER_SEC=1000000 CONFAB_SEND_BURST=1000000 \
-CONFAB_MAX_STREAMS_PER_USER=100000 \
-RUST_LOG=warn \
-  target/release/confab serve > "$WORK/confab-cluster.log" 2>&1 &
-CONFAB_PID=$!
-wait_until 10 "confab on the cluster to answer /readyz" \
-  curl -sf --max-time 1 "http://127.0.0.1:$CONFAB_PORT/readyz" ||
-  { tail -n 20 "$WORK/confab-cluster.log" >&2; exit 1; }
+start_confab "$WORK/confab-cluster.log" CONFAB_REDIS_CLUSTER_NODES="$CONFAB_REDIS_CLUSTER_NODES"
 node_cpu() { for p in $CLUSTER_PORTS; do redis-cli -p "$p" info cpu | tr -d '\r' |
   awk -F: -v p="$p" '/^used_cpu_(sys|user):/ {t += $2} END {printf "%s=%s ", p, t}'; done; }
 FIRST=${CONFAB_REDIS_CLUSTER_NODES%%,*}

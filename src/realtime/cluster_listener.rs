@@ -19,11 +19,11 @@ use std::time::Duration;
 
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
-use redis::{ProtocolVersion, PushInfo, PushKind};
+use redis::{ProtocolVersion, PushInfo};
 use tokio::sync::mpsc;
 
 use super::hub::{Hub, SubCmd};
-use super::listener::ChannelRefs;
+use super::listener::{ChannelRefs, handle_push};
 use crate::config::RedisSettings;
 
 /// Starts the listener's tasks on the current runtime.
@@ -144,24 +144,8 @@ async fn dispatch(
     generation: Arc<AtomicU64>,
 ) {
     while let Some(push) = pushes.recv().await {
-        match push.kind {
-            PushKind::SMessage | PushKind::Message => {
-                if let Some(msg) = redis::Msg::from_push_info(push)
-                    && let Ok(payload) = std::str::from_utf8(msg.get_payload_bytes())
-                {
-                    hub.dispatch(msg.get_channel_name(), payload);
-                }
-            }
-            PushKind::Disconnection => {
-                crate::metrics::inc(&crate::metrics::PUBSUB_DISCONNECTS);
-                tracing::warn!(
-                    streams = hub.len(),
-                    "a cluster Pub/Sub connection was lost; closing streams so clients resume"
-                );
-                generation.fetch_add(1, Ordering::AcqRel);
-                hub.close_all();
-            }
-            _ => {}
+        if handle_push(&hub, push) {
+            generation.fetch_add(1, Ordering::AcqRel);
         }
     }
 }

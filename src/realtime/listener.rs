@@ -127,24 +127,34 @@ async fn apply_subscriptions(
 /// stream so clients resume from history.
 async fn dispatch(mut pushes: mpsc::UnboundedReceiver<PushInfo>, hub: Arc<Hub>) {
     while let Some(push) = pushes.recv().await {
-        match push.kind {
-            PushKind::Message => {
-                if let Some(msg) = redis::Msg::from_push_info(push)
-                    && let Ok(payload) = std::str::from_utf8(msg.get_payload_bytes())
-                {
-                    hub.dispatch(msg.get_channel_name(), payload);
-                }
+        handle_push(&hub, push);
+    }
+}
+
+/// Hands one push to the hub: a published message (plain or sharded) to
+/// the streams that want it; a lost connection closes every stream, since
+/// what was published meanwhile is lost to Pub/Sub and clients resume from
+/// history. Returns whether the connection was lost.
+pub(super) fn handle_push(hub: &Hub, push: PushInfo) -> bool {
+    match push.kind {
+        PushKind::Message | PushKind::SMessage => {
+            if let Some(msg) = redis::Msg::from_push_info(push)
+                && let Ok(payload) = std::str::from_utf8(msg.get_payload_bytes())
+            {
+                hub.dispatch(msg.get_channel_name(), payload);
             }
-            PushKind::Disconnection => {
-                crate::metrics::inc(&crate::metrics::PUBSUB_DISCONNECTS);
-                tracing::warn!(
-                    streams = hub.len(),
-                    "Pub/Sub connection lost; closing streams so clients resume"
-                );
-                hub.close_all();
-            }
-            _ => {}
+            false
         }
+        PushKind::Disconnection => {
+            crate::metrics::inc(&crate::metrics::PUBSUB_DISCONNECTS);
+            tracing::warn!(
+                streams = hub.len(),
+                "Pub/Sub connection lost; closing streams so clients resume"
+            );
+            hub.close_all();
+            true
+        }
+        _ => false,
     }
 }
 
