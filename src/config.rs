@@ -148,6 +148,14 @@ pub struct AuthSettings {
     /// counts as none.
     #[serde(serialize_with = "redacted", deserialize_with = "empty_is_none")]
     pub admin_key: Option<SecretString>,
+    /// Threads that hash and check passwords (Argon2id, 19 MiB each); 0
+    /// means one per core. Hashing never uses more memory or cores than
+    /// these threads.
+    pub hash_workers: usize,
+    /// Password hashes that may wait for a worker in each of the two
+    /// queues (existing accounts' logins; registrations and unknown
+    /// usernames); more are answered 503 `unavailable` at once. At least 1.
+    pub hash_queue: usize,
 }
 
 /// Caps on what clients can store.
@@ -230,6 +238,8 @@ impl Default for AuthSettings {
             token_ttl_secs: 24 * 3600,
             ticket_ttl_secs: 60,
             admin_key: None,
+            hash_workers: 0,
+            hash_queue: 32,
         }
     }
 }
@@ -269,6 +279,8 @@ impl std::fmt::Debug for AuthSettings {
             .field("token_ttl_secs", &self.token_ttl_secs)
             .field("ticket_ttl_secs", &self.ticket_ttl_secs)
             .field("admin_key", &self.admin_key.as_ref().map(|_| "[redacted]"))
+            .field("hash_workers", &self.hash_workers)
+            .field("hash_queue", &self.hash_queue)
             .finish()
     }
 }
@@ -392,6 +404,9 @@ impl Settings {
             bail!(
                 "sse.stream_buffer, sse.ping_secs and limits.max_streams_per_user must be positive"
             );
+        }
+        if self.auth.hash_queue == 0 {
+            bail!("auth.hash_queue must be positive");
         }
         if self.redis.timeout_ms == 0 {
             bail!("redis.timeout_ms must be positive");

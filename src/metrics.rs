@@ -38,6 +38,8 @@ pub static OFFLINE_QUEUED: AtomicU64 = AtomicU64::new(0);
 pub static REDIS_ERRORS: AtomicU64 = AtomicU64::new(0);
 /// Times the Pub/Sub connection was lost (it reconnects by itself).
 pub static PUBSUB_DISCONNECTS: AtomicU64 = AtomicU64::new(0);
+/// Password hashes and checks refused because their queue was full (503).
+pub static HASHES_REFUSED: AtomicU64 = AtomicU64::new(0);
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [
@@ -175,7 +177,7 @@ pub fn render(open_streams: usize) -> String {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .render(&mut out, "confab_redis_command_duration_seconds", "");
-    let counters: [(&str, &str, &AtomicU64); 11] = [
+    let counters: [(&str, &str, &AtomicU64); 12] = [
         (
             "confab_room_messages_total",
             "Room messages stored.",
@@ -230,6 +232,11 @@ pub fn render(open_streams: usize) -> String {
             "confab_pubsub_disconnects_total",
             "Times the Pub/Sub connection was lost.",
             &PUBSUB_DISCONNECTS,
+        ),
+        (
+            "confab_password_hashes_refused_total",
+            "Password hashes and checks refused because too many were waiting.",
+            &HASHES_REFUSED,
         ),
     ];
     for (name, help, counter) in counters {

@@ -12,7 +12,7 @@ use anyhow::Context;
 use utoipa_actix_web::{AppExt, scope};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::password;
+use crate::auth::password::Hasher;
 use crate::auth::token::Tokens;
 use crate::config::Settings;
 use crate::error::middleware::problem_responses;
@@ -47,17 +47,18 @@ impl Application {
             .port();
         let store = Store::new(&settings.redis, &settings.limits)?;
         let tokens = Tokens::new(settings.auth.secret_bytes(), settings.auth.token_ttl_secs);
+        let hasher = Hasher::start(settings.auth.hash_workers, settings.auth.hash_queue)?;
         let workers = settings.server.workers;
         let realtime = Realtime::start(&settings, store.clone())?;
         let state = web::Data::new(AppState {
             store,
             tokens,
+            hasher,
             settings: Arc::new(settings),
             realtime: realtime.clone(),
         });
         let openapi = web::Data::new(openapi());
         let known_routes = web::Data::new(KnownRoutes::from_openapi(&openapi));
-        tokio::task::spawn_blocking(password::warm_up);
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::password::Hasher;
 use crate::auth::token::Tokens;
 use crate::config::Settings;
 use crate::realtime::Realtime;
@@ -17,6 +18,9 @@ pub struct AppState {
     pub store: Store,
     /// Signs and checks access tokens.
     pub tokens: Tokens,
+    /// Hashes and checks passwords on its own threads, a bounded number at
+    /// a time.
+    pub hasher: Hasher,
     /// The settings confab was started with.
     pub settings: Arc<Settings>,
     /// This instance's event streams and their delivery.

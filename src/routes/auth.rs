@@ -50,6 +50,7 @@ pub struct LoginRequest {
         (status = 400, description = "`invalid_json` or `validation_failed`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`username_taken` (ignoring case)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: too many registrations from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: Redis is unreachable, or too many passwords are waiting to be hashed (nothing was stored); retry after `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/register")]
@@ -88,6 +89,7 @@ pub async fn register(
         (status = 400, description = "`invalid_json` or `validation_failed`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`: the same answer for an unknown user and a wrong password", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: too many attempts from this address or on this username; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: Redis is unreachable, or too many passwords are waiting to be checked (this one was not); retry after `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/login")]

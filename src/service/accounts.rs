@@ -1,6 +1,6 @@
 //! Accounts and sessions: register, sign in, sign out, who am I.
 
-use crate::auth::{AuthUser, password};
+use crate::auth::AuthUser;
 use crate::clock::now_ms;
 use crate::domain::{DisplayName, Password, Username, new_id};
 use crate::error::{ApiError, Code};
@@ -22,6 +22,7 @@ pub struct Registration {
 }
 
 /// Creates an account, counting against the per-address registration limit.
+/// 503 `unavailable` when too many passwords wait to be hashed.
 pub async fn register_rate_limited(
     state: &AppState,
     address: &str,
@@ -47,7 +48,7 @@ pub async fn register_rate_limited(
         username: username.as_str().to_owned(),
         display_name: display_name.as_str().to_owned(),
         created_ms: now_ms(),
-        password_hash: password::hash(password.expose().to_owned()).await?,
+        password_hash: state.hasher.hash(password.expose().to_owned()).await?,
     };
     if !state.store.create_user(&record, &canonical).await? {
         return Err(taken(&username));
@@ -65,7 +66,8 @@ fn taken(username: &Username) -> ApiError {
 
 /// Checks a username and password and starts a session. Attempts count
 /// before the password is checked: per address, and per username from
-/// anywhere (password guessing).
+/// anywhere (password guessing). 503 `unavailable` when too many passwords
+/// wait to be checked.
 pub async fn login_rate_limited(
     state: &AppState,
     address: &str,
@@ -90,7 +92,7 @@ pub async fn login_rate_limited(
         Err(_) => None,
     };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    if !password::verify(password, hash).await {
+    if !state.hasher.verify(password, hash).await? {
         return Err(Code::InvalidCredentials.into());
     }
     let user = user.ok_or(Code::InvalidCredentials)?;

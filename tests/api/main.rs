@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod attacks;
 mod bad_input;
 mod delivery;
 mod direct;
