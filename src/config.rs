@@ -182,11 +182,18 @@ pub struct LimitSettings {
     pub login_per_ip_per_min: u32,
     /// Login attempts per client address in a burst.
     pub login_per_ip_burst: u32,
-    /// Login attempts on one username per minute, sustained (slows password
-    /// guessing from many addresses).
-    pub login_per_username_per_min: u32,
-    /// Login attempts on one username in a burst.
-    pub login_per_username_burst: u32,
+    /// Failed logins on one username from one client address per minute,
+    /// sustained; beyond, that address gets 429 on that username (before
+    /// its password is checked), other addresses do not.
+    pub login_failures_per_address_per_min: u32,
+    /// Failed logins on one username from one client address in a burst.
+    pub login_failures_per_address_burst: u32,
+    /// Failed logins on one username from all addresses together per
+    /// minute, sustained; beyond, addresses that have failed on it get 429
+    /// on it, while addresses without failures there still get in.
+    pub login_failures_per_username_per_min: u32,
+    /// Failed logins on one username from all addresses in a burst.
+    pub login_failures_per_username_burst: u32,
     /// SSE tickets per user per minute, sustained.
     pub tickets_per_min: u32,
     /// SSE tickets per user in a burst.
@@ -256,8 +263,10 @@ impl Default for LimitSettings {
             register_per_ip_burst: 10_000,
             login_per_ip_per_min: 3000,
             login_per_ip_burst: 10_000,
-            login_per_username_per_min: 60,
-            login_per_username_burst: 100,
+            login_failures_per_address_per_min: 5,
+            login_failures_per_address_burst: 10,
+            login_failures_per_username_per_min: 60,
+            login_failures_per_username_burst: 100,
             tickets_per_min: 120,
             tickets_burst: 60,
             offline_queue_max_len: 1000,

@@ -80,7 +80,10 @@ pub async fn register(
 /// Sign in and get an access token.
 ///
 /// The token is a JWT tied to a server-side session: it stops working at
-/// once on logout, and after `expires_in` seconds.
+/// once on logout, and after `expires_in` seconds. Failed passwords hold
+/// back only the address they came from (and, when a username fails too
+/// often from everywhere, the addresses that failed on it), so others
+/// cannot lock an account's owner out.
 #[utoipa::path(
     tag = "accounts",
     request_body = LoginRequest,
@@ -88,7 +91,7 @@ pub async fn register(
         (status = 200, description = "Signed in", body = LoginResponse),
         (status = 400, description = "`invalid_json` or `validation_failed`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`: the same answer for an unknown user and a wrong password", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: too many attempts from this address or on this username; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many attempts from this address, or too many failed passwords on this username from this address (the password was not checked); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`unavailable`: Redis is unreachable, or too many passwords are waiting to be checked (this one was not); retry after `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -6,10 +6,10 @@ use crate::domain::{DisplayName, Password, Username, new_id};
 use crate::error::{ApiError, Code};
 use crate::model::{LoginResponse, User};
 use crate::state::AppState;
-use crate::store::rate_limit::{Limited, Rate};
+use crate::store::rate_limit::{FailureCheck, FailureLimits, Limited, Rate};
 use crate::store::users::UserRecord;
 
-use super::spend_rate_limit_token;
+use super::{rate_limited, spend_rate_limit_token};
 
 /// A registration, checked.
 pub struct Registration {
@@ -64,10 +64,15 @@ fn taken(username: &Username) -> ApiError {
     )
 }
 
-/// Checks a username and password and starts a session. Attempts count
-/// before the password is checked: per address, and per username from
-/// anywhere (password guessing). 503 `unavailable` when too many passwords
-/// wait to be checked.
+/// Checks a username and password and starts a session.
+///
+/// Every attempt counts against the address's login limit. Failed
+/// passwords count per (username, address) and per username, and only
+/// addresses that have failed on a username are ever held back on it
+/// (429, checked before the password, costing no hash): strangers cannot
+/// lock the owner out, and the owner's right password from an address
+/// without failures there always gets checked. 503 `unavailable` when too
+/// many passwords wait to be checked.
 pub async fn login_rate_limited(
     state: &AppState,
     address: &str,
@@ -77,25 +82,42 @@ pub async fn login_rate_limited(
     let limits = &state.settings.limits;
     let per_address = Rate::per_min(limits.login_per_ip_per_min, limits.login_per_ip_burst);
     spend_rate_limit_token(state, Limited::Address(address, "login"), per_address).await?;
-    let per_name = Rate::per_min(
-        limits.login_per_username_per_min,
-        limits.login_per_username_burst,
-    );
-    let canonical = username.to_ascii_lowercase();
-    if canonical.len() <= 64 {
-        spend_rate_limit_token(state, Limited::Username(&canonical), per_name).await?;
-    }
-    // Look-ups with a name that cannot be valid still run the dummy hash, so
-    // every failure looks and takes the same.
-    let user = match Username::parse(username) {
-        Ok(u) => state.store.user_by_username(&u.canonical()).await?,
-        Err(_) => None,
+    // A name that cannot be valid names no account and is not counted; its
+    // look-up still runs the dummy check, so every failure looks and takes
+    // the same.
+    let canonical = Username::parse(username).ok().map(|u| u.canonical());
+    let failures = failure_limits(state);
+    let before = match &canonical {
+        Some(name) => match state
+            .store
+            .check_login_failures(name, address, failures)
+            .await?
+        {
+            FailureCheck::Wait(wait) => return Err(rate_limited(wait)),
+            check => Some(check),
+        },
+        None => None,
+    };
+    let user = match &canonical {
+        Some(name) => state.store.user_by_username(name).await?,
+        None => None,
     };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     if !state.hasher.verify(password, hash).await? {
+        if let Some(name) = &canonical {
+            state
+                .store
+                .count_login_failure(name, address, failures)
+                .await?;
+        }
         return Err(Code::InvalidCredentials.into());
     }
     let user = user.ok_or(Code::InvalidCredentials)?;
+    if let (Some(name), Some(FailureCheck::Failed)) = (&canonical, before) {
+        // The right password from here: this address's failures on the name
+        // are forgiven; other addresses' and the username's count stay.
+        state.store.forget_login_failures(name, address).await?;
+    }
     let session_id = new_id();
     let tokens = &state.tokens;
     state
@@ -117,6 +139,21 @@ pub async fn login_rate_limited(
         expires_in: tokens.ttl_secs(),
         user: User::from(&user),
     })
+}
+
+/// The failed-login limits from the settings.
+fn failure_limits(state: &AppState) -> FailureLimits {
+    let limits = &state.settings.limits;
+    FailureLimits {
+        per_address: Rate::per_min(
+            limits.login_failures_per_address_per_min,
+            limits.login_failures_per_address_burst,
+        ),
+        per_username: Rate::per_min(
+            limits.login_failures_per_username_per_min,
+            limits.login_failures_per_username_burst,
+        ),
+    }
 }
 
 /// Revokes the caller's session: its token gets 401 everywhere at once and

@@ -43,10 +43,24 @@ impl Keys {
         format!("{}{{u:{user_id}}}:rate:{action}", self.prefix)
     }
 
-    /// STRING with TTL: a rate limiter for `action` by a client address or
-    /// on a username (GCRA arrival time).
+    /// STRING with TTL: a rate limiter for `action` by a client address
+    /// (GCRA arrival time).
     pub fn rate_limit_other(&self, action: &str, id: &str) -> String {
         format!("{}rate:{action}:{id}", self.prefix)
+    }
+
+    /// STRING with TTL: failed logins on a lower-cased username from all
+    /// addresses (GCRA arrival time). In the username's slot, with
+    /// [`Keys::login_failures_from`], so one script reads or counts both.
+    pub fn login_failures(&self, canonical: &str) -> String {
+        format!("{}{{n:{canonical}}}:login-failures", self.prefix)
+    }
+
+    /// STRING with TTL: failed logins on a lower-cased username from one
+    /// client address (GCRA arrival time); while it exists, that address
+    /// has failures on that username.
+    pub fn login_failures_from(&self, canonical: &str, address: &str) -> String {
+        format!("{}{{n:{canonical}}}:login-failures:{address}", self.prefix)
     }
 
     /// ZSET room id -> joined at (ms): the rooms a user belongs to.
@@ -237,6 +251,8 @@ mod tests {
             k.user("u1"),
             k.username("alice"),
             k.session("u1", "s1"),
+            k.login_failures("alice"),
+            k.login_failures_from("alice", "127.0.0.1"),
             k.room("r1"),
             k.room_name("general"),
             k.rooms_by_activity(),
@@ -282,6 +298,15 @@ mod tests {
             hash_tag(&k.room_name("x")),
             hash_tag(&k.rooms_by_activity())
         );
+    }
+
+    #[test]
+    fn a_usernames_login_failure_keys_share_one_cluster_slot() {
+        let k = Keys::new("c:");
+        let from = k.login_failures_from("alice", "2001:db8::1");
+        assert_eq!(hash_tag(&from), hash_tag(&k.login_failures("alice")));
+        assert_eq!(hash_tag(&from), "n:alice");
+        assert!(same_slot(&[from, k.login_failures("alice")]));
     }
 
     #[test]

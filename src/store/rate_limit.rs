@@ -1,15 +1,21 @@
 //! Rate limits: a GCRA limiter per (who, action) in Redis, shared by every
-//! instance (`scripts/rate_limit.lua`).
+//! instance (`scripts/rate_limit.lua`), and the failed-login counters that
+//! guard each username (`scripts/login_failures_check.lua`,
+//! `scripts/login_failure.lua`).
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::Script;
+use redis::{AsyncCommands, Script};
 
 use super::{ScriptCall, Store, StoreResult};
 
 static RATE_LIMIT: LazyLock<Script> =
     LazyLock::new(|| super::script(include_str!("scripts/rate_limit.lua")));
+static LOGIN_FAILURES_CHECK: LazyLock<Script> =
+    LazyLock::new(|| super::script(include_str!("scripts/login_failures_check.lua")));
+static LOGIN_FAILURE: LazyLock<Script> =
+    LazyLock::new(|| super::script(include_str!("scripts/login_failure.lua")));
 
 /// A rate: `burst` actions at once, then one every `interval`.
 #[derive(Debug, Clone, Copy)]
@@ -46,8 +52,29 @@ pub enum Limited<'a> {
     User(&'a str, &'a str),
     /// An action by a client address (`register`, `login`).
     Address(&'a str, &'a str),
-    /// Logins to one (lower-cased) username.
-    Username(&'a str),
+}
+
+/// How many failed logins a username takes before addresses that failed on
+/// it must wait.
+#[derive(Debug, Clone, Copy)]
+pub struct FailureLimits {
+    /// Failures on the username from one address.
+    pub per_address: Rate,
+    /// Failures on the username from all addresses together; beyond it,
+    /// only addresses that have failures on the username must wait.
+    pub per_username: Rate,
+}
+
+/// What an address's failed logins on a username allow it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureCheck {
+    /// It has no recent failures there: it may try, whatever others did.
+    Clean,
+    /// It has failures there, but may still try.
+    Failed,
+    /// It has failed too often (or the username has, and it is among
+    /// those who failed): this long until it may try again.
+    Wait(Duration),
 }
 
 /// What a rate-limited action in a session may do.
@@ -68,7 +95,6 @@ impl Store {
         let key = match what {
             Limited::User(user_id, action) => self.keys.rate_limit(user_id, action),
             Limited::Address(address, action) => self.keys.rate_limit_other(action, address),
-            Limited::Username(canonical) => self.keys.rate_limit_other("login-name", canonical),
         };
         let mut call = ScriptCall::new(&RATE_LIMIT);
         call.key(key);
@@ -94,14 +120,73 @@ impl Store {
     }
 
     async fn limit(&self, call: &mut ScriptCall<'_>, rate: Rate) -> StoreResult<SessionLimit> {
-        let interval_ms = u64::try_from(rate.interval.as_millis()).unwrap_or(u64::MAX);
-        let wait_ms: i64 = self
-            .call(call.arg(interval_ms.max(1)).arg(rate.burst.max(1)))
-            .await?;
+        let wait_ms: i64 = self.call(rate.args(call)).await?;
         Ok(match wait_ms {
             -1 => SessionLimit::Revoked,
             0 => SessionLimit::Allowed,
             ms => SessionLimit::Wait(Duration::from_millis(ms.unsigned_abs())),
         })
+    }
+
+    /// What `address`'s failed logins on the lower-cased username
+    /// `canonical` allow now. Reads only, in one round trip (both counters
+    /// are in the username's slot).
+    pub async fn check_login_failures(
+        &self,
+        canonical: &str,
+        address: &str,
+        limits: FailureLimits,
+    ) -> StoreResult<FailureCheck> {
+        let mut call = self.login_failures_call(&LOGIN_FAILURES_CHECK, canonical, address, limits);
+        let wait_ms: i64 = self.call(&mut call).await?;
+        Ok(match wait_ms {
+            0 => FailureCheck::Clean,
+            -1 => FailureCheck::Failed,
+            ms => FailureCheck::Wait(Duration::from_millis(ms.unsigned_abs())),
+        })
+    }
+
+    /// Counts one failed password from `address` on `canonical`, against
+    /// both counters, in one round trip.
+    pub async fn count_login_failure(
+        &self,
+        canonical: &str,
+        address: &str,
+        limits: FailureLimits,
+    ) -> StoreResult<()> {
+        let mut call = self.login_failures_call(&LOGIN_FAILURE, canonical, address, limits);
+        self.call::<i64>(&mut call).await.map(|_| ())
+    }
+
+    /// Forgets `address`'s failures on `canonical` (it has just given the
+    /// right password). The username's count from all addresses stays.
+    pub async fn forget_login_failures(&self, canonical: &str, address: &str) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        self.run(conn.del::<_, ()>(self.keys.login_failures_from(canonical, address)))
+            .await
+    }
+
+    fn login_failures_call<'s>(
+        &self,
+        script: &'s Script,
+        canonical: &str,
+        address: &str,
+        limits: FailureLimits,
+    ) -> ScriptCall<'s> {
+        let mut call = ScriptCall::new(script);
+        call.key(self.keys.login_failures_from(canonical, address))
+            .key(self.keys.login_failures(canonical));
+        limits.per_address.args(&mut call);
+        limits.per_username.args(&mut call);
+        call
+    }
+}
+
+impl Rate {
+    /// Adds the script arguments of this rate: the interval in ms and the
+    /// burst, each at least 1.
+    fn args<'c, 's>(&self, call: &'c mut ScriptCall<'s>) -> &'c mut ScriptCall<'s> {
+        let interval_ms = u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX);
+        call.arg(interval_ms.max(1)).arg(self.burst.max(1))
     }
 }

@@ -182,6 +182,23 @@ impl TestApp {
         }
     }
 
+    /// The same server seen from another client address: requests leave
+    /// from `ip`, which may be any 127.x.y.z (Linux routes all of 127/8 to
+    /// the loopback interface), for tests of per-address limits. confab
+    /// sees the TCP peer's address.
+    pub fn connecting_from(&self, ip: &str) -> TestApp {
+        let ip: std::net::IpAddr = ip.parse().expect("an IP address");
+        TestApp {
+            address: self.address.clone(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .local_address(ip)
+                .build()
+                .expect("client"),
+            _handle: None,
+        }
+    }
+
     /// Waits until `/readyz` answers 200 (Redis reachable), at most `timeout`.
     pub async fn wait_until_ready(&self, timeout: Duration) {
         eventually(timeout, || async {
