@@ -32,6 +32,11 @@ use tokio::sync::oneshot;
 
 use crate::error::{ApiError, Code};
 
+/// The most memory a stored hash may ask for, in 1 KiB blocks (256 MiB):
+/// a hash asking for more (a corrupt record) matches nothing rather than
+/// growing a worker's buffer without bound.
+const MAX_BLOCKS: usize = 256 * 1024;
+
 /// The salt of the dummy checks: any fixed value does, as their result is
 /// thrown away; only their cost matters.
 const DUMMY_SALT: &[u8] = b"confab-dummy-salt";
@@ -64,6 +69,15 @@ struct Lanes {
     other: VecDeque<Job>,
     /// Set when the [`Hasher`] is dropped: workers exit.
     closed: bool,
+}
+
+impl Lanes {
+    fn lane(&mut self, lane: Lane) -> &mut VecDeque<Job> {
+        match lane {
+            Lane::Account => &mut self.account,
+            Lane::Other => &mut self.other,
+        }
+    }
 }
 
 /// Which lane a job waits in.
@@ -136,7 +150,8 @@ struct Memory(Vec<Block>);
 
 impl Memory {
     /// The first `count` blocks, growing the buffer when it is smaller (only
-    /// a hash with a larger memory cost than the default needs that).
+    /// a stored hash with a larger memory cost than the default needs that;
+    /// at most [`MAX_BLOCKS`]).
     fn blocks(&mut self, count: usize) -> &mut [Block] {
         if self.0.len() < count {
             self.0.resize(count, Block::new());
@@ -197,6 +212,9 @@ fn verify_with(memory: &mut Memory, password: &[u8], stored: &str) -> bool {
         return false;
     };
     let blocks = params.block_count();
+    if blocks > MAX_BLOCKS {
+        return false;
+    }
     let mut output = [0u8; Output::MAX_LENGTH];
     let Some(output) = output.get_mut(..expected.len()) else {
         return false;
@@ -226,10 +244,7 @@ impl Queue {
     /// Queues `job` in `lane`, or hands it back when the lane is full.
     fn push(&self, lane: Lane, job: Job) -> Result<(), Job> {
         let mut lanes = self.lock();
-        let queue = match lane {
-            Lane::Account => &mut lanes.account,
-            Lane::Other => &mut lanes.other,
-        };
+        let queue = lanes.lane(lane);
         if queue.len() >= self.capacity {
             return Err(job);
         }
@@ -237,6 +252,11 @@ impl Queue {
         drop(lanes);
         self.ready.notify_one();
         Ok(())
+    }
+
+    /// Whether `lane` is full right now.
+    fn full(&self, lane: Lane) -> bool {
+        self.lock().lane(lane).len() >= self.capacity
     }
 
     /// The next job for a worker, account checks first; `None` once the
@@ -312,11 +332,7 @@ impl Hasher {
     /// about the same time) when the username is unknown. 503 `unavailable`
     /// at once when too many checks wait already.
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ApiError> {
-        let lane = if hash.is_some() {
-            Lane::Account
-        } else {
-            Lane::Other
-        };
+        let lane = Lane::of_check(hash.is_some());
         let (reply, answer) = oneshot::channel();
         self.submit(
             lane,
@@ -329,15 +345,37 @@ impl Hasher {
         answer.await.map_err(|_| stopped())
     }
 
-    fn submit(&self, lane: Lane, job: Job) -> Result<(), ApiError> {
-        self.queue.push(lane, job).map_err(|_| {
-            crate::metrics::inc(&crate::metrics::HASHES_REFUSED);
-            ApiError::new(
-                Code::Unavailable,
-                "too many passwords are being checked right now; retry after Retry-After",
-            )
-        })
+    /// The 503 [`Hasher::verify`] would answer right now for a check against
+    /// an existing account's hash (`account`) or for an unknown username;
+    /// `Ok` when it would queue the check. Lets a caller refuse before doing
+    /// work the refusal would waste; `verify` still decides.
+    pub fn room_for_check(&self, account: bool) -> Result<(), ApiError> {
+        if self.queue.full(Lane::of_check(account)) {
+            return Err(refused());
+        }
+        Ok(())
     }
+
+    fn submit(&self, lane: Lane, job: Job) -> Result<(), ApiError> {
+        self.queue.push(lane, job).map_err(|_| refused())
+    }
+}
+
+impl Lane {
+    /// The lane of a password check: against an existing account's hash or
+    /// not.
+    fn of_check(account: bool) -> Self {
+        if account { Lane::Account } else { Lane::Other }
+    }
+}
+
+/// The answer when a job's lane is full (counted).
+fn refused() -> ApiError {
+    crate::metrics::inc(&crate::metrics::HASHES_REFUSED);
+    ApiError::new(
+        Code::Unavailable,
+        "too many passwords are being checked right now; retry after Retry-After",
+    )
 }
 
 /// The answer when the pool stopped before doing a job (shutting down).
@@ -376,6 +414,14 @@ mod tests {
         assert!(
             !hasher
                 .verify("anything".into(), Some("not a hash".into()))
+                .await
+                .unwrap()
+        );
+        let greedy = "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0$\
+                      AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert!(
+            !hasher
+                .verify("anything".into(), Some(greedy.into()))
                 .await
                 .unwrap()
         );
@@ -444,6 +490,7 @@ mod tests {
         let checked = answers.iter().filter(|a| a.is_ok()).count();
         assert_eq!(refused + checked, 8);
         assert!((1..=2).contains(&checked), "{checked} checked");
+        assert!(hasher.room_for_check(true).is_ok());
     }
 
     #[tokio::test]

@@ -66,42 +66,52 @@ fn taken(username: &Username) -> ApiError {
 
 /// Checks a username and password and starts a session.
 ///
-/// Every attempt counts against the address's login limit. Failed
-/// passwords count per (username, address) and per username, and only
-/// addresses that have failed on a username are ever held back on it
-/// (429, checked before the password, costing no hash): strangers cannot
-/// lock the owner out, and the owner's right password from an address
-/// without failures there always gets checked. 503 `unavailable` when too
-/// many passwords wait to be checked.
+/// 503 `unavailable` first when too many passwords wait to be checked
+/// (nothing counted). Otherwise the attempt counts against the address's
+/// login limit. Failed passwords count per (username, address) and per
+/// username, and only addresses that have failed on a username are ever
+/// held back on it (429, checked before the password, costing no hash):
+/// strangers cannot lock the owner out, and the owner's right password from
+/// an address without failures there always gets checked.
 pub async fn login_rate_limited(
     state: &AppState,
     address: &str,
     username: &str,
     password: String,
 ) -> Result<LoginResponse, ApiError> {
-    let limits = &state.settings.limits;
-    let per_address = Rate::per_min(limits.login_per_ip_per_min, limits.login_per_ip_burst);
-    spend_rate_limit_token(state, Limited::Address(address, "login"), per_address).await?;
-    // A name that cannot be valid names no account and is not counted; its
-    // look-up still runs the dummy check, so every failure looks and takes
-    // the same.
+    // A name that cannot be valid names no account and is not counted; it
+    // still runs the dummy check, so every failure looks and takes the same.
     let canonical = Username::parse(username).ok().map(|u| u.canonical());
-    let failures = failure_limits(state);
-    let before = match &canonical {
-        Some(name) => match state
-            .store
-            .check_login_failures(name, address, failures)
-            .await?
-        {
-            FailureCheck::Wait(wait) => return Err(rate_limited(wait)),
-            check => Some(check),
-        },
-        None => None,
-    };
     let user = match &canonical {
         Some(name) => state.store.user_by_username(name).await?,
         None => None,
     };
+    // Refused first when its queue is full: in a flood, most logins cost
+    // this one look-up and nothing more.
+    state.hasher.room_for_check(user.is_some())?;
+    let limits = &state.settings.limits;
+    let per_address = Rate::per_min(limits.login_per_ip_per_min, limits.login_per_ip_burst);
+    let failures = failure_limits(state);
+    // The address's attempt and its failures on the name: keys in two
+    // slots, so two calls, sent at once.
+    let (attempt, before) = tokio::join!(
+        spend_rate_limit_token(state, Limited::Address(address, "login"), per_address),
+        async {
+            match &canonical {
+                Some(name) => state
+                    .store
+                    .check_login_failures(name, address, failures)
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    attempt?;
+    let before = before?;
+    if let Some(FailureCheck::Wait(wait)) = before {
+        return Err(rate_limited(wait));
+    }
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     if !state.hasher.verify(password, hash).await? {
         if let Some(name) = &canonical {
