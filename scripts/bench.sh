@@ -31,7 +31,7 @@ start_confab() {
   local log=$1
   shift
   env -u CONFAB_REDIS_URL -u CONFAB_REDIS_CLUSTER_NODES "$@" CONFAB_BIND=127.0.0.1:$CONFAB_PORT \
-    CONFAB_JWT_SECRET=benchmark-secret-benchmark \
+    CONFAB_JWT_SECRET=benchmark-secret-benchmark-secret-benchmark \
     CONFAB_SEND_RATE_PER_SEC=1000000 CONFAB_SEND_BURST=1000000 \
     CONFAB_MAX_STREAMS_PER_USER=100000 \
     RUST_LOG=warn \

@@ -97,6 +97,26 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
+/// The client's address for per-address limits: the TCP peer (behind a
+/// proxy, the proxy's address; forwarded headers are not trusted).
+pub fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
+}
+
+/// Reads a JSON body from a payload the handler took (`web::Payload`)
+/// exactly as [`ApiJson`] would have: for handlers that must check
+/// something (a key) before the body is read.
+pub async fn read_json<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    let mut payload = payload.into_inner();
+    ApiJson::<T>::from_request(req, &mut payload)
+        .await
+        .map(|ApiJson(body)| body)
+}
+
 /// The answer to a body not sent as JSON.
 pub fn not_json() -> ApiError {
     ApiError::invalid_json("send the body as JSON with `Content-Type: application/json`")

@@ -33,6 +33,7 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod connection;
 pub mod domain;
 pub mod error;
 pub mod event;

@@ -30,6 +30,8 @@ pub static RESUMES_OK: AtomicU64 = AtomicU64::new(0);
 pub static RESUMES_FAILED: AtomicU64 = AtomicU64::new(0);
 /// Streams dropped for falling behind.
 pub static SLOW_STREAMS_DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Stream connections cut because their client stopped reading.
+pub static STREAMS_CUT: AtomicU64 = AtomicU64::new(0);
 /// Requests refused by a rate limit.
 pub static RATE_LIMITED: AtomicU64 = AtomicU64::new(0);
 /// Events appended to offline queues (by sends and notifications).
@@ -175,7 +177,7 @@ pub fn render(open_streams: usize) -> String {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .render(&mut out, "confab_redis_command_duration_seconds", "");
-    let counters: [(&str, &str, &AtomicU64); 11] = [
+    let counters: [(&str, &str, &AtomicU64); 12] = [
         (
             "confab_room_messages_total",
             "Room messages stored.",
@@ -210,6 +212,11 @@ pub fn render(open_streams: usize) -> String {
             "confab_slow_streams_dropped_total",
             "Streams dropped for falling behind.",
             &SLOW_STREAMS_DROPPED,
+        ),
+        (
+            "confab_streams_cut_total",
+            "Stream connections cut because their client stopped reading.",
+            &STREAMS_CUT,
         ),
         (
             "confab_rate_limited_total",

@@ -84,6 +84,8 @@ impl Application {
         // A client that goes away is noticed at once, so its stream ends and
         // presence follows within a second.
         .h1_allow_half_closed(false)
+        // Event streams can cut a connection whose client stopped reading.
+        .on_connect(crate::connection::remember_socket)
         // Signals are handled by `run_until_signalled`, which ends event
         // streams first so the graceful stop is quick.
         .disable_signals()

@@ -4,11 +4,11 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::client_address;
 use crate::auth::AuthUser;
 use crate::domain::{DisplayName, Password, Username};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
+use crate::extract::client_address;
 use crate::model::{LoginResponse, User};
 use crate::service;
 use crate::service::accounts::Registration;

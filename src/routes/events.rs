@@ -1,6 +1,7 @@
 //! The realtime stream (`GET /events`) and the tickets that open it from
 //! browsers.
 
+use crate::connection::Cutter;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, Responder, get, post, web};
@@ -101,6 +102,9 @@ pub async fn create_ticket(
 /// comment goes out every 15 seconds; the stream sets `retry:`. A user may
 /// hold a bounded number of streams (default 10); one more gets 429
 /// `too_many_streams`. A stream ends when its session is revoked or expires.
+/// A client that stops reading while events wait (its socket stays full
+/// for the server's write deadline, 10 s by default) has its connection
+/// cut; it reconnects with `Last-Event-ID` and resumes.
 #[utoipa::path(
     tag = "realtime",
     security(("bearer" = []), ("ticket" = [])),
@@ -129,7 +133,8 @@ pub async fn open_events(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_owned())
         .or(params.last_event_id);
-    let rx = service::realtime::open_stream(&state, credential, last_event_id).await?;
+    let cutter = req.conn_data::<Cutter>().cloned();
+    let rx = service::realtime::open_stream(&state, credential, last_event_id, cutter).await?;
     let events = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|event| (*event, rx))
     });

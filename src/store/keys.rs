@@ -138,10 +138,17 @@ impl Keys {
         format!("{}{{u:{user_id}}}:streams", self.prefix)
     }
 
-    /// LIST of events (wire form): direct messages and notifications that
-    /// arrived while the user had no open stream, oldest first, capped.
+    /// LIST of events (wire form): direct messages that arrived while the
+    /// user had no open stream, oldest first, capped.
     pub fn offline(&self, user_id: &str) -> String {
         format!("{}{{u:{user_id}}}:offline", self.prefix)
+    }
+
+    /// LIST of events (wire form): operator notifications that arrived while
+    /// the user had no open stream, oldest first, capped on their own so a
+    /// flood of messages cannot push them out.
+    pub fn offline_notifications(&self, user_id: &str) -> String {
+        format!("{}{{u:{user_id}}}:notices", self.prefix)
     }
 
     /// STRING: the resume token of the user's last stream to close (or of

@@ -57,7 +57,7 @@ function startConfab() {
       ...process.env,
       CONFAB_BIND: `127.0.0.1:${confabPort}`,
       CONFAB_REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-      CONFAB_JWT_SECRET: "e2e-secret-e2e-secret",
+      CONFAB_JWT_SECRET: "e2e-secret-e2e-secret-e2e-secret-e2e",
       CONFAB_KEY_PREFIX: "e2e:",
       RUST_LOG: "warn",
     },

@@ -39,7 +39,7 @@ pub fn test_settings(redis_url: &str) -> Settings {
     s.redis.url = redis_url.into();
     s.redis.key_prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
     s.redis.timeout_ms = 1000;
-    s.auth.jwt_secret = Some(SecretString::from("test-secret-test-secret"));
+    s.auth.jwt_secret = Some(SecretString::from("test-secret-test-secret-test-secret"));
     s
 }
 
