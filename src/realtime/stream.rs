@@ -30,10 +30,11 @@ pub struct Ready {
     pub user_id: String,
     /// Ids of the rooms whose events this stream carries.
     pub rooms: Vec<String>,
-    /// How many events that arrived while the user had no open stream follow
-    /// `ready`, oldest first: room and direct messages (the newest, up to
-    /// the offline cap) and operator notifications (kept apart, so messages
-    /// never push one out). Messages a resume replays are not counted.
+    /// How many events follow `ready` before live ones, oldest first: what
+    /// arrived while the user had no open stream (room and direct messages,
+    /// the newest up to the offline cap, and operator notifications, kept
+    /// apart so messages never push one out) and, on a resume, every message
+    /// the resume replays.
     pub offline_count: usize,
     /// Whether the stream resumed from `Last-Event-ID` (a resume token) with
     /// no gap: every message after it follows before live events. False
@@ -290,9 +291,9 @@ impl Realtime {
                     .into_iter()
                     .filter(|e| e.message.is_none_or(|(c, id)| !replayed.covers(c, id)))
                     .collect();
-                let offline_count = offline.len();
                 events.extend(offline);
                 sort_by_time(&mut events);
+                let offline_count = events.len();
                 // The stream stands where the client's token did: each
                 // event's token then says exactly what was sent up to it,
                 // so a client dropping part-way resumes the rest.
@@ -350,7 +351,7 @@ struct Backlog {
     /// Where the stream stands before they are sent (each advances it as
     /// it goes out, so its token covers exactly what was sent up to it).
     position: Position,
-    /// How many of them are the offline backlog (`ready.offline_count`).
+    /// How many there are (`ready.offline_count`).
     offline_count: usize,
     /// Whether a `Last-Event-ID` resumed with nothing missing.
     resumed: bool,

@@ -376,6 +376,7 @@ async fn dropping_part_way_through_a_replay_resumes_the_rest_of_it() {
     // resumes from its token.
     let (mut replay, ready) = app.events_after(&bob, &seen).await;
     assert_eq!(ready["resumed"], true, "{ready}");
+    assert_eq!(ready["offline_count"], 3, "{ready}");
     let first = next_message(&mut replay).await;
     drop(replay);
     until_offline(&app, &alice, &bob).await;
@@ -384,6 +385,7 @@ async fn dropping_part_way_through_a_replay_resumes_the_rest_of_it() {
     // Assert: the rest follows; nothing is skipped.
     assert_eq!(first.data["body"], "missed 1");
     assert_eq!(ready["resumed"], true, "{ready}");
+    assert_eq!(ready["offline_count"], 2, "{ready}");
     let mut got = vec![next_message(&mut rest).await, next_message(&mut rest).await];
     got.sort_by_key(|e| e.data["body"].as_str().unwrap_or_default().to_owned());
     assert_eq!(bodies(&got), ["missed 2", "missed dm"]);
