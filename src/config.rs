@@ -133,6 +133,26 @@ pub struct RedisSettings {
     pub replication_timeout_ms: u64,
 }
 
+impl RedisSettings {
+    /// Where confab's Redis is, for logs: the URL without its password, or
+    /// the cluster's seed nodes.
+    pub fn target(&self) -> String {
+        if !self.cluster_nodes.is_empty() {
+            return format!("cluster {}", self.cluster_nodes.join(","));
+        }
+        match self.url.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((credentials, host)) => {
+                    let user = credentials.split(':').next().unwrap_or_default();
+                    format!("{scheme}://{user}:***@{host}")
+                }
+                None => self.url.clone(),
+            },
+            None => self.url.clone(),
+        }
+    }
+}
+
 /// When a send is acknowledged.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -823,6 +843,19 @@ mod tests {
         let file = TempFile::new("[auth]\nadmin_key = \"\"\n");
         let s = Settings::from_sources(Some(&file.0), env(&[SECRET])).unwrap();
         assert!(s.auth.admin_key.is_none());
+    }
+
+    #[test]
+    fn the_redis_target_for_logs_hides_the_password() {
+        let mut redis = RedisSettings {
+            url: "redis://app:s3cret@db.internal:6380/2".into(),
+            ..RedisSettings::default()
+        };
+        assert_eq!(redis.target(), "redis://app:***@db.internal:6380/2");
+        redis.url = "redis://127.0.0.1:6379".into();
+        assert_eq!(redis.target(), "redis://127.0.0.1:6379");
+        redis.cluster_nodes = vec!["a:1".into(), "b:2".into()];
+        assert_eq!(redis.target(), "cluster a:1,b:2");
     }
 
     #[test]

@@ -46,6 +46,7 @@ impl Application {
             .context("Failed to read the bound address")?
             .port();
         let store = Store::new(&settings.redis, &settings.limits)?;
+        actix_web::rt::spawn(watch_redis(store.clone(), settings.redis.target()));
         let tokens = Tokens::new(settings.auth.secret_bytes(), settings.auth.token_ttl_secs);
         let workers = settings.server.workers;
         let realtime = Realtime::start(&settings, store.clone())?;
@@ -179,5 +180,39 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = interrupt.await;
+    }
+}
+
+/// Says which Redis this instance uses, and keeps saying (every 30 s) when
+/// it cannot reach it, until it can: requests that need Redis answer 503
+/// meanwhile, and nothing else would show why.
+async fn watch_redis(store: Store, target: String) {
+    const CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+    const REPEAT: std::time::Duration = std::time::Duration::from_secs(30);
+    tracing::info!(redis = %target, "using Redis");
+    let mut reachable = None;
+    let mut last_warning: Option<tokio::time::Instant> = None;
+    loop {
+        match store.ping().await {
+            Ok(()) => {
+                if reachable != Some(true) {
+                    tracing::info!(redis = %target, "Redis is reachable");
+                }
+                reachable = Some(true);
+                last_warning = None;
+            }
+            Err(e) => {
+                if last_warning.is_none_or(|at| at.elapsed() >= REPEAT) {
+                    tracing::warn!(
+                        redis = %target,
+                        error = %e,
+                        "cannot reach Redis: requests that need it answer 503 until it is back"
+                    );
+                    last_warning = Some(tokio::time::Instant::now());
+                }
+                reachable = Some(false);
+            }
+        }
+        tokio::time::sleep(CHECK).await;
     }
 }
