@@ -24,7 +24,8 @@ pub struct User {
     pub id: String,
     /// Unique ignoring case; 3..=32 of `[A-Za-z0-9_.-]`.
     pub username: String,
-    /// 1..=64 characters; defaults to the username.
+    /// 1..=64 characters in Unicode NFC, without control or format
+    /// characters; defaults to the username.
     pub display_name: String,
     /// Registration time (RFC 3339, UTC, milliseconds).
     #[schema(format = DateTime)]
@@ -39,7 +40,8 @@ pub struct PublicUser {
     pub id: String,
     /// Unique ignoring case.
     pub username: String,
-    /// Shown beside their messages.
+    /// Shown beside their messages, with the username (display names are
+    /// not unique).
     pub display_name: String,
     /// Whether they hold at least one open event stream.
     pub online: bool,
@@ -54,7 +56,8 @@ pub struct PublicUser {
 pub struct Room {
     /// Stable room id.
     pub id: String,
-    /// 1..=64 characters, unique ignoring case.
+    /// 1..=64 characters in Unicode NFC, without control or format
+    /// characters; unique ignoring case and look-alike letters.
     pub name: String,
     /// Up to 256 characters, or null.
     #[schema(required = true)]

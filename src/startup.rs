@@ -58,6 +58,9 @@ impl Application {
         let openapi = web::Data::new(openapi());
         let known_routes = web::Data::new(KnownRoutes::from_openapi(&openapi));
         tokio::task::spawn_blocking(password::warm_up);
+        actix_web::rt::spawn(crate::service::rooms::index_look_alikes(
+            state.store.clone(),
+        ));
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()

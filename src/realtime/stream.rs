@@ -31,10 +31,11 @@ pub struct Ready {
     pub user_id: String,
     /// Ids of the rooms whose events this stream carries.
     pub rooms: Vec<String>,
-    /// How many events that arrived while the user had no open stream follow
-    /// `ready`, oldest first: room and direct messages (the newest, up to
-    /// the offline cap) and operator notifications (kept apart, so messages
-    /// never push one out). Messages a resume replays are not counted.
+    /// How many events follow `ready` before live ones, oldest first: what
+    /// arrived while the user had no open stream (room and direct messages,
+    /// the newest up to the offline cap, and operator notifications, kept
+    /// apart so messages never push one out) and, on a resume, every message
+    /// the resume replays.
     pub offline_count: usize,
     /// Whether the stream resumed from `Last-Event-ID` (a resume token) with
     /// no gap: every message after it follows before live events. False
@@ -256,17 +257,17 @@ impl Realtime {
         // A resume: everything after the client's token, if history still
         // has it all, continuing the token's lineage.
         let decode = |token: &str| Position::decode(token, &self.token_key, user_id);
-        if let Some(mut position) = request.last_event_id.as_deref().and_then(decode) {
+        if let Some(start) = request.last_event_id.as_deref().and_then(decode) {
             let mut missed = store
-                .room_messages_since(&starts(&position), resume_max)
+                .room_messages_since(&starts(&start), resume_max)
                 .await?;
             if missed.complete {
-                let earliest = position.earliest();
+                let earliest = start.earliest();
                 store
                     .direct_messages_since(
                         user_id,
                         earliest,
-                        |other| position.after(position::conversation(user_id, other)),
+                        |other| start.after(position::conversation(user_id, other)),
                         resume_max,
                         &mut missed,
                     )
@@ -280,22 +281,26 @@ impl Realtime {
                     .chain(missed.direct.into_iter().map(Event::DirectMessage))
                     .filter_map(Outgoing::from_event)
                     .collect();
+                let mut replayed = start.clone();
                 for event in &events {
                     if let Some((container, id)) = event.message {
-                        position.advance(container, id);
+                        replayed.advance(container, id);
                     }
                 }
                 // Queued direct messages the resume already covers go.
                 let offline: Vec<Outgoing> = queued
                     .into_iter()
-                    .filter(|e| e.message.is_none_or(|(c, id)| !position.covers(c, id)))
+                    .filter(|e| e.message.is_none_or(|(c, id)| !replayed.covers(c, id)))
                     .collect();
-                let offline_count = offline.len();
                 events.extend(offline);
                 sort_by_time(&mut events);
+                let offline_count = events.len();
+                // The stream stands where the client's token did: each
+                // event's token then says exactly what was sent up to it,
+                // so a client dropping part-way resumes the rest.
                 return Ok(Backlog {
                     events,
-                    position,
+                    position: start,
                     offline_count,
                     resumed: true,
                 });
@@ -303,7 +308,6 @@ impl Realtime {
         }
         // No (usable) token: a new lineage; an offline user gets what
         // arrived while they were away, newest first up to the cap.
-        let mut position = Position::starting_at(base_ms);
         let mut events = queued;
         if let StreamOpen::Offline {
             position: stored, ..
@@ -323,11 +327,15 @@ impl Realtime {
             sort_by_time(&mut events);
             keep_newest_messages(&mut events, cap);
         }
-        for event in &events {
-            if let Some((container, id)) = event.message {
-                position.advance(container, id);
-            }
-        }
+        // The lineage begins before the backlog's first message, so that a
+        // client dropping part-way through the backlog resumes the rest (and
+        // perhaps repeats some, never skips one).
+        let first = events
+            .iter()
+            .filter_map(|e| e.message.map(|(_, id)| id.ms))
+            .min()
+            .unwrap_or(base_ms);
+        let position = Position::starting_at(first.min(base_ms));
         Ok(Backlog {
             offline_count: events.len(),
             events,
@@ -341,9 +349,10 @@ impl Realtime {
 struct Backlog {
     /// In sending order.
     events: Vec<Outgoing>,
-    /// Where the stream stands once they are sent.
+    /// Where the stream stands before they are sent (each advances it as
+    /// it goes out, so its token covers exactly what was sent up to it).
     position: Position,
-    /// How many of them are the offline backlog (`ready.offline_count`).
+    /// How many there are (`ready.offline_count`).
     offline_count: usize,
     /// Whether a `Last-Event-ID` resumed with nothing missing.
     resumed: bool,

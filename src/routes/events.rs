@@ -108,7 +108,8 @@ pub async fn create_ticket(
 ///
 /// After `ready` come the events that arrived while the user had no open
 /// stream (`offline_count` of them, oldest first, sent once; the newest up to
-/// the offline cap), then live events. A message event's `id:` is an opaque
+/// the offline cap; on a resume, the replayed messages too), then live
+/// events. A message event's `id:` is an opaque
 /// resume token, not the message id (`data.id` is, and is what clients
 /// dedupe by). With `Last-Event-ID` (header or `?last_event_id=`) set to the
 /// last token received, the stream first replays every message after it, in

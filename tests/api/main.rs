@@ -12,6 +12,7 @@ mod faults;
 mod limits;
 mod logs;
 mod messages;
+mod names;
 mod openapi;
 mod operations;
 mod realtime;
