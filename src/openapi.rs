@@ -40,6 +40,7 @@ is JSON, one of the `StreamEvent` schemas, chosen by its `event:` name."
         crate::model::DirectMessage,
         crate::model::MemberEvent,
         crate::model::Notification,
+        crate::routes::rooms::RoomOrder,
     )),
     tags(
         (name = "accounts", description = "Registration, login, logout"),
