@@ -335,9 +335,9 @@ def test_ticket_stream_and_online_users(alice: Account, bob: Account, room: Room
         assert alice.token not in str(response.request.url)
         events = sse_events(response)
 
-        first = next(events)
-        assert first.event == "ready"
-        ready = exact(Ready.from_dict(json.loads(first.data)))
+        name, data, _ = next(events)
+        assert name == "ready"
+        ready = exact(Ready.from_dict(json.loads(data)))
         assert ready.user_id == alice.user.id and room.id in ready.rooms
         assert ready.resumed is False
         for _ in range(ready.offline_count):  # what arrived before this stream
@@ -358,21 +358,23 @@ def test_ticket_stream_and_online_users(alice: Account, bob: Account, room: Room
             HTTPStatus.CREATED,
             Message,
         )
-        event = next(events)
-        assert event.event == "message" and event.id  # id: a resume token
-        message = exact(Message.from_dict(json.loads(event.data)))
+        name, data, resume_token = next(events)
+        assert name == "message"
+        message = exact(Message.from_dict(json.loads(data)))
         assert isinstance(message, Message)
         assert message.id == sent.id and message.body == "live!"
         assert message.sender.username == bob.username and message.client_id is None
         assert message.created_at == sent.created_at
+        assert resume_token and resume_token != message.id  # `id:` is a resume token
 
-    # Streams take tickets, never access tokens.
-    with httpx.stream(
-        "GET", f"{BASE_URL}/api/v1/events", params={"ticket": "not-a-ticket"}
-    ) as refused:
-        assert refused.status_code == 401
-        body = Problem.from_dict(json.loads(refused.read()))
-        assert body.code == "invalid_token"
+    # `?ticket=` takes tickets only: an access token there is refused too.
+    for not_a_ticket in ["not-a-ticket", alice.token]:
+        with httpx.stream(
+            "GET", f"{BASE_URL}/api/v1/events", params={"ticket": not_a_ticket}
+        ) as refused:
+            assert refused.status_code == 401
+            body = exact(Problem.from_dict(json.loads(refused.read())))
+            assert body.code == "invalid_token"
 
 
 def test_unauthorized_and_logout(alice: Account) -> None:
