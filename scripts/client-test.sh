@@ -53,13 +53,14 @@ fi
 . scripts/throwaway-redis.sh
 PORT=$(free_port)
 CONFAB_BIND=127.0.0.1:$PORT CONFAB_REDIS_URL=redis://127.0.0.1:$REDIS_PORT \
-CONFAB_JWT_SECRET=client-test-secret-client-test-secret RUST_LOG=warn \
+CONFAB_JWT_SECRET=client-test-secret-client-test-secret CONFAB_ADMIN_KEY=client-test-admin-key RUST_LOG=warn \
   "$CONFAB_BIN" serve > "$WORK/confab.log" 2>&1 &
 CONFAB_PID=$!
 wait_until 10 "confab to answer /readyz on port $PORT" \
   curl -sf --max-time 1 "http://127.0.0.1:$PORT/readyz" ||
   { tail -n 20 "$WORK/confab.log" >&2; exit 1; }
-export CONFAB_URL=http://127.0.0.1:$PORT
+# The tests read these: the server, and the admin key for a notification.
+export CONFAB_URL=http://127.0.0.1:$PORT CONFAB_ADMIN_KEY=client-test-admin-key
 
 echo "Python client flow (pytest)"
 (cd "$PY" && PYTHONPATH=generated PYTHONDONTWRITEBYTECODE=1 \

@@ -19,6 +19,7 @@ import {
   getRoomStats,
   getUser,
   joinRoom,
+  leaveRoom,
   listConversations,
   listDirectMessages,
   listMembers,
@@ -31,6 +32,7 @@ import {
   openEvents,
   register,
   sendDirectMessage,
+  sendNotification,
   sendRoomMessage,
 } from './generated/sdk.gen';
 import type {
@@ -322,7 +324,7 @@ test('direct messages and conversations', async () => {
   );
 });
 
-test('stream: openEvents with the bearer token yields typed ready, then a typed message', async () => {
+test('stream: openEvents with the bearer token yields typed ready, message, direct_message, member_left/joined, notification', async () => {
   const abort = new AbortController();
   let last: { event: string | undefined; id: string | undefined } = { event: undefined, id: undefined };
   const { stream } = await openEvents({
@@ -376,6 +378,52 @@ test('stream: openEvents with the bearer token yields typed ready, then a typed 
     assert.deepEqual(message, sent);
     assert.equal(message.client_id, null);
     assert.ok(live.id && live.id !== message.id, 'a message event carries a resume token as its id');
+
+    // The other event types, each typed by its name and checked against its schema.
+    const dm = ok(
+      await sendDirectMessage({ client: bob.client, path: { username: alice.username }, body: { body: 'psst' } }),
+      201,
+      'DirectMessage',
+    );
+    const direct = await next();
+    assert.equal(direct.event, 'direct_message');
+    if (direct.event !== 'direct_message') return;
+    const received: DirectMessage = direct.data;
+    assert.deepEqual(received, dm);
+
+    const left = await leaveRoom({ client: bob.client, path: { room_id: room.id } });
+    assert.equal(left.response.status, 204);
+    const gone = await next();
+    assert.equal(gone.event, 'member_left');
+    if (gone.event !== 'member_left') return;
+    const leaver: MemberEvent = gone.data;
+    assert.equal(leaver.room_id, room.id);
+    assert.equal(leaver.user.id, bob.user.id);
+    ok(await joinRoom({ client: bob.client, path: { room_id: room.id } }), 200, 'Room');
+    const back = await next();
+    assert.equal(back.event, 'member_joined');
+    if (back.event !== 'member_joined') return;
+    assert.equal(back.data.user.id, bob.user.id);
+
+    // Operator notifications need the admin key (X-Admin-Key, an apiKey scheme).
+    const adminKey = process.env.CONFAB_ADMIN_KEY;
+    if (adminKey) {
+      const admin = createClient(createConfig({ baseUrl: BASE_URL, fetch: recordingFetch, auth: adminKey }));
+      const accepted = ok(
+        await sendNotification({ client: admin, body: { text: `hello ${RUN}`, usernames: [alice.username] } }),
+        202,
+        'NotificationAccepted',
+      );
+      assert.equal(accepted.recipients, 1);
+      const note = await next();
+      assert.equal(note.event, 'notification');
+      if (note.event !== 'notification') return;
+      const notification: Notification = note.data;
+      assert.equal(notification.text, `hello ${RUN}`);
+      assert.equal(notification.kind, 'announcement');
+    } else {
+      console.log('# CONFAB_ADMIN_KEY unset: the notification event was not checked');
+    }
   } finally {
     abort.abort();
   }
