@@ -126,7 +126,7 @@ pub async fn create_ticket(
 #[utoipa::path(
     tag = "realtime",
     security(("bearer" = []), ()),
-    params(EventsParams, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this resume token (the `id:` of the last message event received)")),
+    params(EventsParams, ("Last-Event-ID" = Option<String>, Header, nullable = false, description = "Resume after this resume token (the `id:` of the last message event received)")),
     responses(
         (status = 200, description = "The stream: Server-Sent Events whose `data:` is JSON, one of the `StreamEvent` schemas by `event:` name", content_type = "text/event-stream", body = StreamEvent),
         (status = 401, description = "`missing_token` or `invalid_token` (a bad or expired ticket too)", body = Problem, content_type = "application/problem+json"),
