@@ -45,6 +45,7 @@ pub struct Problem {
     /// For `validation_failed`: the offending field (JSON body field, query
     /// parameter or path segment).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<String>,
 }
 

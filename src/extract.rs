@@ -156,7 +156,7 @@ fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Items per page, 1..=100 (default 50).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 50)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page (anything else, even an
     /// empty string, is 400).
@@ -176,7 +176,7 @@ impl ListParams {
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     /// Messages per page, 1..=100 (default 50).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 50)]
     pub limit: Option<String>,
     /// Only messages older than this message id (exclusive). Not with `after`.
     #[param(example = "1732357500123-0", pattern = "^[0-9]{1,19}-[0-9]{1,19}$")]

@@ -25,6 +25,7 @@ use crate::store::streams::StreamOpen;
 
 /// The `ready` event: always first on a stream.
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"user_id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "rooms": ["0b7e6a52-3c1d-4f5e-8a9b-1c2d3e4f5a6b"], "offline_count": 0, "resumed": false}))]
 pub struct Ready {
     /// The stream's user.
     pub user_id: String,

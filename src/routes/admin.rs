@@ -30,6 +30,7 @@ pub struct NotificationRequest {
 
 /// How many users a notification was addressed to.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"recipients": 3}))]
 pub struct NotificationAccepted {
     /// Distinct users addressed (online ones get it live, the others from
     /// their offline queue).
@@ -42,7 +43,7 @@ pub struct NotificationAccepted {
 /// body is read; without a configured key this endpoint does not exist
 /// (404). Wrong keys are limited per client address (429 past the limit).
 #[utoipa::path(
-    tag = "operations",
+    tag = "admin",
     request_body = NotificationRequest,
     security(("admin_key" = [])),
     responses(

@@ -2,7 +2,7 @@
 //! a room and its members; only members read history or send.
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthUser;
@@ -37,16 +37,26 @@ pub struct CreateRoomRequest {
     pub topic: Option<String>,
 }
 
+/// The orders of the room directory (`?sort=`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomOrder {
+    /// Latest message first, then rooms without messages, newest first.
+    Active,
+    /// Newest created first.
+    Recent,
+}
+
 /// Query of `GET /rooms`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RoomListParams {
     /// `active` (default): latest message first, then rooms without
     /// messages, newest first. `recent`: newest created first.
-    #[param(value_type = Option<String>, pattern = "^(active|recent)$")]
+    #[param(value_type = Option<RoomOrder>, default = "active")]
     pub sort: Option<String>,
     /// Items per page, 1..=100 (default 50).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 50)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page (anything else, even an
     /// empty string, is 400).
