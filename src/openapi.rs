@@ -20,8 +20,10 @@ paginated history, and a Server-Sent Events stream with offline delivery and res
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable \
 `code`. Times are RFC 3339 UTC with milliseconds. Lists take `limit` (1..=100, \
 default 50) and an opaque `cursor`, and return `{items, next_cursor}` newest first. \
-Any request may also get 404 `not_found` (unknown route), 413 `payload_too_large` \
-and 503 `unavailable` (Redis unreachable; retry after `Retry-After` seconds)."
+Any request may also get 404 `not_found` (unknown route), 408 `request_timeout` (its body \
+did not arrive within the server's deadline; the connection is closed), 413 \
+`payload_too_large` and 503 `unavailable` (Redis unreachable, or the instance or the \
+client's address at its connection cap; retry after `Retry-After` seconds)."
     ),
     modifiers(&Security),
     components(schemas(
@@ -86,8 +88,8 @@ impl ApiDoc {
 
     /// Final touches after the paths are collected: the `Problem` schema is
     /// registered once, and every operation documents the failures that do
-    /// not depend on it: 401 where it takes a bearer token, 413 where it
-    /// takes a body, 503 everywhere.
+    /// not depend on it: 401 where it takes a bearer token, 408 and 413 where
+    /// it takes a body, 503 everywhere.
     pub fn finish(mut api: Document) -> Document {
         let components = api.components.get_or_insert_with(Default::default);
         components.schemas.insert(
@@ -126,11 +128,27 @@ impl ApiDoc {
                 if takes_bearer && !responses.contains_key("401") {
                     responses.insert("401".into(), problem("`missing_token` or `invalid_token`"));
                 }
+                if op.request_body.is_some() && !responses.contains_key("408") {
+                    responses.insert(
+                        "408".into(),
+                        problem(
+                            "`request_timeout`: the body did not arrive within the server's \
+                             deadline; the connection is closed",
+                        ),
+                    );
+                }
                 if op.request_body.is_some() && !responses.contains_key("413") {
                     responses.insert("413".into(), problem("`payload_too_large`"));
                 }
                 if !responses.contains_key("503") {
-                    responses.insert("503".into(), problem("`unavailable`: Redis is unreachable"));
+                    responses.insert(
+                        "503".into(),
+                        problem(
+                            "`unavailable`: Redis is unreachable, or the instance or the \
+                             client's address is at its connection cap (then the connection is \
+                             closed)",
+                        ),
+                    );
                 }
             }
         }

@@ -15,9 +15,10 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::password;
 use crate::auth::token::Tokens;
 use crate::config::Settings;
+use crate::connections::{self, Connections};
 use crate::error::middleware::problem_responses;
 use crate::extract::path_error;
-use crate::middleware::{cors, log_request, security_headers};
+use crate::middleware::{body_deadline, connection_cap, cors, log_request, security_headers};
 use crate::openapi::ApiDoc;
 use crate::realtime::Realtime;
 use crate::routes;
@@ -45,6 +46,7 @@ impl Application {
             .local_addr()
             .context("Failed to read the bound address")?
             .port();
+        let connections = connection_caps(&settings);
         let store = Store::new(&settings.redis, &settings.limits)?;
         let tokens = Tokens::new(settings.auth.secret_bytes(), settings.auth.token_ttl_secs);
         let workers = settings.server.workers;
@@ -54,11 +56,14 @@ impl Application {
             tokens,
             settings: Arc::new(settings),
             realtime: realtime.clone(),
+            connections: Arc::clone(&connections),
         });
         let openapi = web::Data::new(openapi());
         let known_routes = web::Data::new(KnownRoutes::from_openapi(&openapi));
         tokio::task::spawn_blocking(password::warm_up);
+        let app_state = state.clone();
         let mut server = HttpServer::new(move || {
+            let state = app_state.clone();
             let (app, _) = App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi_base())
@@ -77,10 +82,28 @@ impl Application {
                 .configure(routes::web::configure)
                 .default_service(web::to(not_found))
                 .wrap(cors(&state.settings.server.cors_origins))
+                .wrap(from_fn(connection_cap))
                 .wrap(from_fn(problem_responses))
+                // Outside `problem_responses`, which may replace a response's
+                // body (and with it the request body the body holds).
+                .wrap(from_fn(body_deadline))
                 .wrap(security_headers())
                 .wrap(from_fn(log_request))
         })
+        // Every connection is counted (per instance and per address) while
+        // it is open; requests on one over a cap are refused by
+        // `connection_cap`.
+        .on_connect(move |conn, extensions| {
+            let peer = conn
+                .downcast_ref::<actix_web::rt::net::TcpStream>()
+                .and_then(|tcp| tcp.peer_addr().ok())
+                .map(|addr| addr.ip());
+            extensions.insert(connections.open(peer));
+        })
+        // actix stops accepting at its own per-worker cap (25k by default);
+        // it must never stop before ours, or health checks would wait in
+        // the kernel's backlog. The open-file limit is the real bound.
+        .max_connections(accept_limit(&state.settings))
         // A client that goes away is noticed at once, so its stream ends and
         // presence follows within a second.
         .h1_allow_half_closed(false)
@@ -130,6 +153,49 @@ impl Application {
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
+}
+
+/// The connection counts of a new instance, with its caps: the instance cap
+/// kept at most 3/4 of the open-file limit (logged, with a warning when
+/// that lowers the configured one).
+fn connection_caps(settings: &Settings) -> Arc<Connections> {
+    let configured = settings.server.max_connections;
+    let per_address = settings.server.max_connections_per_address;
+    let open_files = connections::open_file_limit();
+    let cap = connections::effective_cap(configured, open_files);
+    if cap < configured {
+        tracing::warn!(
+            configured,
+            cap,
+            open_file_limit = open_files,
+            "server.max_connections is above 3/4 of the open-file limit: serving at most \
+             {cap} connections (raise `ulimit -n` to serve more)"
+        );
+    } else {
+        tracing::info!(
+            max_connections = cap,
+            max_connections_per_address = per_address,
+            open_file_limit = open_files,
+            "connection caps"
+        );
+    }
+    Connections::new(cap, per_address)
+}
+
+/// actix's per-worker connection cap: never below ours (any worker may
+/// hold every connection), nor below the open-file limit, so that actix
+/// keeps accepting (and our middleware answering) until the process runs
+/// out of descriptors.
+fn accept_limit(settings: &Settings) -> usize {
+    let open_files = connections::open_file_limit()
+        .and_then(|limit| usize::try_from(limit).ok())
+        .unwrap_or(0);
+    settings
+        .server
+        .max_connections
+        .saturating_mul(2)
+        .max(open_files)
+        .max(25_000)
 }
 
 /// The OpenAPI document of everything the server routes, generated from the

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, Code, Problem};
-use crate::extract::{is_json, not_json, parse_json};
+use crate::extract::{ApiBody, is_json, not_json, parse_json};
 use crate::service;
 use crate::service::admin::Audience;
 use crate::state::AppState;
@@ -55,7 +55,7 @@ pub struct NotificationAccepted {
 pub async fn send_notification(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<HttpResponse, ApiError> {
     let Some(key) = state.settings.auth.admin_key.as_ref() else {
         return Err(ApiError::no_route("POST", "/api/v1/admin/notifications"));
@@ -71,7 +71,8 @@ pub async fn send_notification(
         }
         Some(_) => {}
     }
-    // The body is read only once the key checks out.
+    // The body (read whole by the extractor) is parsed only once the key
+    // checks out.
     if !is_json(&req) {
         return Err(not_json());
     }
