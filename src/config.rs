@@ -101,6 +101,10 @@ pub struct ServerSettings {
     /// may hold at once; 0 for no cap. Behind a reverse proxy every client
     /// has the proxy's address: set 0 there and cap per client at the proxy.
     pub max_connections_per_address: usize,
+    /// When set (`host:port`), `/metrics` (with `/healthz` and `/readyz`) is
+    /// served on this separate address instead of the main one, where
+    /// `/metrics` then answers 404. Empty: `/metrics` is on the main address.
+    pub metrics_bind: String,
 }
 
 /// The shape of log lines.
@@ -226,6 +230,7 @@ impl Default for ServerSettings {
             body_timeout_ms: 10_000,
             max_connections: 50_000,
             max_connections_per_address: 256,
+            metrics_bind: String::new(),
         }
     }
 }

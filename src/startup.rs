@@ -7,22 +7,27 @@ use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use utoipa_actix_web::{AppExt, scope};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::auth::password;
 use crate::auth::token::Tokens;
 use crate::config::Settings;
 use crate::connections::{self, Connections};
+use crate::error::ApiError;
 use crate::error::middleware::problem_responses;
 use crate::extract::path_error;
-use crate::middleware::{body_deadline, connection_cap, cors, log_request, security_headers};
+use crate::middleware::{
+    body_deadline, connection_cap, cors, docs_content_security_policy, log_request,
+    security_headers,
+};
 use crate::openapi::ApiDoc;
 use crate::realtime::Realtime;
 use crate::routes;
 use crate::routes::fallback::{KnownRoutes, not_found};
+use crate::routes::health::MetricsServedElsewhere;
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -32,13 +37,17 @@ pub struct Application {
     port: u16,
     /// The server; runs when awaited.
     server: Server,
+    /// The operations server on `server.metrics_bind`, when set, and its
+    /// port.
+    operations: Option<(u16, Server)>,
     /// Event streams, ended on shutdown.
     realtime: Arc<Realtime>,
 }
 
 impl Application {
-    /// Binds the configured address and prepares the server. Redis need not
-    /// be up yet: requests answer 503 until it is.
+    /// Binds the configured address (and `server.metrics_bind`, when set)
+    /// and prepares the server. Redis need not be up yet: requests answer
+    /// 503 until it is.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("Failed to bind {}", settings.server.bind))?;
@@ -46,6 +55,12 @@ impl Application {
             .local_addr()
             .context("Failed to read the bound address")?
             .port();
+        let operations_listener = match settings.server.metrics_bind.as_str() {
+            "" => None,
+            bind => {
+                Some(TcpListener::bind(bind).with_context(|| format!("Failed to bind {bind}"))?)
+            }
+        };
         let connections = connection_caps(&settings);
         let store = Store::new(&settings.redis, &settings.limits)?;
         let tokens = Tokens::new(settings.auth.secret_bytes(), settings.auth.token_ttl_secs);
@@ -61,6 +76,7 @@ impl Application {
         let openapi = web::Data::new(openapi());
         let known_routes = web::Data::new(KnownRoutes::from_openapi(&openapi));
         tokio::task::spawn_blocking(password::warm_up);
+        let metrics_elsewhere = operations_listener.is_some();
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             let state = app_state.clone();
@@ -69,26 +85,36 @@ impl Application {
                 .openapi(ApiDoc::openapi_base())
                 .configure(documented_routes)
                 .split_for_parts();
-            app.app_data(state.clone())
+            let mut app = app
+                .app_data(state.clone())
                 .app_data(known_routes.clone())
                 .app_data(web::PayloadConfig::new(
                     state.settings.server.max_body_bytes,
                 ))
-                .app_data(web::PathConfig::default().error_handler(path_error))
-                .service(
-                    SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.get_ref().clone()),
-                )
-                .service(web::redirect("/docs", "/docs/"))
-                .configure(routes::web::configure)
-                .default_service(web::to(not_found))
-                .wrap(cors(&state.settings.server.cors_origins))
-                .wrap(from_fn(connection_cap))
-                .wrap(from_fn(problem_responses))
-                // Outside `problem_responses`, which may replace a response's
-                // body (and with it the request body the body holds).
-                .wrap(from_fn(body_deadline))
-                .wrap(security_headers())
-                .wrap(from_fn(log_request))
+                .app_data(web::PathConfig::default().error_handler(path_error));
+            if metrics_elsewhere {
+                app = app.app_data(MetricsServedElsewhere);
+            }
+            app.service(
+                SwaggerUi::new("/docs/{_:.*}")
+                    .url("/openapi.json", openapi.get_ref().clone())
+                    // No badge from the online validator: it would hand the
+                    // document's address to a third party (and the CSP
+                    // blocks it anyway).
+                    .config(Config::default().validator_url("none")),
+            )
+            .service(web::redirect("/docs", "/docs/"))
+            .configure(routes::web::configure)
+            .default_service(web::to(not_found))
+            .wrap(cors(&state.settings.server.cors_origins))
+            .wrap(from_fn(connection_cap))
+            .wrap(from_fn(problem_responses))
+            // Outside `problem_responses`, which may replace a response's
+            // body (and with it the request body the body holds).
+            .wrap(from_fn(body_deadline))
+            .wrap(from_fn(docs_content_security_policy))
+            .wrap(security_headers())
+            .wrap(from_fn(log_request))
         })
         // Every connection is counted (per instance and per address) while
         // it is open; requests on one over a cap are refused by
@@ -116,9 +142,13 @@ impl Application {
         if workers > 0 {
             server = server.workers(workers);
         }
+        let operations = operations_listener
+            .map(|listener| operations_server(listener, state))
+            .transpose()?;
         Ok(Self {
             port,
             server: server.run(),
+            operations,
             realtime,
         })
     }
@@ -128,9 +158,23 @@ impl Application {
         self.port
     }
 
-    /// Serves until stopped through [`Application::handle`].
+    /// The port of the operations listener (`server.metrics_bind`), if set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.operations.as_ref().map(|(port, _)| *port)
+    }
+
+    /// Serves until stopped through [`Application::handle`]; the operations
+    /// listener stops with the main one.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Some((_, operations)) = self.operations else {
+            return self.server.await;
+        };
+        let operations_handle = operations.handle();
+        let operations = actix_web::rt::spawn(operations);
+        let served = self.server.await;
+        operations_handle.stop(true).await;
+        let _ = operations.await;
+        served
     }
 
     /// Serves until SIGINT or SIGTERM, then shuts down gracefully: stops
@@ -146,7 +190,7 @@ impl Application {
             realtime.shutdown();
             stopping.await;
         });
-        self.server.await
+        self.run_until_stopped().await
     }
 
     /// A handle to stop the server (tests use it).
@@ -196,6 +240,43 @@ fn accept_limit(settings: &Settings) -> usize {
         .saturating_mul(2)
         .max(open_files)
         .max(25_000)
+}
+
+/// The server on `server.metrics_bind`: `/metrics`, `/healthz` and
+/// `/readyz` only, on one worker, without connection caps (its address is
+/// meant to be reachable by the monitoring system only).
+fn operations_server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+) -> anyhow::Result<(u16, Server)> {
+    let port = listener
+        .local_addr()
+        .context("Failed to read the bound metrics address")?
+        .port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .service(routes::health::healthz)
+            .service(routes::health::readyz)
+            .service(routes::health::metrics)
+            .default_service(web::to(operations_not_found))
+            .wrap(from_fn(problem_responses))
+            .wrap(from_fn(body_deadline))
+            .wrap(security_headers())
+            .wrap(from_fn(log_request))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .context("Failed to listen on the metrics address")?
+    .shutdown_timeout(1)
+    .run();
+    Ok((port, server))
+}
+
+/// Anything but the operations endpoints on the operations listener.
+async fn operations_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::no_route(req.method().as_str(), req.path()))
 }
 
 /// The OpenAPI document of everything the server routes, generated from the
