@@ -96,6 +96,27 @@ pub struct ServerSettings {
     pub workers: usize,
     /// `text` (human-readable) or `json` log lines.
     pub log_format: LogFormat,
+    /// Milliseconds a request body may take to arrive, counted from the end
+    /// of its headers. A body still incomplete then is answered 408
+    /// `request_timeout` and its connection closed, so a client sending a
+    /// byte a second cannot hold a socket for long. (Headers have their own
+    /// 5 s deadline.)
+    pub body_timeout_ms: u64,
+    /// Client connections this instance serves at once, all addresses
+    /// together. Requests on connections beyond it get 503 `unavailable`
+    /// and the connection is closed, except health checks. Each connection
+    /// holds a file descriptor: confab serves at most 3/4 of its open-file
+    /// limit, lowering this (and saying so at start-up) when the limit is
+    /// lower.
+    pub max_connections: usize,
+    /// Client connections one address (an IPv4 address, or an IPv6 /64)
+    /// may hold at once; 0 for no cap. Behind a reverse proxy every client
+    /// has the proxy's address: set 0 there and cap per client at the proxy.
+    pub max_connections_per_address: usize,
+    /// When set (`host:port`), `/metrics` (with `/healthz` and `/readyz`) is
+    /// served on this separate address instead of the main one, where
+    /// `/metrics` then answers 404. Empty: `/metrics` is on the main address.
+    pub metrics_bind: String,
 }
 
 /// The shape of log lines.
@@ -249,6 +270,10 @@ impl Default for ServerSettings {
             max_body_bytes: 64 * 1024,
             workers: 0,
             log_format: LogFormat::Text,
+            body_timeout_ms: 10_000,
+            max_connections: 50_000,
+            max_connections_per_address: 256,
+            metrics_bind: String::new(),
         }
     }
 }
@@ -316,6 +341,13 @@ impl std::fmt::Debug for AuthSettings {
             .field("ticket_ttl_secs", &self.ticket_ttl_secs)
             .field("admin_key", &self.admin_key.as_ref().map(|_| "[redacted]"))
             .finish()
+    }
+}
+
+impl ServerSettings {
+    /// [`ServerSettings::body_timeout_ms`] as a duration.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout_ms)
     }
 }
 
@@ -454,6 +486,9 @@ impl Settings {
         }
         if self.redis.timeout_ms == 0 {
             bail!("redis.timeout_ms must be positive");
+        }
+        if self.server.body_timeout_ms == 0 || self.server.max_connections == 0 {
+            bail!("server.body_timeout_ms and server.max_connections must be positive");
         }
         if self.redis.replication_timeout_ms == 0
             || self.redis.replication_timeout_ms > self.redis.timeout_ms

@@ -40,6 +40,12 @@ pub static OFFLINE_QUEUED: AtomicU64 = AtomicU64::new(0);
 pub static REDIS_ERRORS: AtomicU64 = AtomicU64::new(0);
 /// Times the Pub/Sub connection was lost (it reconnects by itself).
 pub static PUBSUB_DISCONNECTS: AtomicU64 = AtomicU64::new(0);
+/// Request bodies that did not arrive within `server.body_timeout_ms`.
+pub static BODY_TIMEOUTS: AtomicU64 = AtomicU64::new(0);
+/// Connections accepted over `server.max_connections`.
+static REFUSED_OVER_INSTANCE_CAP: AtomicU64 = AtomicU64::new(0);
+/// Connections accepted over `server.max_connections_per_address`.
+static REFUSED_OVER_ADDRESS_CAP: AtomicU64 = AtomicU64::new(0);
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [
@@ -127,14 +133,24 @@ pub fn inc(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Counts a connection accepted over a cap (`instance`: the instance's,
+/// otherwise its address's); its requests are refused.
+pub fn connection_refused(instance: bool) {
+    inc(if instance {
+        &REFUSED_OVER_INSTANCE_CAP
+    } else {
+        &REFUSED_OVER_ADDRESS_CAP
+    });
+}
+
 /// Adds `n` to a counter.
 pub fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }
 
 /// The exposition text; `open_streams` is the current number of local
-/// streams.
-pub fn render(open_streams: usize) -> String {
+/// streams, `open_connections` of client connections.
+pub fn render(open_streams: usize, open_connections: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -177,7 +193,7 @@ pub fn render(open_streams: usize) -> String {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .render(&mut out, "confab_redis_command_duration_seconds", "");
-    let counters: [(&str, &str, &AtomicU64); 12] = [
+    let counters: [(&str, &str, &AtomicU64); 13] = [
         (
             "confab_room_messages_total",
             "Room messages stored.",
@@ -238,6 +254,11 @@ pub fn render(open_streams: usize) -> String {
             "Times the Pub/Sub connection was lost.",
             &PUBSUB_DISCONNECTS,
         ),
+        (
+            "confab_request_body_timeouts_total",
+            "Request bodies that did not arrive within server.body_timeout_ms (answered 408).",
+            &BODY_TIMEOUTS,
+        ),
     ];
     for (name, help, counter) in counters {
         let _ = writeln!(out, "# HELP {name} {help}");
@@ -250,5 +271,26 @@ pub fn render(open_streams: usize) -> String {
     );
     let _ = writeln!(out, "# TYPE confab_open_streams gauge");
     let _ = writeln!(out, "confab_open_streams {open_streams}");
+    let _ = writeln!(
+        out,
+        "# HELP confab_connections_refused_total Client connections accepted over a connection cap (their requests get 503)."
+    );
+    let _ = writeln!(out, "# TYPE confab_connections_refused_total counter");
+    for (cap, counter) in [
+        ("instance", &REFUSED_OVER_INSTANCE_CAP),
+        ("address", &REFUSED_OVER_ADDRESS_CAP),
+    ] {
+        let _ = writeln!(
+            out,
+            "confab_connections_refused_total{{cap=\"{cap}\"}} {}",
+            counter.load(Ordering::Relaxed)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP confab_open_connections Client connections open on this instance's main address."
+    );
+    let _ = writeln!(out, "# TYPE confab_open_connections gauge");
+    let _ = writeln!(out, "confab_open_connections {open_connections}");
     out
 }

@@ -25,8 +25,10 @@ Errors are RFC 9457 problem documents (`application/problem+json`) with a stable
 default 50) and an opaque `cursor`, and return `{items, next_cursor}` newest first. \
 Any request may also get 404 `not_found` (unknown route), 405 `method_not_allowed` \
 (a known path with another method; `Allow` lists the methods it takes), 408 \
-`request_timeout`, 413 `payload_too_large` and 503 `unavailable` (Redis unreachable; \
-retry after `Retry-After` seconds).\n\n\
+`request_timeout` (its body did not arrive within the server's deadline; the connection \
+is closed), 413 `payload_too_large` and 503 `unavailable` (Redis unreachable, or the \
+instance or the client's address at its connection cap; retry after `Retry-After` \
+seconds).\n\n\
 The event stream (`GET /api/v1/events`) is Server-Sent Events: each event's `data:` \
 is JSON, one of the `StreamEvent` schemas, chosen by its `event:` name."
     ),
@@ -94,10 +96,10 @@ impl ApiDoc {
 
     /// Final touches after the paths are collected: the `Problem` schema is
     /// registered once; every operation documents the failures that do not
-    /// depend on it (401 where it takes a bearer token, 413 where it takes a
-    /// body, 503 wherever it uses Redis) and the headers that come with them
-    /// (`WWW-Authenticate` on 401, `Retry-After` on 429 and 503); operations
-    /// open to anyone say so (`security: []`).
+    /// depend on it (401 where it takes a bearer token, 408 and 413 where it
+    /// takes a body, 503 except on the liveness probe) and the headers that
+    /// come with them (`WWW-Authenticate` on 401, `Retry-After` on 429 and
+    /// 503); operations open to anyone say so (`security: []`).
     pub fn finish(mut api: Document) -> Document {
         let components = api.components.get_or_insert_with(Default::default);
         components.schemas.insert(
@@ -135,16 +137,33 @@ impl ApiDoc {
                 if op.security.is_none() {
                     op.security = Some(Vec::new());
                 }
-                let uses_redis = !matches!(op.operation_id.as_deref(), Some("healthz" | "metrics"));
+                // Health checks are exempt from the connection caps and use no Redis.
+                let may_be_unavailable = op.operation_id.as_deref() != Some("healthz");
                 let responses = &mut op.responses.responses;
                 if takes_bearer && !responses.contains_key("401") {
                     responses.insert("401".into(), problem("`missing_token` or `invalid_token`"));
                 }
+                if op.request_body.is_some() && !responses.contains_key("408") {
+                    responses.insert(
+                        "408".into(),
+                        problem(
+                            "`request_timeout`: the body did not arrive within the server's \
+                             deadline; the connection is closed",
+                        ),
+                    );
+                }
                 if op.request_body.is_some() && !responses.contains_key("413") {
                     responses.insert("413".into(), problem("`payload_too_large`"));
                 }
-                if uses_redis && !responses.contains_key("503") {
-                    responses.insert("503".into(), problem("`unavailable`: Redis is unreachable"));
+                if may_be_unavailable && !responses.contains_key("503") {
+                    responses.insert(
+                        "503".into(),
+                        problem(
+                            "`unavailable`: Redis is unreachable, or the instance or the \
+                             client's address is at its connection cap (then the connection is \
+                             closed)",
+                        ),
+                    );
                 }
                 for (status, response) in responses.iter_mut() {
                     if let RefOr::T(response) = response {

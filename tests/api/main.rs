@@ -18,4 +18,5 @@ mod operations;
 mod realtime;
 mod realtime_more;
 mod rooms;
+mod slow_clients;
 mod users;

@@ -21,6 +21,9 @@ use super::wait::eventually;
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
+    /// `http://127.0.0.1:<port>` of the operations listener, when
+    /// `server.metrics_bind` is set.
+    pub metrics_address: Option<String>,
     /// HTTP client. It does not follow redirects, so tests see the `3xx`
     /// confab answers.
     pub client: reqwest::Client,
@@ -86,10 +89,14 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     }
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address,
+        metrics_address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -177,6 +184,7 @@ impl TestApp {
     pub fn for_address(address: String) -> TestApp {
         TestApp {
             address,
+            metrics_address: None,
             client: reqwest::Client::new(),
             _handle: None,
         }
