@@ -2,8 +2,9 @@
 # A login flood against a release confab, and how confab holds up under it:
 # - builds confab in release mode;
 # - starts a throwaway redis-server and confab on it, with the per-address
-#   login limits raised (the whole flood comes from this machine's one
-#   address, and is meant to reach the password hashing);
+#   login limits raised and the per-address connection cap off (the whole
+#   flood comes from this machine's one address, standing for many, and is
+#   meant to reach the password hashing);
 # - registers a real user and signs them in;
 # - runs ATTACK_CLIENTS (default 1000) concurrent clients for
 #   ATTACK_SECONDS (default 20) seconds, each logging in with a random
@@ -39,6 +40,7 @@ env -u CONFAB_REDIS_URL -u CONFAB_REDIS_CLUSTER_NODES \
   CONFAB_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" CONFAB_BIND="127.0.0.1:$CONFAB_PORT" \
   CONFAB_JWT_SECRET=attack-secret-attack-secret \
   CONFAB_LIMITS__LOGIN_PER_IP_PER_MIN=100000000 CONFAB_LIMITS__LOGIN_PER_IP_BURST=100000000 \
+  CONFAB_SERVER__MAX_CONNECTIONS_PER_ADDRESS=0 \
   RUST_LOG=warn \
   target/release/confab serve > "$WORK/confab.log" 2>&1 &
 CONFAB_PID=$!

@@ -26,14 +26,17 @@ ulimit -n "$(ulimit -Hn)" || true
 
 # Starts the release confab with limits raised for load, logging to $1, with
 # the Redis to use given as the following VAR=value arguments (and no other
-# Redis setting from the caller's environment); sets CONFAB_PID.
+# Redis setting from the caller's environment); sets CONFAB_PID. Every
+# client of the load generator has one address, so the per-address
+# connection cap is off (as behind a proxy).
 start_confab() {
   local log=$1
   shift
   env -u CONFAB_REDIS_URL -u CONFAB_REDIS_CLUSTER_NODES "$@" CONFAB_BIND=127.0.0.1:$CONFAB_PORT \
-    CONFAB_JWT_SECRET=benchmark-secret-benchmark \
+    CONFAB_JWT_SECRET=benchmark-secret-benchmark-secret-benchmark \
     CONFAB_SEND_RATE_PER_SEC=1000000 CONFAB_SEND_BURST=1000000 \
     CONFAB_MAX_STREAMS_PER_USER=100000 \
+    CONFAB_SERVER__MAX_CONNECTIONS_PER_ADDRESS=0 \
     RUST_LOG=warn \
     target/release/confab serve > "$log" 2>&1 &
   CONFAB_PID=$!

@@ -27,7 +27,7 @@ cargo build --bin confab
 PORT=$(free_port)
 
 CONFAB_BIND=127.0.0.1:$PORT CONFAB_REDIS_URL=redis://127.0.0.1:$REDIS_PORT \
-CONFAB_JWT_SECRET=contract-test-secret CONFAB_ADMIN_KEY=contract-admin-key RUST_LOG=warn \
+CONFAB_JWT_SECRET=contract-test-secret-contract-test-secret CONFAB_ADMIN_KEY=contract-admin-key RUST_LOG=warn \
   target/debug/confab serve > "$WORK/confab.log" 2>&1 &
 CONFAB_PID=$!
 wait_until 10 "confab to answer /readyz on port $PORT" \

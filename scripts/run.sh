@@ -3,7 +3,9 @@
 # - installs redis-server when missing;
 # - when no Redis answers at $CONFAB_REDIS_URL (default 127.0.0.1:6379),
 #   starts one with append-only persistence under .data/redis;
-# - uses a development JWT secret unless CONFAB_JWT_SECRET is set;
+# - without CONFAB_JWT_SECRET, generates a random secret on first run and
+#   keeps it in .data/jwt-secret (readable by you only), so tokens survive
+#   restarts;
 # - builds and starts confab (release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,8 +41,15 @@ else
 fi
 
 if [ -z "${CONFAB_JWT_SECRET:-}" ]; then
-  echo "CONFAB_JWT_SECRET is not set; using a development secret (never do this in production)" >&2
-  export CONFAB_JWT_SECRET="confab-development-secret-do-not-deploy"
+  secret_file=.data/jwt-secret
+  if [ ! -s "$secret_file" ]; then
+    mkdir -p .data
+    # 48 random bytes, base64: 64 characters, well over HS256's 32 bytes.
+    (umask 077 && head -c 48 /dev/urandom | base64 -w0 > "$secret_file")
+    echo "Generated a random JWT secret in $secret_file (set CONFAB_JWT_SECRET to use your own)" >&2
+  fi
+  CONFAB_JWT_SECRET="$(cat "$secret_file")"
+  export CONFAB_JWT_SECRET
 fi
 
 cargo build --release --bin confab

@@ -43,3 +43,6 @@ cargo build --bin confab
 
 # The contract test: schemathesis against a live confab and openapi.json.
 scripts/contract-test.sh
+
+# Generated clients (Python, TypeScript) from openapi.json against a live confab.
+scripts/client-test.sh

@@ -23,6 +23,13 @@ use figment::{Figment, Metadata, Profile, Provider};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Shortest JWT secret accepted: HS256 wants a key as long as its hash
+/// output (RFC 7518 §3.2).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// Shortest admin key accepted.
+pub const MIN_ADMIN_KEY_BYTES: usize = 16;
+
 /// The default settings file, relative to the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "config/default.toml";
 
@@ -56,6 +63,10 @@ pub struct SseSettings {
     /// Most messages a resume (`Last-Event-ID`) replays; beyond that the
     /// stream says `resumed: false` and the client backfills from history.
     pub resume_max: usize,
+    /// Longest a stream waits for its client to take more (the socket stays
+    /// full): past it the connection is cut, the stream stops counting
+    /// toward the caps, and the client resumes with `Last-Event-ID`.
+    pub write_timeout_ms: u64,
 }
 
 impl Default for SseSettings {
@@ -65,6 +76,7 @@ impl Default for SseSettings {
             ping_secs: 15,
             retry_ms: 2000,
             resume_max: 1000,
+            write_timeout_ms: 10_000,
         }
     }
 }
@@ -84,6 +96,27 @@ pub struct ServerSettings {
     pub workers: usize,
     /// `text` (human-readable) or `json` log lines.
     pub log_format: LogFormat,
+    /// Milliseconds a request body may take to arrive, counted from the end
+    /// of its headers. A body still incomplete then is answered 408
+    /// `request_timeout` and its connection closed, so a client sending a
+    /// byte a second cannot hold a socket for long. (Headers have their own
+    /// 5 s deadline.)
+    pub body_timeout_ms: u64,
+    /// Client connections this instance serves at once, all addresses
+    /// together. Requests on connections beyond it get 503 `unavailable`
+    /// and the connection is closed, except health checks. Each connection
+    /// holds a file descriptor: confab serves at most 3/4 of its open-file
+    /// limit, lowering this (and saying so at start-up) when the limit is
+    /// lower.
+    pub max_connections: usize,
+    /// Client connections one address (an IPv4 address, or an IPv6 /64)
+    /// may hold at once; 0 for no cap. Behind a reverse proxy every client
+    /// has the proxy's address: set 0 there and cap per client at the proxy.
+    pub max_connections_per_address: usize,
+    /// When set (`host:port`), `/metrics` (with `/healthz` and `/readyz`) is
+    /// served on this separate address instead of the main one, where
+    /// `/metrics` then answers 404. Empty: `/metrics` is on the main address.
+    pub metrics_bind: String,
 }
 
 /// The shape of log lines.
@@ -121,6 +154,26 @@ pub struct RedisSettings {
     pub replication_timeout_ms: u64,
 }
 
+impl RedisSettings {
+    /// Where confab's Redis is, for logs: the URL without its password, or
+    /// the cluster's seed nodes.
+    pub fn target(&self) -> String {
+        if !self.cluster_nodes.is_empty() {
+            return format!("cluster {}", self.cluster_nodes.join(","));
+        }
+        match self.url.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((credentials, host)) => {
+                    let user = credentials.split(':').next().unwrap_or_default();
+                    format!("{scheme}://{user}:***@{host}")
+                }
+                None => self.url.clone(),
+            },
+            None => self.url.clone(),
+        }
+    }
+}
+
 /// When a send is acknowledged.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -135,17 +188,18 @@ pub enum Acknowledge {
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
-    /// HMAC key for access tokens. Required; prefer `CONFAB_JWT_SECRET` to
-    /// writing it in a file.
+    /// HMAC key for access tokens, at least 32 bytes (the HS256 key size,
+    /// RFC 7518 §3.2). Required; prefer `CONFAB_JWT_SECRET` to writing it
+    /// in a file.
     #[serde(serialize_with = "redacted")]
     pub jwt_secret: Option<SecretString>,
     /// Lifetime of an access token and of the session behind it, in seconds.
     pub token_ttl_secs: u64,
     /// Lifetime of an SSE ticket, in seconds.
     pub ticket_ttl_secs: u64,
-    /// Key for `POST /api/v1/admin/notifications` (`X-Admin-Key`); without
-    /// one the endpoint answers 404. Prefer `CONFAB_ADMIN_KEY`. An empty key
-    /// counts as none.
+    /// Key for `POST /api/v1/admin/notifications` (`X-Admin-Key`), at least
+    /// 16 bytes; without one the endpoint answers 404. Prefer
+    /// `CONFAB_ADMIN_KEY`. An empty key counts as none.
     #[serde(serialize_with = "redacted", deserialize_with = "empty_is_none")]
     pub admin_key: Option<SecretString>,
     /// Threads that hash and check passwords (Argon2id, 19 MiB each); 0
@@ -194,12 +248,22 @@ pub struct LimitSettings {
     pub login_failures_per_username_per_min: u32,
     /// Failed logins on one username from all addresses in a burst.
     pub login_failures_per_username_burst: u32,
+    /// Wrong admin keys per client address per minute, sustained; beyond,
+    /// every admin request from the address gets 429 `rate_limited`, right
+    /// key or not.
+    pub admin_key_failures_per_min: u32,
+    /// Wrong admin keys per client address in a burst.
+    pub admin_key_failures_burst: u32,
     /// SSE tickets per user per minute, sustained.
     pub tickets_per_min: u32,
     /// SSE tickets per user in a burst.
     pub tickets_burst: u32,
     /// Events kept in a user's offline queue; the oldest are dropped first.
     pub offline_queue_max_len: u64,
+    /// Operator notifications kept for a user without an open stream, apart
+    /// from messages (which cannot push them out); the oldest are dropped
+    /// first.
+    pub offline_notifications_max_len: u64,
     /// Streams one user may hold open at once (all instances together).
     pub max_streams_per_user: u32,
     /// Rooms one user may belong to; joining or creating one more is 429
@@ -221,6 +285,10 @@ impl Default for ServerSettings {
             max_body_bytes: 64 * 1024,
             workers: 0,
             log_format: LogFormat::Text,
+            body_timeout_ms: 10_000,
+            max_connections: 50_000,
+            max_connections_per_address: 256,
+            metrics_bind: String::new(),
         }
     }
 }
@@ -267,9 +335,12 @@ impl Default for LimitSettings {
             login_failures_per_address_burst: 10,
             login_failures_per_username_per_min: 60,
             login_failures_per_username_burst: 100,
+            admin_key_failures_per_min: 5,
+            admin_key_failures_burst: 10,
             tickets_per_min: 120,
             tickets_burst: 60,
             offline_queue_max_len: 1000,
+            offline_notifications_max_len: 100,
             max_streams_per_user: 10,
             max_rooms_per_user: 1000,
             max_streams_per_instance: 50_000,
@@ -291,6 +362,13 @@ impl std::fmt::Debug for AuthSettings {
             .field("hash_workers", &self.hash_workers)
             .field("hash_queue", &self.hash_queue)
             .finish()
+    }
+}
+
+impl ServerSettings {
+    /// [`ServerSettings::body_timeout_ms`] as a duration.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout_ms)
     }
 }
 
@@ -389,13 +467,24 @@ impl Settings {
     pub fn validate(&self) -> anyhow::Result<()> {
         match &self.auth.jwt_secret {
             None => bail!(
-                "no JWT secret configured: set CONFAB_JWT_SECRET (at least 16 characters) \
-                 to the key that signs access tokens"
+                "no JWT secret configured: set CONFAB_JWT_SECRET to the key that signs \
+                 access tokens, at least {MIN_JWT_SECRET_BYTES} random bytes \
+                 (e.g. `openssl rand -base64 48`)"
             ),
-            Some(s) if s.expose_secret().len() < 16 => {
-                bail!("CONFAB_JWT_SECRET is too short: use at least 16 characters")
-            }
+            Some(s) if s.expose_secret().len() < MIN_JWT_SECRET_BYTES => bail!(
+                "CONFAB_JWT_SECRET is too short: HS256 needs a key of at least \
+                 {MIN_JWT_SECRET_BYTES} bytes (RFC 7518 §3.2); generate one with \
+                 `openssl rand -base64 48`"
+            ),
             Some(_) => {}
+        }
+        if let Some(key) = &self.auth.admin_key
+            && key.expose_secret().len() < MIN_ADMIN_KEY_BYTES
+        {
+            bail!(
+                "CONFAB_ADMIN_KEY is too short: use at least {MIN_ADMIN_KEY_BYTES} bytes \
+                 (e.g. `openssl rand -base64 24`), or leave it unset to disable the admin endpoint"
+            );
         }
         if self.auth.token_ttl_secs == 0 || self.auth.ticket_ttl_secs == 0 {
             bail!("auth.token_ttl_secs and auth.ticket_ttl_secs must be positive");
@@ -408,10 +497,12 @@ impl Settings {
         }
         if self.sse.stream_buffer == 0
             || self.sse.ping_secs == 0
+            || self.sse.write_timeout_ms == 0
             || self.limits.max_streams_per_user == 0
         {
             bail!(
-                "sse.stream_buffer, sse.ping_secs and limits.max_streams_per_user must be positive"
+                "sse.stream_buffer, sse.ping_secs, sse.write_timeout_ms and \
+                 limits.max_streams_per_user must be positive"
             );
         }
         if self.auth.hash_queue == 0 {
@@ -419,6 +510,9 @@ impl Settings {
         }
         if self.redis.timeout_ms == 0 {
             bail!("redis.timeout_ms must be positive");
+        }
+        if self.server.body_timeout_ms == 0 || self.server.max_connections == 0 {
+            bail!("server.body_timeout_ms and server.max_connections must be positive");
         }
         if self.redis.replication_timeout_ms == 0
             || self.redis.replication_timeout_ms > self.redis.timeout_ms
@@ -582,7 +676,7 @@ fn empty_is_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>
 mod tests {
     use super::*;
 
-    const SECRET: (&str, &str) = ("CONFAB_JWT_SECRET", "0123456789abcdef");
+    const SECRET: (&str, &str) = ("CONFAB_JWT_SECRET", "0123456789abcdef0123456789abcdef");
 
     fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
         vars.iter()
@@ -707,7 +801,10 @@ mod tests {
             let (raw, want) = match default {
                 Value::Num(..) => ("7".to_string(), "7".to_string()),
                 Value::Array(..) => ("a, b".into(), r#"["a", "b"]"#.into()),
-                Value::Empty(..) => ("secret-secret-secret".into(), "[redacted]".into()),
+                Value::Empty(..) => (
+                    "secret-secret-secret-secret-secret".into(),
+                    "[redacted]".into(),
+                ),
                 _ if setting == "server.log_format" => ("json".into(), "json".into()),
                 _ if setting == "redis.acknowledge" => ("replicated".into(), "replicated".into()),
                 _ => (format!("x-{setting}"), format!("x-{setting}")),
@@ -727,8 +824,8 @@ mod tests {
                 ("CONFAB_BIND", "0.0.0.0:9000"),
                 ("CONFAB_REDIS_URL", "redis://r:1"),
                 ("CONFAB_KEY_PREFIX", "x:"),
-                ("CONFAB_JWT_SECRET", "0123456789abcdef"),
-                ("CONFAB_ADMIN_KEY", "admin"),
+                ("CONFAB_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+                ("CONFAB_ADMIN_KEY", "admin-key-for-tests"),
                 ("CONFAB_CORS_ORIGINS", "*"),
                 ("CONFAB_LOG_FORMAT", "json"),
                 ("CONFAB_TICKET_TTL_SECS", "61"),
@@ -744,10 +841,10 @@ mod tests {
         assert_eq!(s.server.bind, "0.0.0.0:9000");
         assert_eq!(s.redis.url, "redis://r:1");
         assert_eq!(s.redis.key_prefix, "x:");
-        assert_eq!(s.auth.secret_bytes(), b"0123456789abcdef");
+        assert_eq!(s.auth.secret_bytes(), b"0123456789abcdef0123456789abcdef");
         assert_eq!(
             s.auth.admin_key.as_ref().map(|k| k.expose_secret()),
-            Some("admin")
+            Some("admin-key-for-tests")
         );
         assert_eq!(s.server.cors_origins, ["*"]);
         assert_eq!(s.server.log_format, LogFormat::Json);
@@ -788,12 +885,12 @@ mod tests {
 
     #[test]
     fn an_empty_admin_key_is_no_key() {
-        let file = TempFile::new("[auth]\nadmin_key = \"from-file\"\n");
+        let file = TempFile::new("[auth]\nadmin_key = \"from-file-from-file\"\n");
         let vars = env(&[SECRET, ("CONFAB_ADMIN_KEY", "")]);
         let s = Settings::from_sources(Some(&file.0), vars.clone()).unwrap();
         assert_eq!(
             s.auth.admin_key.as_ref().map(|k| k.expose_secret()),
-            Some("from-file")
+            Some("from-file-from-file")
         );
         assert!(
             Settings::from_sources(None, vars)
@@ -805,6 +902,50 @@ mod tests {
         let file = TempFile::new("[auth]\nadmin_key = \"\"\n");
         let s = Settings::from_sources(Some(&file.0), env(&[SECRET])).unwrap();
         assert!(s.auth.admin_key.is_none());
+    }
+
+    #[test]
+    fn the_redis_target_for_logs_hides_the_password() {
+        let mut redis = RedisSettings {
+            url: "redis://app:s3cret@db.internal:6380/2".into(),
+            ..RedisSettings::default()
+        };
+        assert_eq!(redis.target(), "redis://app:***@db.internal:6380/2");
+        redis.url = "redis://127.0.0.1:6379".into();
+        assert_eq!(redis.target(), "redis://127.0.0.1:6379");
+        redis.cluster_nodes = vec!["a:1".into(), "b:2".into()];
+        assert_eq!(redis.target(), "cluster a:1,b:2");
+    }
+
+    #[test]
+    fn short_secrets_and_admin_keys_are_refused_with_a_reason() {
+        let short_secret = env(&[(
+            "CONFAB_JWT_SECRET",
+            "s".repeat(MIN_JWT_SECRET_BYTES - 1).as_str(),
+        )]);
+        let err = Settings::from_sources(None, short_secret)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 32 bytes"), "{err}");
+        let short_key = env(&[
+            SECRET,
+            (
+                "CONFAB_ADMIN_KEY",
+                "k".repeat(MIN_ADMIN_KEY_BYTES - 1).as_str(),
+            ),
+        ]);
+        let err = Settings::from_sources(None, short_key)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CONFAB_ADMIN_KEY"), "{err}");
+        let long_enough = env(&[
+            (
+                "CONFAB_JWT_SECRET",
+                "s".repeat(MIN_JWT_SECRET_BYTES).as_str(),
+            ),
+            ("CONFAB_ADMIN_KEY", "k".repeat(MIN_ADMIN_KEY_BYTES).as_str()),
+        ]);
+        assert!(Settings::from_sources(None, long_enough).is_ok());
     }
 
     #[test]

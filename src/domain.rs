@@ -6,8 +6,30 @@
 //! Lengths are checked on the value as sent, as the OpenAPI document states
 //! them (`maxLength`), before surrounding white space is trimmed; the
 //! trimmed value must then still meet the minimum.
+//!
+//! # Names people tell apart
+//! Display names and room names are what people recognise each other and
+//! rooms by, so they get stricter rules than prose (topics, message
+//! bodies), checked in this order:
+//! 1. at most 64 characters as sent, then trimmed to at least 1;
+//! 2. no control characters (general category Cc) and no format
+//!    characters (Cf: bidirectional overrides such as U+202E, zero-width
+//!    spaces and joiners, soft hyphens, the byte order mark, tags), which
+//!    are invisible or reorder what is shown;
+//! 3. normalised to NFC, which is what is stored and returned: the same
+//!    text typed as precomposed `é` or as `e` + U+0301 is one name. NFC
+//!    shortens decomposed input and, for a few characters that have no
+//!    precomposed form (U+FB2C, U+0958...), lengthens it, so the NFC form
+//!    must be 1..=64 characters too.
+//!
+//! Room names are unique by how they look, not only ignoring case: see
+//! [`RoomName::look_alike_keys`].
 
 use std::fmt;
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+use unicode_security::confusable_detection::skeleton;
 
 /// A value that breaks a rule: which field, and which rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +87,45 @@ fn no_control_chars(field: &str, value: &str, allow_newlines: bool) -> Result<()
         return Err(Invalid::new(field, "must not contain control characters"));
     }
     Ok(())
+}
+
+/// A string with no format characters (general category Cf): bidirectional
+/// overrides and isolates, zero-width spaces and joiners, soft hyphens, the
+/// byte order mark, tag characters. The detail names the first one found,
+/// since the client cannot see it.
+fn no_format_chars(field: &str, value: &str) -> Result<(), Invalid> {
+    match value
+        .chars()
+        .find(|c| c.general_category() == GeneralCategory::Format)
+    {
+        Some(c) => Err(Invalid::new(
+            field,
+            format!(
+                "must not contain invisible format characters such as bidirectional \
+                 overrides or zero-width spaces (found U+{:04X})",
+                u32::from(c)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A name people tell apart (see the module docs, "Names people tell
+/// apart"): at most `max` characters as sent, trimmed, no control or format
+/// characters, returned in NFC, which must be 1..=`max` characters too.
+fn checked_name(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
+    let trimmed = trimmed_between(field, value, 1, max)?;
+    no_control_chars(field, trimmed, false)?;
+    no_format_chars(field, trimmed)?;
+    let nfc: String = trimmed.nfc().collect();
+    let n = nfc.chars().count();
+    if n > max {
+        return Err(Invalid::new(
+            field,
+            format!("must be 1 to {max} characters long once normalised to NFC (got {n})"),
+        ));
+    }
+    Ok(nfc)
 }
 
 /// A username: 3..=32 of `[A-Za-z0-9_.-]`, not `online` in any case. Unique
@@ -125,17 +186,16 @@ impl fmt::Debug for Password {
     }
 }
 
-/// A display name: 1..=64 characters after trimming, no control characters.
+/// A display name: 1..=64 characters after trimming, no control or format
+/// characters, in NFC (see the module docs). Not unique: clients show the
+/// username beside it wherever people could be confused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
 impl DisplayName {
-    /// Checks the display name rules.
+    /// Checks the display name rules and normalises to NFC.
     pub fn parse(value: &str) -> Result<Self, Invalid> {
-        const FIELD: &str = "display_name";
-        let value = trimmed_between(FIELD, value, 1, 64)?;
-        no_control_chars(FIELD, value, false)?;
-        Ok(Self(value.to_owned()))
+        checked_name("display_name", value, 64).map(Self)
     }
 
     /// The display name of someone who did not choose one: their username.
@@ -149,22 +209,29 @@ impl DisplayName {
     }
 }
 
-/// A room name: 1..=64 characters after trimming; unique ignoring case.
+/// A room name: 1..=64 characters after trimming, no control or format
+/// characters, in NFC (see the module docs); unique ignoring case and
+/// look-alikes ([`RoomName::look_alike_keys`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomName(String);
 
 impl RoomName {
-    /// Checks the room name rules.
+    /// Checks the room name rules and normalises to NFC.
     pub fn parse(value: &str) -> Result<Self, Invalid> {
-        const FIELD: &str = "name";
-        let value = trimmed_between(FIELD, value, 1, 64)?;
-        no_control_chars(FIELD, value, false)?;
-        Ok(Self(value.to_owned()))
+        checked_name("name", value, 64).map(Self)
     }
 
-    /// The lower-case form that uniqueness uses.
+    /// The lower-case form: two names equal ignoring case have the same one.
+    /// (The uniqueness key of rooms created before look-alike checks, still
+    /// claimed by every new room.)
     pub fn canonical(&self) -> String {
         self.0.to_lowercase()
+    }
+
+    /// The keys a room name is unique by: two rooms may not share any. See
+    /// [`look_alike_keys`].
+    pub fn look_alike_keys(&self) -> Vec<String> {
+        look_alike_keys(&self.0)
     }
 
     /// The checked value.
@@ -173,7 +240,12 @@ impl RoomName {
     }
 }
 
-/// A room topic: up to 256 characters; empty means none.
+/// A room topic: up to 256 characters; empty means none. A topic is prose,
+/// like a message body, and identifies nothing (it is not unique and is not
+/// who or where someone is), so unlike names it may hold format characters
+/// (emoji joined with U+200D, U+200C in Persian or Indic words, marks that
+/// set the direction of mixed text) and is stored as sent. Clients show it
+/// isolated from the text around it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Topic(String);
 
@@ -310,6 +382,33 @@ impl Limit {
     }
 }
 
+/// The keys a room name is unique by (UTS #39 confusable skeletons), of
+/// `name` in NFC (`n`): `skeleton(lowercase(n))` and `skeleton(n)`, without
+/// repeats. Two names clash when they share any key:
+/// - equal ignoring case: their lower-case forms are equal, so are the
+///   skeletons of them (the rule rooms had before stays exactly);
+/// - look-alike in lower case: `Cafe` and `Cаfe` (Cyrillic `а`), `modern`
+///   and `rnodern`;
+/// - look-alike as written, which the lower-case skeleton misses where
+///   capitals look alike but their small letters do not: `TOM` and `ТОМ`
+///   (Cyrillic, whose small `т` and `м` look like no Latin letter), `label`
+///   and `Iabel` (capital i).
+///
+/// The skeleton drops default-ignorable characters (the format characters
+/// new names may not hold), so names stored before those were refused get
+/// the keys of what they look like. A skeleton is for comparing only, never
+/// for showing; it can be longer than the name (`m` becomes `rn`).
+pub fn look_alike_keys(name: &str) -> Vec<String> {
+    let nfc: String = name.nfc().collect();
+    let folded: String = skeleton(&nfc.to_lowercase()).collect();
+    let as_written: String = skeleton(&nfc).collect();
+    if folded == as_written {
+        vec![folded]
+    } else {
+        vec![folded, as_written]
+    }
+}
+
 /// Whether `id` has the form of the ids confab generates (UUIDs). Anything
 /// else cannot name a room or user, so it is "not found" without asking Redis.
 pub fn is_valid_id(id: &str) -> bool {
@@ -365,6 +464,89 @@ mod tests {
         assert!(RoomName::parse("").is_err());
         assert!(RoomName::parse("a\u{0}b").is_err());
         assert_eq!(RoomName::parse("General").unwrap().canonical(), "general");
+    }
+
+    #[test]
+    fn names_refuse_format_characters_naming_the_field_and_the_character() {
+        for bad in [
+            "evil\u{202E}gnp.exe",
+            "a\u{200B}b",
+            "a\u{200D}b",
+            "\u{FEFF}bom",
+            "soft\u{AD}hyphen",
+            "\u{2066}isolated\u{2069}",
+            "tag\u{E0041}",
+        ] {
+            let err = DisplayName::parse(bad).unwrap_err();
+            assert_eq!(err.field, "display_name", "{bad:?}");
+            assert!(err.message.contains("format characters"), "{err}");
+            let err = RoomName::parse(bad).unwrap_err();
+            assert_eq!(err.field, "name", "{bad:?}");
+        }
+        let err = RoomName::parse("Ca\u{200B}fe").unwrap_err();
+        assert!(err.message.ends_with("(found U+200B)"), "{err}");
+        // Control characters stay refused, inside and between words.
+        assert!(DisplayName::parse("a\u{1B}[31mred").is_err());
+        assert!(RoomName::parse("two\nlines").is_err());
+        assert!(RoomName::parse("next\u{85}line").is_err());
+        // Prose keeps them: an emoji joined with U+200D in a topic.
+        assert!(
+            Topic::parse("we \u{1F469}\u{200D}\u{1F4BB}")
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn names_are_stored_in_nfc() {
+        let decomposed = "Cafe\u{301}";
+        assert_eq!(RoomName::parse(decomposed).unwrap().as_str(), "Caf\u{E9}");
+        assert_eq!(
+            DisplayName::parse(" Zoe\u{308} ").unwrap().as_str(),
+            "Zo\u{EB}"
+        );
+        // 64 characters as sent, 32 once composed.
+        assert_eq!(
+            RoomName::parse(&"e\u{301}".repeat(32)).unwrap().as_str(),
+            "\u{E9}".repeat(32)
+        );
+        // Some characters have no composed form and grow under NFC: the
+        // stored form must fit too.
+        assert!(RoomName::parse(&"\u{FB2C}".repeat(21)).is_ok());
+        let err = RoomName::parse(&"\u{FB2C}".repeat(22)).unwrap_err();
+        assert!(
+            err.message.contains("once normalised to NFC (got 66)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn look_alike_room_names_share_a_key() {
+        let keys = |name: &str| RoomName::parse(name).unwrap().look_alike_keys();
+        let clash = |a: &str, b: &str| keys(a).iter().any(|k| keys(b).contains(k));
+        for (a, b) in [
+            ("Cafe", "C\u{430}fe"),                             // Cyrillic a
+            ("General", "gENERAL"),                             // case
+            ("paypal", "\u{440}\u{430}\u{443}\u{440}\u{430}l"), // Cyrillic p, a, y
+            ("TOM", "\u{422}\u{41E}\u{41C}"),                   // Cyrillic capitals
+            ("label", "Iabel"),                                 // capital i
+            ("modern", "rnodern"),
+            ("Caf\u{E9}", "Cafe\u{301}"), // NFC and NFD
+            ("\u{3A3}\u{39F}\u{3A3}", "\u{3C3}\u{3BF}\u{3C2}"), // Greek, final sigma
+        ] {
+            assert!(clash(a, b), "{a} and {b} should clash");
+        }
+        for (a, b) in [
+            ("bail", "ball"),
+            ("mail", "MALL"),
+            ("tom", "\u{442}\u{43E}\u{43C}"),
+            ("Stra\u{DF}e", "Strasse"),
+        ] {
+            assert!(!clash(a, b), "{a} and {b} should not clash");
+        }
+        // A name stored before format characters were refused gets the keys
+        // of what it looks like.
+        assert_eq!(look_alike_keys("Ca\u{200B}fe"), keys("Cafe"));
     }
 
     #[test]

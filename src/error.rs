@@ -45,6 +45,7 @@ pub struct Problem {
     /// For `validation_failed`: the offending field (JSON body field, query
     /// parameter or path segment).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<String>,
 }
 
@@ -107,6 +108,9 @@ error_codes! {
     RoomNotFound = (NOT_FOUND, "room_not_found", "Room not found", "no such room");
     /// The route exists but not with this method.
     MethodNotAllowed = (METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed", "method not allowed");
+    /// The request body did not arrive within `server.body_timeout_ms`; the
+    /// connection is closed.
+    RequestTimeout = (REQUEST_TIMEOUT, "request_timeout", "Request timeout", "the request body did not arrive in time");
     /// Someone has the username already (ignoring case).
     UsernameTaken = (CONFLICT, "username_taken", "Username taken", "the username is already taken");
     /// A room has the name already (ignoring case).
@@ -119,7 +123,8 @@ error_codes! {
     TooManyStreams = (TOO_MANY_REQUESTS, "too_many_streams", "Too many streams", "too many open event streams; close one first");
     /// The user already belongs to the maximum number of rooms.
     TooManyRooms = (TOO_MANY_REQUESTS, "too_many_rooms", "Too many rooms", "you belong to the maximum number of rooms; leave one first");
-    /// Redis is unreachable or too slow, or this instance is full.
+    /// Redis is unreachable or too slow, or this instance is full (streams
+    /// or connections).
     Unavailable = (SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "the message store is unreachable; retry shortly");
     /// A bug or an impossible state; logged, answered without its cause.
     Internal = (INTERNAL_SERVER_ERROR, "internal", "Internal server error", "an unexpected error occurred; it has been logged");
@@ -214,6 +219,14 @@ impl ApiError {
         Self::new(
             Code::PayloadTooLarge,
             format!("request body larger than {limit} bytes"),
+        )
+    }
+
+    /// `408 request_timeout`: the body took longer than `timeout_ms`.
+    pub fn request_timeout(timeout_ms: u64) -> Self {
+        Self::new(
+            Code::RequestTimeout,
+            format!("the request body did not arrive within {timeout_ms} ms"),
         )
     }
 
@@ -353,6 +366,7 @@ pub mod middleware {
         match status.as_u16() {
             404 => ApiError::new(Code::NotFound, format!("no route matches {path}")),
             405 => Code::MethodNotAllowed.into(),
+            408 => Code::RequestTimeout.into(),
             413 => ApiError::payload_too_large(0),
             503 => Code::Unavailable.into(),
             s if (400..500).contains(&s) => ApiError::validation(

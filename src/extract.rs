@@ -1,6 +1,7 @@
 //! Extractors for untrusted request parts that answer with confab's problem
-//! documents instead of actix's plain-text errors: [`ApiJson`] for bodies,
-//! [`ApiQuery`] for query strings, and [`path_error`] for path segments.
+//! documents instead of actix's plain-text errors: [`ApiJson`] and
+//! [`ApiBody`] for bodies, [`ApiQuery`] for query strings, and
+//! [`path_error`] for path segments.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,9 +22,46 @@ use crate::store::pagination::{Cursor, PageRequest};
 /// A JSON request body. Refuses (with `invalid_json`) a body that is not
 /// sent as JSON or does not parse, and (with `validation_failed`, naming the
 /// field) one whose fields have the wrong type, are missing or unknown.
-/// Bodies over the configured size get 413.
+/// Read as [`ApiBody`] is.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
+
+/// A request body, read whole. One over `server.max_body_bytes` gets 413
+/// `payload_too_large`; one not received within `server.body_timeout_ms`
+/// (the deadline [`crate::middleware::body_deadline`] sets) gets 408
+/// `request_timeout`, and its connection is closed. Every handler reads its
+/// body through this (or [`ApiJson`]), never through actix's extractors,
+/// whose errors are neither.
+#[derive(Debug)]
+pub struct ApiBody(pub web::Bytes);
+
+impl FromRequest for ApiBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (limit, timeout_ms) = req.app_data::<web::Data<AppState>>().map_or((0, 0), |s| {
+            let server = &s.settings.server;
+            (server.max_body_bytes, server.body_timeout_ms)
+        });
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            bytes
+                .await
+                .map(ApiBody)
+                .map_err(|err| match err.as_error::<PayloadError>() {
+                    Some(PayloadError::Overflow) => ApiError::payload_too_large(limit),
+                    Some(PayloadError::Io(io)) if io.kind() == std::io::ErrorKind::TimedOut => {
+                        ApiError::request_timeout(timeout_ms)
+                    }
+                    _ => match err.as_response_error().status_code().as_u16() {
+                        413 => ApiError::payload_too_large(limit),
+                        _ => ApiError::invalid_json(format!("the body could not be read: {err}")),
+                    },
+                })
+        })
+    }
+}
 
 /// Whether the request says its body is JSON (`application/json` or any
 /// `+json` type, parameters allowed).
@@ -75,26 +113,35 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = is_json(req);
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(0, |s| s.settings.server.max_body_bytes);
-        let bytes = web::Bytes::from_request(req, payload);
+        let body = ApiBody::from_request(req, payload);
         Box::pin(async move {
-            let bytes = bytes
-                .await
-                .map_err(|err| match err.as_error::<PayloadError>() {
-                    Some(PayloadError::Overflow) => ApiError::payload_too_large(limit),
-                    _ => match err.as_response_error().status_code().as_u16() {
-                        413 => ApiError::payload_too_large(limit),
-                        _ => ApiError::invalid_json(format!("the body could not be read: {err}")),
-                    },
-                })?;
+            let ApiBody(bytes) = body.await?;
             if !json {
                 return Err(not_json());
             }
             parse_json(&bytes).map(ApiJson)
         })
     }
+}
+
+/// The client's address for per-address limits: the TCP peer (behind a
+/// proxy, the proxy's address; forwarded headers are not trusted).
+pub fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
+}
+
+/// Reads a JSON body from a payload the handler took (`web::Payload`)
+/// exactly as [`ApiJson`] would have: for handlers that must check
+/// something (a key) before the body is read.
+pub async fn read_json<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    let mut payload = payload.into_inner();
+    ApiJson::<T>::from_request(req, &mut payload)
+        .await
+        .map(|ApiJson(body)| body)
 }
 
 /// The answer to a body not sent as JSON.
@@ -136,7 +183,7 @@ fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Items per page, 1..=100 (default 50).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 50)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page (anything else, even an
     /// empty string, is 400).
@@ -156,7 +203,7 @@ impl ListParams {
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     /// Messages per page, 1..=100 (default 50).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 50)]
     pub limit: Option<String>,
     /// Only messages older than this message id (exclusive). Not with `after`.
     #[param(example = "1732357500123-0", pattern = "^[0-9]{1,19}-[0-9]{1,19}$")]

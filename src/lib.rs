@@ -5,7 +5,9 @@
 //! # Layout
 //! - [`config`]: typed settings from `config/` and `CONFAB_*` variables.
 //! - [`startup`]: the actix `App` and the server; [`state`]: what every
-//!   handler reaches; [`middleware`]: request ids, logs, CORS, headers.
+//!   handler reaches; [`middleware`]: request ids, logs, CORS, headers,
+//!   body deadlines and connection caps; [`connections`]: counting client
+//!   connections per instance and per address.
 //! - [`routes`]: HTTP handlers, one module per resource; each parses, calls
 //!   one [`service`] function and shapes the answer.
 //! - [`service`]: one function per use case, the only place that
@@ -33,6 +35,8 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod connection;
+pub mod connections;
 pub mod domain;
 pub mod error;
 pub mod event;

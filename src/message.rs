@@ -16,6 +16,7 @@ use crate::domain::MessageId;
 // messages alike. (Its doc comment is its OpenAPI description.)
 /// The short form of a user carried inside messages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"}))]
 pub struct UserLite {
     /// Stable user id.
     pub id: String,

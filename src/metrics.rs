@@ -30,6 +30,8 @@ pub static RESUMES_OK: AtomicU64 = AtomicU64::new(0);
 pub static RESUMES_FAILED: AtomicU64 = AtomicU64::new(0);
 /// Streams dropped for falling behind.
 pub static SLOW_STREAMS_DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Stream connections cut because their client stopped reading.
+pub static STREAMS_CUT: AtomicU64 = AtomicU64::new(0);
 /// Requests refused by a rate limit.
 pub static RATE_LIMITED: AtomicU64 = AtomicU64::new(0);
 /// Events appended to offline queues (by sends and notifications).
@@ -40,6 +42,12 @@ pub static REDIS_ERRORS: AtomicU64 = AtomicU64::new(0);
 pub static PUBSUB_DISCONNECTS: AtomicU64 = AtomicU64::new(0);
 /// Password hashes and checks refused because their queue was full (503).
 pub static HASHES_REFUSED: AtomicU64 = AtomicU64::new(0);
+/// Request bodies that did not arrive within `server.body_timeout_ms`.
+pub static BODY_TIMEOUTS: AtomicU64 = AtomicU64::new(0);
+/// Connections accepted over `server.max_connections`.
+static REFUSED_OVER_INSTANCE_CAP: AtomicU64 = AtomicU64::new(0);
+/// Connections accepted over `server.max_connections_per_address`.
+static REFUSED_OVER_ADDRESS_CAP: AtomicU64 = AtomicU64::new(0);
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [
@@ -127,14 +135,24 @@ pub fn inc(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Counts a connection accepted over a cap (`instance`: the instance's,
+/// otherwise its address's); its requests are refused.
+pub fn connection_refused(instance: bool) {
+    inc(if instance {
+        &REFUSED_OVER_INSTANCE_CAP
+    } else {
+        &REFUSED_OVER_ADDRESS_CAP
+    });
+}
+
 /// Adds `n` to a counter.
 pub fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }
 
 /// The exposition text; `open_streams` is the current number of local
-/// streams.
-pub fn render(open_streams: usize) -> String {
+/// streams, `open_connections` of client connections.
+pub fn render(open_streams: usize, open_connections: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -177,7 +195,7 @@ pub fn render(open_streams: usize) -> String {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .render(&mut out, "confab_redis_command_duration_seconds", "");
-    let counters: [(&str, &str, &AtomicU64); 12] = [
+    let counters: [(&str, &str, &AtomicU64); 14] = [
         (
             "confab_room_messages_total",
             "Room messages stored.",
@@ -214,6 +232,11 @@ pub fn render(open_streams: usize) -> String {
             &SLOW_STREAMS_DROPPED,
         ),
         (
+            "confab_streams_cut_total",
+            "Stream connections cut because their client stopped reading.",
+            &STREAMS_CUT,
+        ),
+        (
             "confab_rate_limited_total",
             "Requests refused by a rate limit.",
             &RATE_LIMITED,
@@ -234,6 +257,11 @@ pub fn render(open_streams: usize) -> String {
             &PUBSUB_DISCONNECTS,
         ),
         (
+            "confab_request_body_timeouts_total",
+            "Request bodies that did not arrive within server.body_timeout_ms (answered 408).",
+            &BODY_TIMEOUTS,
+        ),
+        (
             "confab_password_hashes_refused_total",
             "Password hashes and checks refused because too many were waiting.",
             &HASHES_REFUSED,
@@ -250,5 +278,26 @@ pub fn render(open_streams: usize) -> String {
     );
     let _ = writeln!(out, "# TYPE confab_open_streams gauge");
     let _ = writeln!(out, "confab_open_streams {open_streams}");
+    let _ = writeln!(
+        out,
+        "# HELP confab_connections_refused_total Client connections accepted over a connection cap (their requests get 503)."
+    );
+    let _ = writeln!(out, "# TYPE confab_connections_refused_total counter");
+    for (cap, counter) in [
+        ("instance", &REFUSED_OVER_INSTANCE_CAP),
+        ("address", &REFUSED_OVER_ADDRESS_CAP),
+    ] {
+        let _ = writeln!(
+            out,
+            "confab_connections_refused_total{{cap=\"{cap}\"}} {}",
+            counter.load(Ordering::Relaxed)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP confab_open_connections Client connections open on this instance's main address."
+    );
+    let _ = writeln!(out, "# TYPE confab_open_connections gauge");
+    let _ = writeln!(out, "confab_open_connections {open_connections}");
     out
 }

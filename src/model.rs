@@ -24,45 +24,55 @@ pub struct User {
     pub id: String,
     /// Unique ignoring case; 3..=32 of `[A-Za-z0-9_.-]`.
     pub username: String,
-    /// 1..=64 characters; defaults to the username.
+    /// 1..=64 characters in Unicode NFC, without control or format
+    /// characters; defaults to the username.
     pub display_name: String,
     /// Registration time (RFC 3339, UTC, milliseconds).
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
 /// Another user, as anyone signed in sees them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob", "online": false, "last_seen_at": "2026-11-23T09:58:12.345Z"}))]
 pub struct PublicUser {
     /// Stable user id.
     pub id: String,
     /// Unique ignoring case.
     pub username: String,
-    /// Shown beside their messages.
+    /// Shown beside their messages, with the username (display names are
+    /// not unique).
     pub display_name: String,
     /// Whether they hold at least one open event stream.
     pub online: bool,
     /// When their last stream closed; null if never seen or online now.
+    #[schema(required = true, format = DateTime)]
     pub last_seen_at: Option<String>,
 }
 
 /// A chat room.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "0b7e6a52-3c1d-4f5e-8a9b-1c2d3e4f5a6b", "name": "general", "topic": "Anything goes", "created_by": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "created_at": "2026-11-23T10:00:00.000Z", "member_count": 2, "message_count": 42, "last_activity_at": "2026-11-23T10:25:00.123Z"}))]
 pub struct Room {
     /// Stable room id.
     pub id: String,
-    /// 1..=64 characters, unique ignoring case.
+    /// 1..=64 characters in Unicode NFC, without control or format
+    /// characters; unique ignoring case and look-alike letters.
     pub name: String,
     /// Up to 256 characters, or null.
+    #[schema(required = true)]
     pub topic: Option<String>,
     /// Id of the user who created the room.
     pub created_by: String,
     /// Creation time.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Current number of members.
     pub member_count: u64,
     /// Messages ever sent to the room (history keeps the most recent ones).
     pub message_count: u64,
     /// Time of the latest message; null before the first.
+    #[schema(required = true, format = DateTime)]
     pub last_activity_at: Option<String>,
 }
 
@@ -86,13 +96,16 @@ pub struct Message {
     /// 1..=4000 characters.
     pub body: String,
     /// When the server stored it.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// The sender's idempotency key, if one was given.
+    #[schema(required = true)]
     pub client_id: Option<String>,
 }
 
 /// A direct message between two users.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "1732357600456-0", "sender": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"}, "recipient": {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob"}, "body": "hi bob", "created_at": "2024-11-23T10:26:40.456Z", "client_id": null}))]
 pub struct DirectMessage {
     /// `<ms>-<seq>`, the same kind of id as room messages; orders by time.
     pub id: String,
@@ -103,13 +116,16 @@ pub struct DirectMessage {
     /// 1..=4000 characters.
     pub body: String,
     /// When the server stored it.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// The sender's idempotency key, if one was given.
+    #[schema(required = true)]
     pub client_id: Option<String>,
 }
 
 /// A page of room history, always oldest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"messages": [{"id": "1732357500123-0", "room_id": "0b7e6a52-3c1d-4f5e-8a9b-1c2d3e4f5a6b", "sender": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"}, "body": "hello, world", "created_at": "2024-11-23T10:25:00.123Z", "client_id": "a1b2c3"}], "has_more": false}))]
 pub struct MessagePage {
     /// Oldest first.
     pub messages: Vec<Message>,
@@ -120,6 +136,7 @@ pub struct MessagePage {
 
 /// A page of a direct conversation, always oldest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"messages": [{"id": "1732357600456-0", "sender": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"}, "recipient": {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob"}, "body": "hi bob", "created_at": "2024-11-23T10:26:40.456Z", "client_id": null}], "has_more": false}))]
 pub struct DirectMessagePage {
     /// Oldest first.
     pub messages: Vec<DirectMessage>,
@@ -129,15 +146,18 @@ pub struct DirectMessagePage {
 
 /// A room member.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"user": {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob", "online": false, "last_seen_at": "2026-11-23T09:58:12.345Z"}, "joined_at": "2026-11-23T10:01:30.000Z"}))]
 pub struct Member {
     /// The member.
     pub user: PublicUser,
     /// When they joined.
+    #[schema(format = DateTime)]
     pub joined_at: String,
 }
 
 /// A direct conversation and its latest message.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"user": {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob", "online": false, "last_seen_at": "2026-11-23T09:58:12.345Z"}, "last_message": {"id": "1732357600456-0", "sender": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"}, "recipient": {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob"}, "body": "hi bob", "created_at": "2024-11-23T10:26:40.456Z", "client_id": null}}))]
 pub struct Conversation {
     /// The other participant.
     pub user: PublicUser,
@@ -147,6 +167,7 @@ pub struct Conversation {
 
 /// One of a room's most active senders.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"user": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"}, "count": 17}))]
 pub struct TopSender {
     /// The sender.
     pub user: UserLite,
@@ -156,6 +177,7 @@ pub struct TopSender {
 
 /// A room's message statistics.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"message_count": 42, "top_senders": [{"user": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"}, "count": 17}]}))]
 pub struct RoomStats {
     /// Messages ever sent to the room.
     pub message_count: u64,
@@ -165,6 +187,7 @@ pub struct RoomStats {
 
 /// The data of `member_joined` and `member_left` events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"room_id": "0b7e6a52-3c1d-4f5e-8a9b-1c2d3e4f5a6b", "user": {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob", "online": true, "last_seen_at": null}}))]
 pub struct MemberEvent {
     /// The room.
     pub room_id: String,
@@ -184,26 +207,36 @@ impl MemberEvent {
 
 /// The data of a `notification` event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"kind": "maintenance", "text": "Maintenance at 22:00 UTC", "created_at": "2026-11-23T12:00:00.000Z"}))]
 pub struct Notification {
     /// What kind of notification (`announcement` unless the operator said).
     pub kind: String,
     /// The text.
     pub text: String,
     /// When it was sent.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
 /// A successful login.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI2ZjFjIn0.c2lnbmF0dXJl", "token_type": "Bearer", "expires_in": 86400, "user": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice", "created_at": "2026-11-23T10:25:00.123Z"}}))]
 pub struct LoginResponse {
     /// Send as `Authorization: Bearer <access_token>`.
     pub access_token: String,
     /// Always `Bearer`.
-    pub token_type: String,
+    pub token_type: TokenType,
     /// Seconds until the token (and its session) expires.
     pub expires_in: u64,
     /// The signed-in user.
     pub user: User,
+}
+
+/// How to present an access token: always `Bearer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum TokenType {
+    /// `Authorization: Bearer <access_token>`.
+    Bearer,
 }
 
 macro_rules! list_type {
@@ -214,6 +247,7 @@ macro_rules! list_type {
             /// This page, newest first.
             pub items: Vec<$item>,
             /// Pass as `?cursor=` for the next page; null on the last page.
+            #[schema(required = true)]
             pub next_cursor: Option<String>,
         }
     };
@@ -274,6 +308,7 @@ pub struct SendMessageRequest {
 
 /// A short-lived credential that opens event streams.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"ticket": "3q2-7wE9fT0yXk1cVb4nMa", "expires_in": 60}))]
 pub struct Ticket {
     /// Pass as `GET /api/v1/events?ticket=...`. Good for opening streams
     /// only, as often as needed until it expires or its session ends.

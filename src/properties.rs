@@ -5,6 +5,8 @@
 //! tests; `PROPTEST_CASES` raises the number of cases (default 256 each).
 
 use proptest::prelude::*;
+use unicode_normalization::{UnicodeNormalization, is_nfc};
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::auth::token::Tokens;
 use crate::domain::{
@@ -100,6 +102,63 @@ proptest! {
             ClientId::parse(&text).err(),
         ].into_iter().flatten() {
             prop_assert!(is_client_error(result));
+        }
+    }
+
+    #[test]
+    fn accepted_names_are_trimmed_nfc_without_invisible_characters_and_parse_to_themselves(text in "\\PC{0,80}|.{0,80}") {
+        let names = [
+            DisplayName::parse(&text).map(|n| n.as_str().to_owned()),
+            RoomName::parse(&text).map(|n| n.as_str().to_owned()),
+        ];
+        for name in names.into_iter().flatten() {
+            prop_assert!(is_nfc(&name));
+            prop_assert_eq!(name.trim(), name.as_str());
+            prop_assert!((1..=64).contains(&name.chars().count()));
+            prop_assert!(!name.chars().any(|c| c.is_control() || c.general_category() == GeneralCategory::Format));
+            prop_assert_eq!(RoomName::parse(&name).map(|n| n.as_str().to_owned()), Ok(name.clone()));
+            prop_assert_eq!(DisplayName::parse(&name).map(|n| n.as_str().to_owned()), Ok(name));
+        }
+    }
+
+    #[test]
+    fn names_with_a_format_character_anywhere_are_refused(
+        before in "\\PC{0,30}",
+        format in proptest::sample::select(vec!['\u{202E}', '\u{202A}', '\u{2067}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{AD}', '\u{61C}', '\u{E0061}']),
+        after in "\\PC{0,30}",
+    ) {
+        let text = format!("{before}{format}{after}");
+        prop_assert_eq!(DisplayName::parse(&text).unwrap_err().field, "display_name");
+        prop_assert_eq!(RoomName::parse(&text).unwrap_err().field, "name");
+    }
+
+    #[test]
+    fn a_name_typed_composed_or_decomposed_is_one_name(text in "\\PC{1,30}") {
+        let composed: String = text.nfc().collect();
+        let decomposed: String = text.nfd().collect();
+        if let (Ok(a), Ok(b)) = (RoomName::parse(&composed), RoomName::parse(&decomposed)) {
+            prop_assert_eq!(a.look_alike_keys(), b.look_alike_keys());
+            prop_assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn room_names_equal_ignoring_case_share_a_look_alike_key(
+        text in "\\PC{1,40}|[A-Za-zÀ-ÿΑ-ωА-я0-9 ]{1,40}",
+        upper in proptest::collection::vec(any::<bool>(), 40),
+    ) {
+        let other: String = text
+            .chars()
+            .zip(upper.iter().cycle())
+            .flat_map(|(c, &up)| -> Vec<char> {
+                if up { c.to_uppercase().collect() } else { c.to_lowercase().collect() }
+            })
+            .collect();
+        if let (Ok(a), Ok(b)) = (RoomName::parse(&text), RoomName::parse(&other))
+            && a.canonical() == b.canonical()
+        {
+            let b_keys = b.look_alike_keys();
+            prop_assert!(a.look_alike_keys().iter().any(|k| b_keys.contains(k)));
         }
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::auth::password::Hasher;
 use crate::auth::token::Tokens;
 use crate::config::Settings;
+use crate::connections::Connections;
 use crate::realtime::Realtime;
 use crate::store::Store;
 
@@ -25,4 +26,6 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// This instance's event streams and their delivery.
     pub realtime: Arc<Realtime>,
+    /// This instance's client connections, counted against its caps.
+    pub connections: Arc<Connections>,
 }

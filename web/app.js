@@ -2,6 +2,8 @@
 // one mobile apps and generated SDKs use. It is also the living example of
 // using that API correctly:
 // - every user-supplied string is rendered with textContent, never as HTML;
+// - display names are not unique, so the @username is shown beside each one
+//   wherever people could be mistaken for each other;
 // - errors show the problem document's `detail`;
 // - the event stream is opened with a short-lived ticket; when it drops, the
 //   client gets a fresh ticket and reconnects with `last_event_id`, and
@@ -88,6 +90,11 @@ function el(tag, className, text) {
   return node;
 }
 
+/** The `@username` shown beside a display name (which anyone may copy). */
+function handle(username) {
+  return el("span", "handle", `@${username}`);
+}
+
 // ---------------------------------------------------------- sign in / out
 
 async function signedIn(token) {
@@ -164,7 +171,11 @@ async function loadConversations() {
   for (const c of page.items) {
     const li = el("li");
     li.dataset.user = c.user.username;
-    li.append(el("span", `dot${c.user.online ? " online" : ""}`), el("span", "name", c.user.display_name));
+    li.append(
+      el("span", `dot${c.user.online ? " online" : ""}`),
+      el("span", "name", c.user.display_name),
+      handle(c.user.username),
+    );
     if (state.view?.kind === "dm" && state.view.username === c.user.username) li.classList.add("active");
     li.addEventListener("click", guarded(() => openDm(c.user.username, c.user.display_name)));
     list.append(li);
@@ -229,6 +240,7 @@ async function openRoom(room) {
 
 async function openDm(username, displayName) {
   resetView({ kind: "dm", username, name: displayName }, `@ ${displayName}`);
+  $("chat-title").append(handle(username));
   const li = document.querySelector(`#conversations li[data-user="${CSS.escape(username)}"]`);
   if (li) li.classList.add("active"), li.classList.remove("unread");
   $("join").hidden = $("leave").hidden = $("members-toggle").hidden = true;
@@ -279,7 +291,7 @@ function renderMessage(m) {
   const node = el("div", `msg${m.sender.id === state.user?.id ? " mine" : ""}`);
   node.dataset.id = m.id;
   const head = el("div");
-  head.append(el("span", "who", m.sender.display_name));
+  head.append(el("span", "who", m.sender.display_name), handle(m.sender.username));
   const time = el("time", "", new Date(m.created_at).toLocaleTimeString());
   time.dateTime = m.created_at;
   head.append(time);
@@ -345,7 +357,11 @@ async function loadMembers() {
   list.replaceChildren();
   for (const { user } of page.items) {
     const li = el("li");
-    li.append(el("span", `dot${user.online ? " online" : ""}`), el("span", "name", user.display_name));
+    li.append(
+      el("span", `dot${user.online ? " online" : ""}`),
+      el("span", "name", user.display_name),
+      handle(user.username),
+    );
     li.title = user.online ? "online" : "offline";
     list.append(li);
   }

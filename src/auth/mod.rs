@@ -84,6 +84,33 @@ impl FromRequest for SignedToken {
     }
 }
 
+/// An operator holding the admin key (`X-Admin-Key`). As a handler argument
+/// before the body, it makes the key be checked before the body is read.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin;
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let given = req
+            .headers()
+            .get("x-admin-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let address = crate::extract::client_address(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
+            crate::service::admin::check_admin_key_rate_limited(&state, &address, given.as_deref())
+                .await?;
+            Ok(Admin)
+        })
+    }
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;

@@ -40,6 +40,7 @@ pub mod presence;
 pub mod stream;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::mpsc;
 
@@ -62,6 +63,10 @@ pub struct Realtime {
     offline_cap: usize,
     /// Signs and checks resume tokens (shared by every stream).
     token_key: Arc<position::TokenKey>,
+    /// Streams whose feeding task runs: from a successful open until the
+    /// stream's connection is closed or cut. (The hub forgets a stream it
+    /// drops at once; this still counts it until its connection is gone.)
+    open_streams: AtomicUsize,
 }
 
 impl Realtime {
@@ -86,9 +91,16 @@ impl Realtime {
             offline_cap: usize::try_from(settings.limits.offline_queue_max_len)
                 .unwrap_or(usize::MAX),
             token_key: Arc::new(position::TokenKey::derive(settings.auth.secret_bytes())),
+            open_streams: AtomicUsize::new(0),
         });
         actix_web::rt::spawn(presence::run(realtime.clone()));
         Ok(realtime)
+    }
+
+    /// Streams open on this instance, counting those the hub dropped whose
+    /// connection is not closed yet.
+    pub fn open_streams(&self) -> usize {
+        self.open_streams.load(Ordering::Relaxed)
     }
 
     /// The id a local stream has in Redis.

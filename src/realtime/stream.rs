@@ -2,6 +2,7 @@
 //! queue and, on resume, what history says was missed), then live events.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use super::Realtime;
 use super::outgoing::Outgoing;
 use super::position::{self, Fingerprint, Position, TokenKey};
 use super::presence::stream_expiry_ms;
+use crate::connection::Cutter;
 use crate::domain::MessageId;
 use crate::error::{ApiError, Code};
 use crate::event::Event;
@@ -23,15 +25,17 @@ use crate::store::streams::StreamOpen;
 
 /// The `ready` event: always first on a stream.
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"user_id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "rooms": ["0b7e6a52-3c1d-4f5e-8a9b-1c2d3e4f5a6b"], "offline_count": 0, "resumed": false}))]
 pub struct Ready {
     /// The stream's user.
     pub user_id: String,
     /// Ids of the rooms whose events this stream carries.
     pub rooms: Vec<String>,
-    /// How many events that arrived while the user had no open stream follow
-    /// `ready` (room and direct messages and notifications, oldest first,
-    /// the newest up to the offline cap). Messages a resume replays are not
-    /// counted.
+    /// How many events follow `ready` before live ones, oldest first: what
+    /// arrived while the user had no open stream (room and direct messages,
+    /// the newest up to the offline cap, and operator notifications, kept
+    /// apart so messages never push one out) and, on a resume, every message
+    /// the resume replays.
     pub offline_count: usize,
     /// Whether the stream resumed from `Last-Event-ID` (a resume token) with
     /// no gap: every message after it follows before live events. False
@@ -51,6 +55,8 @@ pub struct OpenRequest {
     pub session_ends: Instant,
     /// The `Last-Event-ID` the client sent, if any.
     pub last_event_id: Option<String>,
+    /// Cuts the client's connection when it stops reading.
+    pub cutter: Option<Cutter>,
 }
 
 /// Stream limits and timings.
@@ -64,6 +70,9 @@ pub struct StreamLimits {
     pub ping: Duration,
     /// Streams this instance holds at most.
     pub max_per_instance: usize,
+    /// Longest the client may leave the stream's buffer full; then its
+    /// connection is cut.
+    pub write_timeout: Duration,
 }
 
 impl Realtime {
@@ -75,7 +84,7 @@ impl Realtime {
         limits: StreamLimits,
     ) -> Result<mpsc::Receiver<Box<sse::Event>>, ApiError> {
         let store = &self.store;
-        if self.hub.len() >= limits.max_per_instance {
+        if self.open_streams() >= limits.max_per_instance {
             // Full: the client (or the load balancer) should go elsewhere.
             return Err(Code::Unavailable.into());
         }
@@ -144,8 +153,8 @@ impl Realtime {
         // 4. The stream is established: what it takes from the offline
         // queue leaves it. (Failing here repeats the queue next time rather
         // than losing it.)
-        if let StreamOpen::Offline { queued, .. } = &opened
-            && let Err(e) = store.drained(&user_id, queued.len()).await
+        if let StreamOpen::Offline { taken, .. } = &opened
+            && let Err(e) = store.drained(&user_id, *taken).await
         {
             self.hub.unregister(conn);
             let _ = store.close_stream(&user_id, Some(&stream_id), None).await;
@@ -163,15 +172,21 @@ impl Realtime {
         // stream's channel small.
         let (tx, rx) = mpsc::channel(16);
         let realtime = self.clone();
+        // Counted until the task ends, which is once the connection is
+        // closed or cut: a dropped stream counts until its connection goes.
+        realtime.open_streams.fetch_add(1, Ordering::Relaxed);
         actix_web::rt::spawn(async move {
-            let stream = Feed {
+            let _counted = OpenStreamCount(&realtime.open_streams);
+            let mut stream = Feed {
                 tx,
                 position: backlog.position,
                 token,
                 key: realtime.token_key.clone(),
                 user_id: user_id.clone(),
+                cutter: request.cutter,
+                write_timeout: limits.write_timeout,
             };
-            let position = stream
+            stream
                 .run(
                     ready,
                     backlog.events,
@@ -179,8 +194,9 @@ impl Realtime {
                     request.session_ends,
                     limits.ping,
                 )
-                .await
-                .encode(&realtime.token_key, &user_id);
+                .await;
+            stream.finish().await;
+            let position = stream.position.encode(&realtime.token_key, &user_id);
             // Record the close (the user may go offline, and deliveries start
             // queueing for them) *before* unsubscribing: the other order would
             // leave a moment in which an event is neither delivered nor
@@ -241,17 +257,17 @@ impl Realtime {
         // A resume: everything after the client's token, if history still
         // has it all, continuing the token's lineage.
         let decode = |token: &str| Position::decode(token, &self.token_key, user_id);
-        if let Some(mut position) = request.last_event_id.as_deref().and_then(decode) {
+        if let Some(start) = request.last_event_id.as_deref().and_then(decode) {
             let mut missed = store
-                .room_messages_since(&starts(&position), resume_max)
+                .room_messages_since(&starts(&start), resume_max)
                 .await?;
             if missed.complete {
-                let earliest = position.earliest();
+                let earliest = start.earliest();
                 store
                     .direct_messages_since(
                         user_id,
                         earliest,
-                        |other| position.after(position::conversation(user_id, other)),
+                        |other| start.after(position::conversation(user_id, other)),
                         resume_max,
                         &mut missed,
                     )
@@ -265,22 +281,26 @@ impl Realtime {
                     .chain(missed.direct.into_iter().map(Event::DirectMessage))
                     .filter_map(Outgoing::from_event)
                     .collect();
+                let mut replayed = start.clone();
                 for event in &events {
                     if let Some((container, id)) = event.message {
-                        position.advance(container, id);
+                        replayed.advance(container, id);
                     }
                 }
                 // Queued direct messages the resume already covers go.
                 let offline: Vec<Outgoing> = queued
                     .into_iter()
-                    .filter(|e| e.message.is_none_or(|(c, id)| !position.covers(c, id)))
+                    .filter(|e| e.message.is_none_or(|(c, id)| !replayed.covers(c, id)))
                     .collect();
-                let offline_count = offline.len();
                 events.extend(offline);
                 sort_by_time(&mut events);
+                let offline_count = events.len();
+                // The stream stands where the client's token did: each
+                // event's token then says exactly what was sent up to it,
+                // so a client dropping part-way resumes the rest.
                 return Ok(Backlog {
                     events,
-                    position,
+                    position: start,
                     offline_count,
                     resumed: true,
                 });
@@ -288,7 +308,6 @@ impl Realtime {
         }
         // No (usable) token: a new lineage; an offline user gets what
         // arrived while they were away, newest first up to the cap.
-        let mut position = Position::starting_at(base_ms);
         let mut events = queued;
         if let StreamOpen::Offline {
             position: stored, ..
@@ -306,14 +325,17 @@ impl Realtime {
                     .filter_map(|m| Outgoing::from_event(Event::RoomMessage(m))),
             );
             sort_by_time(&mut events);
-            let excess = events.len().saturating_sub(cap);
-            events.drain(..excess);
+            keep_newest_messages(&mut events, cap);
         }
-        for event in &events {
-            if let Some((container, id)) = event.message {
-                position.advance(container, id);
-            }
-        }
+        // The lineage begins before the backlog's first message, so that a
+        // client dropping part-way through the backlog resumes the rest (and
+        // perhaps repeats some, never skips one).
+        let first = events
+            .iter()
+            .filter_map(|e| e.message.map(|(_, id)| id.ms))
+            .min()
+            .unwrap_or(base_ms);
+        let position = Position::starting_at(first.min(base_ms));
         Ok(Backlog {
             offline_count: events.len(),
             events,
@@ -327,9 +349,10 @@ impl Realtime {
 struct Backlog {
     /// In sending order.
     events: Vec<Outgoing>,
-    /// Where the stream stands once they are sent.
+    /// Where the stream stands before they are sent (each advances it as
+    /// it goes out, so its token covers exactly what was sent up to it).
     position: Position,
-    /// How many of them are the offline backlog (`ready.offline_count`).
+    /// How many there are (`ready.offline_count`).
     offline_count: usize,
     /// Whether a `Last-Event-ID` resumed with nothing missing.
     resumed: bool,
@@ -348,6 +371,29 @@ fn sort_by_time(events: &mut [Outgoing]) {
     });
 }
 
+/// Drops the oldest messages of a sorted backlog beyond `cap`; other events
+/// (operator notifications, capped in their own queue) all stay.
+fn keep_newest_messages(events: &mut Vec<Outgoing>, cap: usize) {
+    let messages = events.iter().filter(|e| e.message.is_some()).count();
+    let mut excess = messages.saturating_sub(cap);
+    events.retain(|e| {
+        if excess > 0 && e.message.is_some() {
+            excess -= 1;
+            return false;
+        }
+        true
+    });
+}
+
+/// Counts a stream in [`Realtime::open_streams`] while it lives.
+struct OpenStreamCount<'a>(&'a AtomicUsize);
+
+impl Drop for OpenStreamCount<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// A stream being fed.
 struct Feed {
     /// To the SSE response.
@@ -362,6 +408,10 @@ struct Feed {
     key: Arc<TokenKey>,
     /// Whose stream it is (tokens are good for them only).
     user_id: String,
+    /// Cuts the client's connection when it stops reading.
+    cutter: Option<Cutter>,
+    /// How long the client may leave the buffer full.
+    write_timeout: Duration,
 }
 
 impl Feed {
@@ -386,35 +436,70 @@ impl Feed {
         })
     }
 
+    /// Hands one event to the response. False when the stream is over: the
+    /// client went, or took nothing for the write deadline (a full socket)
+    /// and its connection was cut.
+    async fn send(&self, event: Box<sse::Event>) -> bool {
+        match tokio::time::timeout(self.write_timeout, self.tx.send(event)).await {
+            Ok(sent) => sent.is_ok(),
+            Err(_) => {
+                self.cut();
+                false
+            }
+        }
+    }
+
+    /// Cuts the connection of a client that stopped reading.
+    fn cut(&self) {
+        tracing::info!(user_id = %self.user_id, "cutting a stream whose client stopped reading");
+        metrics::inc(&metrics::STREAMS_CUT);
+        if let Some(cutter) = &self.cutter {
+            cutter.cut();
+        }
+    }
+
+    /// Once the stream is over: its client gets the write deadline to take
+    /// what is still buffered (a stream that ends normally, revoked or
+    /// expired, ends cleanly); a client that does not is cut, so a stream
+    /// the hub dropped for falling behind frees its connection within
+    /// seconds rather than whenever the client reads again.
+    async fn finish(&self) {
+        if self.tx.is_closed() {
+            return;
+        }
+        let everything = self.tx.max_capacity();
+        if tokio::time::timeout(self.write_timeout, self.tx.reserve_many(everything))
+            .await
+            .is_err()
+        {
+            self.cut();
+        }
+    }
+
     /// Writes `ready`, the backlog, then live events until the client goes,
     /// the session ends, or the hub drops the stream (revoked, too slow,
-    /// shutdown). Returns where the stream stood.
+    /// shutdown). `self.position` then says where the stream stood.
     async fn run(
-        mut self,
+        &mut self,
         ready: Ready,
         backlog: Vec<Outgoing>,
         mut live: mpsc::Receiver<Arc<Outgoing>>,
         session_ends: Instant,
         ping: Duration,
-    ) -> Position {
+    ) {
         let Ok(ready) = sse::Data::new_json(&ready) else {
-            return self.position;
+            return;
         };
-        if self
-            .tx
-            .send(Box::new(ready.event("ready").into()))
-            .await
-            .is_err()
-        {
-            return self.position;
+        if !self.send(Box::new(ready.event("ready").into())).await {
+            return;
         }
         // Live events already sent as backlog are skipped.
         let sent: HashSet<(Fingerprint, MessageId)> =
             backlog.iter().filter_map(|o| o.message).collect();
         for event in &backlog {
             let sse = self.sse_event(event);
-            if self.tx.send(sse).await.is_err() {
-                return self.position;
+            if !self.send(sse).await {
+                return;
             }
             metrics::inc(&metrics::EVENTS_DELIVERED);
         }
@@ -423,23 +508,23 @@ impl Feed {
         loop {
             tokio::select! {
                 biased;
-                _ = self.tx.closed() => return self.position,
-                _ = tokio::time::sleep_until(session_ends) => return self.position,
+                _ = self.tx.closed() => return,
+                _ = tokio::time::sleep_until(session_ends) => return,
                 event = live.recv() => {
-                    let Some(event) = event else { return self.position };
+                    let Some(event) = event else { return };
                     if !sent.is_empty() && event.message.is_some_and(|m| sent.contains(&m)) {
                         continue;
                     }
                     let sse = self.sse_event(&event);
-                    if self.tx.send(sse).await.is_err() {
-                        return self.position;
+                    if !self.send(sse).await {
+                        return;
                     }
                     metrics::inc(&metrics::EVENTS_DELIVERED);
                 }
                 _ = pings.tick() => {
                     self.share_position();
-                    if self.tx.send(Box::new(sse::Event::Comment("ping".into()))).await.is_err() {
-                        return self.position;
+                    if !self.send(Box::new(sse::Event::Comment("ping".into()))).await {
+                        return;
                     }
                 }
             }
@@ -468,14 +553,39 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn a_backlog_sorts_by_time_keeping_each_rooms_order() {
-        let note = Outgoing::from_event(Event::Notification(Notification {
+    fn note(ms: u64) -> Outgoing {
+        Outgoing::from_event(Event::Notification(Notification {
             kind: "k".into(),
             text: "t".into(),
-            created_at: crate::clock::rfc3339_ms(2),
+            created_at: crate::clock::rfc3339_ms(ms),
         }))
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn a_capped_backlog_drops_the_oldest_messages_but_no_notification() {
+        let mut events = vec![note(0), msg(1), msg(2), note(3), msg(4)];
+
+        keep_newest_messages(&mut events, 2);
+
+        let order: Vec<_> = events
+            .iter()
+            .map(|e| (e.event, e.message.map(|(_, id)| id.ms)))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("notification", None),
+                ("message", Some(2)),
+                ("notification", None),
+                ("message", Some(4)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_backlog_sorts_by_time_keeping_each_rooms_order() {
+        let note = note(2);
         let mut events = vec![msg(3), note, msg(1), msg(2)];
         sort_by_time(&mut events);
         let order: Vec<_> = events

@@ -1,12 +1,12 @@
 //! Operator notifications.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, Code, Problem};
-use crate::extract::{is_json, not_json, parse_json};
+use crate::auth::Admin;
+use crate::error::{ApiError, Problem};
+use crate::extract::read_json;
 use crate::service;
 use crate::service::admin::Audience;
 use crate::state::AppState;
@@ -30,6 +30,7 @@ pub struct NotificationRequest {
 
 /// How many users a notification was addressed to.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"recipients": 3}))]
 pub struct NotificationAccepted {
     /// Distinct users addressed (online ones get it live, the others from
     /// their offline queue).
@@ -38,10 +39,11 @@ pub struct NotificationAccepted {
 
 /// Send a notification to users, a room's members, or everyone.
 ///
-/// Needs `X-Admin-Key` with the key from the settings; without a configured
-/// key this endpoint does not exist (404).
+/// Needs `X-Admin-Key` with the key from the settings, checked before the
+/// body is read; without a configured key this endpoint does not exist
+/// (404). Wrong keys are limited per client address (429 past the limit).
 #[utoipa::path(
-    tag = "operations",
+    tag = "admin",
     request_body = NotificationRequest,
     security(("admin_key" = [])),
     responses(
@@ -49,33 +51,18 @@ pub struct NotificationAccepted {
         (status = 400, description = "`invalid_json` or `validation_failed`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`missing_token` (no key) or `invalid_token` (wrong key)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found` (no key configured), `user_not_found` or `room_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many wrong keys from this address; every key from it is refused until `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/notifications")]
 pub async fn send_notification(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    _admin: Admin,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(key) = state.settings.auth.admin_key.as_ref() else {
-        return Err(ApiError::no_route("POST", "/api/v1/admin/notifications"));
-    };
-    let given = req
-        .headers()
-        .get("x-admin-key")
-        .and_then(|v| v.to_str().ok());
-    match given {
-        None => return Err(Code::MissingToken.into()),
-        Some(given) if !constant_time_eq(given.as_bytes(), key.expose_secret().as_bytes()) => {
-            return Err(ApiError::invalid_token("not the admin key"));
-        }
-        Some(_) => {}
-    }
-    // The body is read only once the key checks out.
-    if !is_json(&req) {
-        return Err(not_json());
-    }
-    let body: NotificationRequest = parse_json(&body)?;
+    // The body is read only now that the key checked out.
+    let body: NotificationRequest = read_json(&req, payload).await?;
     let text = body.text.trim();
     if text.is_empty() || text.chars().count() > 1000 {
         return Err(ApiError::validation(
@@ -106,9 +93,4 @@ pub async fn send_notification(
     };
     let recipients = service::admin::notify(&state, audience, kind, text).await?;
     Ok(HttpResponse::Accepted().json(NotificationAccepted { recipients }))
-}
-
-/// Compares without revealing, through timing, how much of a key matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

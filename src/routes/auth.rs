@@ -4,11 +4,11 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::client_address;
 use crate::auth::AuthUser;
 use crate::domain::{DisplayName, Password, Username};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
+use crate::extract::client_address;
 use crate::model::{LoginResponse, User};
 use crate::service;
 use crate::service::accounts::Registration;
@@ -25,7 +25,12 @@ pub struct RegisterRequest {
     /// 8..=128 characters.
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
-    /// 1..=64 characters; defaults to the username.
+    /// 1..=64 characters, surrounding white space trimmed; no control or
+    /// format characters (Unicode categories Cc and Cf: bidirectional
+    /// overrides such as U+202E, zero-width spaces and joiners, soft
+    /// hyphens); stored in Unicode NFC, which must be 64 characters at most
+    /// too. Defaults to the username. Not unique: clients show the username
+    /// beside it.
     #[schema(min_length = 1, max_length = 64)]
     pub display_name: Option<String>,
 }

@@ -38,8 +38,9 @@ pub async fn send_direct_message(
     Ok(created_or_repeated(sent))
 }
 
-/// A page of your conversation with a user, oldest first; paged like room
-/// history.
+/// A page of your conversation with a user, oldest first.
+///
+/// Paged like room history.
 #[utoipa::path(
     tag = "messages",
     security(("bearer" = [])),
@@ -62,8 +63,9 @@ pub async fn list_direct_messages(
     Ok(web::Json(history))
 }
 
-/// Your direct conversations, most recent first, each with its latest
-/// message.
+/// Your direct conversations, most recent first.
+///
+/// Each comes with its latest message.
 #[utoipa::path(
     tag = "messages",
     security(("bearer" = [])),

@@ -1,6 +1,7 @@
 //! The realtime stream (`GET /events`) and the tickets that open it from
 //! browsers.
 
+use crate::connection::Cutter;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, Responder, get, post, web};
@@ -11,27 +12,42 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{AuthUser, bearer_token};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiQuery;
-use crate::model::Ticket;
+use crate::model::{DirectMessage, MemberEvent, Message, Notification, Ticket};
+use crate::realtime::stream::Ready;
 use crate::service;
 use crate::service::realtime::Credential;
 use crate::state::AppState;
 
-/// One Server-Sent Event as the stream carries it (`event:`, `id:`,
-/// `data:` lines). The stream also carries `: ping` comments and a `retry:`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ServerSentEvent {
-    /// The event type.
-    #[schema(pattern = "^(ready|message|direct_message|member_joined|member_left|notification)$")]
-    pub event: String,
-    /// One line of JSON: `Ready`, `Message`, `DirectMessage`, `MemberEvent`
-    /// or `Notification`, by event type.
-    pub data: String,
-    /// On `message` and `direct_message` events: an opaque resume token (at
-    /// most 1 KiB of `A-Z a-z 0-9 - _ .`), to send back as `Last-Event-ID`.
-    /// Not the message id (that is `data.id`, what clients dedupe by); never
-    /// parse it.
-    #[schema(max_length = 1024, pattern = "^[A-Za-z0-9._~-]+$")]
-    pub id: Option<String>,
+/// The `data:` of one stream event, parsed from its JSON. Which schema
+/// applies follows from the event's `event:` name:
+///
+/// | `event:` | `data:` | `id:` |
+/// |---|---|---|
+/// | `ready` | `Ready` (always first) | none |
+/// | `message` | `Message` | resume token |
+/// | `direct_message` | `DirectMessage` | resume token |
+/// | `member_joined`, `member_left` | `MemberEvent` | none |
+/// | `notification` | `Notification` | none |
+///
+/// A resume token (at most 1 KiB of `A-Z a-z 0-9 - _ .`) is opaque: send the
+/// last one received back as `Last-Event-ID`; it is not the message id
+/// (that is `data.id`, what clients dedupe by). The stream also carries
+/// `: ping` comments and a `retry:` line; new event names may be added, so
+/// ignore the ones you do not know.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(example = json!({"user_id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "rooms": ["0b7e6a52-3c1d-4f5e-8a9b-1c2d3e4f5a6b"], "offline_count": 0, "resumed": false}))]
+pub enum StreamEvent {
+    /// `event: ready`.
+    Ready(Ready),
+    /// `event: message`.
+    Message(Message),
+    /// `event: direct_message`.
+    DirectMessage(DirectMessage),
+    /// `event: member_joined` or `member_left`.
+    MemberEvent(MemberEvent),
+    /// `event: notification`.
+    Notification(Notification),
 }
 
 /// Query of `GET /events`.
@@ -40,6 +56,8 @@ pub struct ServerSentEvent {
 pub struct EventsParams {
     /// A ticket from `POST /api/v1/events/tickets`, for clients (such as
     /// browser `EventSource`) that cannot send an `Authorization` header.
+    /// Never the access token: tokens do not belong in URLs (they are
+    /// refused here).
     pub ticket: Option<String>,
     /// Resume after this resume token: the `id:` of the last message event
     /// received (the same as the `Last-Event-ID` header, which wins when both
@@ -90,7 +108,8 @@ pub async fn create_ticket(
 ///
 /// After `ready` come the events that arrived while the user had no open
 /// stream (`offline_count` of them, oldest first, sent once; the newest up to
-/// the offline cap), then live events. A message event's `id:` is an opaque
+/// the offline cap; on a resume, the replayed messages too), then live
+/// events. A message event's `id:` is an opaque
 /// resume token, not the message id (`data.id` is, and is what clients
 /// dedupe by). With `Last-Event-ID` (header or `?last_event_id=`) set to the
 /// last token received, the stream first replays every message after it, in
@@ -101,13 +120,15 @@ pub async fn create_ticket(
 /// comment goes out every 15 seconds; the stream sets `retry:`. A user may
 /// hold a bounded number of streams (default 10); one more gets 429
 /// `too_many_streams`. A stream ends when its session is revoked or expires.
+/// A client that stops reading while events wait (its socket stays full
+/// for the server's write deadline, 10 s by default) has its connection
+/// cut; it reconnects with `Last-Event-ID` and resumes.
 #[utoipa::path(
     tag = "realtime",
-    security(("bearer" = []), ("ticket" = [])),
-    params(EventsParams, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this resume token (the `id:` of the last message event received)")),
+    security(("bearer" = []), ()),
+    params(EventsParams, ("Last-Event-ID" = Option<String>, Header, nullable = false, description = "Resume after this resume token (the `id:` of the last message event received)")),
     responses(
-        (status = 200, description = "The stream", content_type = "text/event-stream", body = ServerSentEvent,
-         example = "event: ready\ndata: {\"user_id\":\"6f1c...\",\"rooms\":[\"0b7e...\"],\"offline_count\":0,\"resumed\":false}\n\nevent: message\nid: c1.gKqj9YO2MgBqL1x2cR2e8gLQ3e0N4k0Q\ndata: {\"id\":\"1732357500123-0\",...}\n\n"),
+        (status = 200, description = "The stream: Server-Sent Events whose `data:` is JSON, one of the `StreamEvent` schemas by `event:` name", content_type = "text/event-stream", body = StreamEvent),
         (status = 401, description = "`missing_token` or `invalid_token` (a bad or expired ticket too)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_streams`, with `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`unavailable`: Redis is unreachable, or this instance holds its maximum of streams; retry after `Retry-After`", body = Problem, content_type = "application/problem+json"),
@@ -129,7 +150,8 @@ pub async fn open_events(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_owned())
         .or(params.last_event_id);
-    let rx = service::realtime::open_stream(&state, credential, last_event_id).await?;
+    let cutter = req.conn_data::<Cutter>().cloned();
+    let rx = service::realtime::open_stream(&state, credential, last_event_id, cutter).await?;
     let events = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|event| (*event, rx))
     });

@@ -1,6 +1,6 @@
-//! Liveness and readiness probes.
+//! Liveness and readiness probes, and metrics.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use crate::error::{ApiError, Problem};
 use crate::service;
@@ -24,11 +24,28 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     Ok(HttpResponse::Ok().content_type("text/plain").body("ready"))
 }
 
+/// App data of the main listener when `server.metrics_bind` is set:
+/// `/metrics` is served on that separate address, and answers 404 here.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsServedElsewhere;
+
 /// Prometheus metrics of this instance (text exposition format).
-#[utoipa::path(tag = "operations", responses((status = 200, description = "Metrics", body = String, content_type = "text/plain; version=0.0.4")))]
+///
+/// When the operator serves metrics on a separate address
+/// (`server.metrics_bind`), this path answers 404 on the main one.
+#[utoipa::path(tag = "operations", responses(
+    (status = 200, description = "Metrics", body = String, content_type = "text/plain; version=0.0.4"),
+    (status = 404, description = "`not_found`: metrics are served on a separate address (`server.metrics_bind`)", body = Problem, content_type = "application/problem+json"),
+))]
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+pub async fn metrics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if req.app_data::<MetricsServedElsewhere>().is_some() {
+        return Err(ApiError::no_route("GET", "/metrics"));
+    }
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(service::operations::metrics_text(&state))
+        .body(service::operations::metrics_text(&state)))
 }

@@ -39,8 +39,10 @@ pub async fn send_room_message(
     Ok(created_or_repeated(sent))
 }
 
-/// A page of a room's history, oldest first. Members only (they see
-/// everything, including what was sent before they joined).
+/// A page of a room's history, oldest first.
+///
+/// Members only (they see everything, including what was sent before they
+/// joined).
 ///
 /// Without a cursor: the newest `limit` messages. Walk back with
 /// `before=<id of the first message returned>` until `has_more` is false;

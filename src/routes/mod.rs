@@ -55,10 +55,3 @@ fn created_or_repeated<M: Serialize>(sent: Sent<M>) -> HttpResponse {
         Sent::Repeat(message) => HttpResponse::Ok().json(message),
     }
 }
-
-/// The client's address for per-address limits: the TCP peer (behind a
-/// proxy, the proxy's address; forwarded headers are not trusted).
-fn client_address(req: &actix_web::HttpRequest) -> String {
-    req.peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
-}

@@ -2,7 +2,7 @@
 //! a room and its members; only members read history or send.
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthUser;
@@ -20,12 +20,31 @@ use crate::store::rooms::RoomSort;
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "general", "topic": "Anything goes"}))]
 pub struct CreateRoomRequest {
-    /// 1..=64 characters, unique ignoring case (surrounding spaces trimmed).
+    /// 1..=64 characters, surrounding white space trimmed; no control or
+    /// format characters (Unicode categories Cc and Cf: bidirectional
+    /// overrides such as U+202E, zero-width spaces and joiners, soft
+    /// hyphens); stored in Unicode NFC, which must be 64 characters at most
+    /// too. Unique ignoring case and look-alike letters: a name is taken
+    /// when its Unicode (UTS #39) confusable skeleton, as written or in
+    /// lower case, is one of an existing room's (`Cafe` and `Cаfe` with a
+    /// Cyrillic `а`, `TOM` and `ТОМ`).
     #[schema(min_length = 1, max_length = 64)]
     pub name: String,
-    /// Up to 256 characters; empty or null means none.
+    /// Up to 256 characters, no control characters; empty or null means
+    /// none. Prose, like a message body: format characters are allowed and
+    /// it is stored as sent.
     #[schema(max_length = 256)]
     pub topic: Option<String>,
+}
+
+/// The orders of the room directory (`?sort=`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomOrder {
+    /// Latest message first, then rooms without messages, newest first.
+    Active,
+    /// Newest created first.
+    Recent,
 }
 
 /// Query of `GET /rooms`.
@@ -34,10 +53,10 @@ pub struct CreateRoomRequest {
 pub struct RoomListParams {
     /// `active` (default): latest message first, then rooms without
     /// messages, newest first. `recent`: newest created first.
-    #[param(value_type = Option<String>, pattern = "^(active|recent)$")]
+    #[param(value_type = Option<RoomOrder>, default = "active")]
     pub sort: Option<String>,
     /// Items per page, 1..=100 (default 50).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 50)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page (anything else, even an
     /// empty string, is 400).
@@ -53,7 +72,7 @@ pub struct RoomListParams {
     responses(
         (status = 201, description = "Created", body = Room),
         (status = 400, description = "`invalid_json` or `validation_failed`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`room_name_taken` (names are unique ignoring case)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`room_name_taken` (names are unique ignoring case and look-alike letters)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_rooms`: you belong to the maximum number of rooms", body = Problem, content_type = "application/problem+json"),
     )
 )]

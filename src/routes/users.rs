@@ -25,8 +25,9 @@ pub async fn get_me(
     Ok(web::Json(service::accounts::me(&state, &auth).await?))
 }
 
-/// Users online now (holding at least one open event stream), most recently
-/// active first.
+/// Users online now, most recently active first.
+///
+/// Online means holding at least one open event stream.
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),

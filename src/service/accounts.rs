@@ -145,7 +145,7 @@ pub async fn login_rate_limited(
     tracing::info!(user_id = %user.id, "signed in");
     Ok(LoginResponse {
         access_token,
-        token_type: "Bearer".into(),
+        token_type: crate::model::TokenType::Bearer,
         expires_in: tokens.ttl_secs(),
         user: User::from(&user),
     })

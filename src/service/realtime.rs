@@ -1,5 +1,6 @@
 //! The event stream: tickets for browsers, and opening a stream.
 
+use crate::connection::Cutter;
 use std::time::Duration;
 
 use actix_web_lab::sse;
@@ -54,6 +55,7 @@ pub async fn open_stream(
     state: &AppState,
     credential: Credential,
     last_event_id: Option<String>,
+    cutter: Option<Cutter>,
 ) -> Result<mpsc::Receiver<Box<sse::Event>>, ApiError> {
     let auth = match credential {
         Credential::Ticket(ticket) => {
@@ -83,6 +85,7 @@ pub async fn open_stream(
         resume_max: settings.sse.resume_max,
         ping: Duration::from_secs(settings.sse.ping_secs),
         max_per_instance: settings.limits.max_streams_per_instance,
+        write_timeout: Duration::from_millis(settings.sse.write_timeout_ms),
     };
     state
         .realtime
@@ -92,6 +95,7 @@ pub async fn open_stream(
                 session_id: auth.session_id,
                 session_ends: tokio::time::Instant::now() + Duration::from_secs(ttl),
                 last_event_id,
+                cutter,
             },
             limits,
         )

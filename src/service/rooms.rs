@@ -5,13 +5,14 @@ use std::collections::HashMap;
 
 use crate::auth::AuthUser;
 use crate::clock::{now_ms, rfc3339_ms};
-use crate::domain::{RoomName, Topic, is_valid_id, new_id};
+use crate::domain::{RoomName, Topic, is_valid_id, look_alike_keys, new_id};
 use crate::error::{ApiError, Code};
 use crate::message::UserLite;
 use crate::model::{Member, MemberList, PublicUser, Room, RoomList, RoomStats, TopSender};
 use crate::state::AppState;
 use crate::store::pagination::PageRequest;
 use crate::store::rooms::{NewRoom, RoomSort};
+use crate::store::{Store, StoreError};
 
 use super::{find_room, find_room_as_member};
 
@@ -38,6 +39,7 @@ pub async fn create(
             id: &id,
             name: input.name.as_str(),
             canonical_name: &input.name.canonical(),
+            look_alike_keys: &input.name.look_alike_keys(),
             topic: input.topic.as_ref().map(Topic::as_str),
             created_by: &auth.user_id,
             created_ms: now_ms(),
@@ -46,7 +48,10 @@ pub async fn create(
         .ok_or_else(|| {
             ApiError::new(
                 Code::RoomNameTaken,
-                format!("a room called `{}` already exists", input.name.as_str()),
+                format!(
+                    "a room called `{}`, or one that looks like it, already exists",
+                    input.name.as_str()
+                ),
             )
         })?;
     state
@@ -213,4 +218,75 @@ async fn announcement(
         .pop()
         .flatten()
         .map(PublicUser::from))
+}
+
+/// Rooms indexed per round of [`index_look_alikes`].
+const INDEX_BATCH: usize = 200;
+
+/// Gives the rooms created before look-alike keys existed (and any that an
+/// instance of an older version created since) their look-alike keys, so
+/// new names that look like theirs are refused too. Runs at start-up, in the
+/// background: until it is done a look-alike of an old room may still be
+/// created, while names equal ignoring case are refused throughout (every
+/// room has its lower-cased key). Walks the rooms oldest first from where
+/// the last run stopped (recorded in Redis with the Unicode version of the
+/// skeleton data: a new version walks them all again); a key two old rooms
+/// share stays with the older. Several instances may run it at once. Waits
+/// and retries while Redis is unavailable.
+pub async fn index_look_alikes(store: Store) {
+    let version = {
+        let (major, minor, update) = unicode_security::UNICODE_VERSION;
+        format!("{major}.{minor}.{update}")
+    };
+    let mut delay = std::time::Duration::from_secs(1);
+    loop {
+        match index_look_alikes_once(&store, &version).await {
+            Ok(rooms) => {
+                if rooms > 0 {
+                    tracing::info!(rooms, "gave existing rooms their look-alike keys");
+                }
+                return;
+            }
+            Err(StoreError::Unavailable(e)) => {
+                tracing::debug!(error = %e, "look-alike keys wait for Redis");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(30));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not give existing rooms their look-alike keys");
+                return;
+            }
+        }
+    }
+}
+
+/// One walk of [`index_look_alikes`] from where the last stopped; how many
+/// rooms it indexed.
+async fn index_look_alikes_once(store: &Store, version: &str) -> Result<usize, StoreError> {
+    let mut after = store.look_alike_progress().await?.and_then(|p| {
+        let (v, recency) = p.split_once(' ')?;
+        (v == version)
+            .then(|| recency.parse::<i64>().ok())
+            .flatten()
+    });
+    let mut indexed = 0;
+    loop {
+        let (rooms, last) = store.rooms_created_after(after, INDEX_BATCH).await?;
+        let Some(last) = last else {
+            return Ok(indexed);
+        };
+        let keys: Vec<(String, String)> = rooms
+            .iter()
+            .flat_map(|room| {
+                look_alike_keys(&room.name)
+                    .into_iter()
+                    .map(|key| (key, room.id.clone()))
+            })
+            .collect();
+        store
+            .index_look_alikes(&keys, &format!("{version} {last}"))
+            .await?;
+        indexed += rooms.len();
+        after = Some(last);
+    }
 }

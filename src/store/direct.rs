@@ -13,6 +13,7 @@ use super::{ScriptCall, Store, StoreError, StoreResult, decode};
 use crate::domain::MessageId;
 use crate::event::Event;
 use crate::message::{DirectMessageRecord, Sent, UserLite};
+use crate::store::notifications::Queue;
 
 static SEND_DIRECT_MESSAGE: LazyLock<Script> =
     LazyLock::new(|| super::script(include_str!("scripts/send_direct_message.lua")));
@@ -78,20 +79,30 @@ impl Store {
         let (status, reply): (String, String) = self.call(&mut call).await?;
         self.replicated(&k.direct_messages(&sender, &recipient))
             .await?;
+        let id = |reply: &str| {
+            MessageId::parse(reply)
+                .ok_or_else(|| StoreError::Corrupt(format!("bad message id {reply}")))
+        };
         let sent = match status.as_str() {
             "new" => Sent::New(DirectMessageRecord {
-                id: MessageId::parse(&reply)
-                    .ok_or_else(|| StoreError::Corrupt(format!("bad message id {reply}")))?,
+                id: id(&reply)?,
                 ..message
             }),
-            "dup" => Sent::Repeat(parse_element(&reply)?),
+            // The original as stored, or, when it has been trimmed away, the
+            // request (which said the same, by the client's promise).
+            "dup" if reply.contains(' ') => Sent::Repeat(parse_element(&reply)?),
+            "dup" => Sent::Repeat(DirectMessageRecord {
+                id: id(&reply)?,
+                ..message
+            }),
             other => return Err(StoreError::Corrupt(format!("send script said {other}"))),
         };
         let stored = sent.message();
         if let Sent::New(_) = &sent {
             // The recipient live or queued; the sender's other devices live.
             let event = Event::DirectMessage(stored.clone());
-            self.deliver_to_user(&recipient, &event.encode()).await?;
+            self.deliver_to_user(&recipient, &event.encode(), Queue::Messages)
+                .await?;
             self.publish(&[(k.user_channel(&sender), &event)]).await?;
         }
         for (owner, other) in [(&sender, &recipient), (&recipient, &sender)] {

@@ -101,9 +101,23 @@ impl Keys {
         )
     }
 
-    /// STRING: room id of the lower-cased room name (uniqueness).
+    /// STRING: room id of the lower-cased room name (uniqueness ignoring
+    /// case; the only name key of rooms created before look-alike keys).
     pub fn room_name(&self, canonical: &str) -> String {
         format!("{}{{rooms}}:name:{canonical}", self.prefix)
+    }
+
+    /// STRING: room id of a look-alike key of a room name (a UTS #39
+    /// skeleton, `domain::look_alike_keys`): uniqueness by appearance.
+    pub fn room_look_alike(&self, skeleton: &str) -> String {
+        format!("{}{{rooms}}:look:{skeleton}", self.prefix)
+    }
+
+    /// STRING: how far the look-alike keys of existing rooms are built,
+    /// `<Unicode version> <creation recency of the last room indexed>`
+    /// (`service::rooms::index_look_alikes`).
+    pub fn room_look_alike_progress(&self) -> String {
+        format!("{}{{rooms}}:look_progress", self.prefix)
     }
 
     /// ZSET room id -> created at (ms): rooms, newest first.
@@ -152,10 +166,17 @@ impl Keys {
         format!("{}{{u:{user_id}}}:streams", self.prefix)
     }
 
-    /// LIST of events (wire form): direct messages and notifications that
-    /// arrived while the user had no open stream, oldest first, capped.
+    /// LIST of events (wire form): direct messages that arrived while the
+    /// user had no open stream, oldest first, capped.
     pub fn offline(&self, user_id: &str) -> String {
         format!("{}{{u:{user_id}}}:offline", self.prefix)
+    }
+
+    /// LIST of events (wire form): operator notifications that arrived while
+    /// the user had no open stream, oldest first, capped on their own so a
+    /// flood of messages cannot push them out.
+    pub fn offline_notifications(&self, user_id: &str) -> String {
+        format!("{}{{u:{user_id}}}:notices", self.prefix)
     }
 
     /// STRING: the resume token of the user's last stream to close (or of
@@ -255,6 +276,7 @@ mod tests {
             k.login_failures_from("alice", "127.0.0.1"),
             k.room("r1"),
             k.room_name("general"),
+            k.room_look_alike("general"),
             k.rooms_by_activity(),
             k.direct_messages("a", "b"),
             k.presence(),
@@ -293,11 +315,15 @@ mod tests {
         ] {
             assert_eq!(hash_tag(&key), tag);
         }
-        assert_eq!(hash_tag(&k.room_name("x")), hash_tag(&k.rooms_by_created()));
-        assert_eq!(
-            hash_tag(&k.room_name("x")),
-            hash_tag(&k.rooms_by_activity())
-        );
+        assert!(same_slot(&[
+            k.room_name("x"),
+            k.room_look_alike("x"),
+            k.room_look_alike_progress(),
+            k.rooms_by_created(),
+            k.rooms_by_activity(),
+        ]));
+        // A brace in a name cannot move its key out of the directory's slot.
+        assert_eq!(slot(&k.room_look_alike("{x}")), slot(&k.rooms_by_created()));
     }
 
     #[test]

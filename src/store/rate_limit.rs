@@ -92,16 +92,34 @@ impl Store {
     /// Counts one action against `rate`. `Ok(None)` when it is allowed,
     /// `Ok(Some(wait))` when it is not (and nothing was counted).
     pub async fn rate_limit(&self, what: Limited<'_>, rate: Rate) -> StoreResult<Option<Duration>> {
-        let key = match what {
-            Limited::User(user_id, action) => self.keys.rate_limit(user_id, action),
-            Limited::Address(address, action) => self.keys.rate_limit_other(action, address),
-        };
         let mut call = ScriptCall::new(&RATE_LIMIT);
-        call.key(key);
+        call.key(self.limiter_key(what));
         Ok(match self.limit(&mut call, rate).await? {
             SessionLimit::Wait(wait) => Some(wait),
             SessionLimit::Allowed | SessionLimit::Revoked => None,
         })
+    }
+
+    /// Whether one more action would be allowed under `rate`, counting
+    /// nothing: `Ok(Some(wait))` when it would not. For limits on failures,
+    /// looked at before an attempt and counted ([`Store::rate_limit`]) only
+    /// once it has failed.
+    pub async fn rate_limit_peek(
+        &self,
+        what: Limited<'_>,
+        rate: Rate,
+    ) -> StoreResult<Option<Duration>> {
+        let mut call = ScriptCall::new(&RATE_LIMIT);
+        call.key(self.limiter_key(what));
+        let wait_ms: i64 = self.call(rate.args(&mut call).arg("peek")).await?;
+        Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms.unsigned_abs())))
+    }
+
+    fn limiter_key(&self, what: Limited<'_>) -> String {
+        match what {
+            Limited::User(user_id, action) => self.keys.rate_limit(user_id, action),
+            Limited::Address(address, action) => self.keys.rate_limit_other(action, address),
+        }
     }
 
     /// Checks that a user's session lives and counts one `action` of theirs

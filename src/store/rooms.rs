@@ -106,8 +106,11 @@ pub struct NewRoom<'a> {
     pub id: &'a str,
     /// Display form of the name.
     pub name: &'a str,
-    /// Lower-cased name, for uniqueness.
+    /// Lower-cased name, for uniqueness ignoring case.
     pub canonical_name: &'a str,
+    /// Look-alike keys of the name (`domain::look_alike_keys`), for
+    /// uniqueness by appearance.
+    pub look_alike_keys: &'a [String],
     /// Optional topic.
     pub topic: Option<&'a str>,
     /// Creator's user id; becomes the first member.
@@ -154,7 +157,8 @@ pub struct Joined {
 
 impl Store {
     /// Creates a room with its creator as the first member. Returns `None`
-    /// (and stores nothing) when the name is taken, ignoring case.
+    /// (and stores nothing) when the name is taken: its lower-cased form or
+    /// one of its look-alike keys belongs to another room.
     ///
     /// The room and its first member are written first, then the name is
     /// claimed and the room listed in one script; a crash in between leaves
@@ -185,17 +189,19 @@ impl Store {
                 "a room vanished while being created".into(),
             ));
         };
-        let claimed: i64 = self
-            .call(
-                ScriptCall::new(&CLAIM_ROOM_NAME)
-                    .key(k.room_name(room.canonical_name))
-                    .key(k.rooms_by_created())
-                    .key(k.rooms_by_activity())
-                    .arg(room.id)
-                    .arg(room.created_ms)
-                    .arg(NO_MESSAGE_OFFSET),
-            )
-            .await?;
+        let mut claim = ScriptCall::new(&CLAIM_ROOM_NAME);
+        claim
+            .key(k.rooms_by_created())
+            .key(k.rooms_by_activity())
+            .key(k.room_name(room.canonical_name));
+        for look in room.look_alike_keys {
+            claim.key(k.room_look_alike(look));
+        }
+        claim
+            .arg(room.id)
+            .arg(room.created_ms)
+            .arg(NO_MESSAGE_OFFSET);
+        let claimed: i64 = self.call(&mut claim).await?;
         if claimed == 1 {
             return Ok(Some(joined.room));
         }
@@ -209,6 +215,67 @@ impl Store {
             .arg(room.id);
         self.each(vec![forget_room, forget_membership]).await?;
         Ok(None)
+    }
+
+    /// How far the look-alike keys of existing rooms are built (the value
+    /// [`Store::index_look_alikes`] last recorded), if they ever were.
+    pub async fn look_alike_progress(&self) -> StoreResult<Option<String>> {
+        let mut conn = self.conn().await?;
+        self.run(conn.get(self.keys.room_look_alike_progress()))
+            .await
+    }
+
+    /// The rooms among the next `count` created after the creation recency
+    /// `after` (exclusive; `None`: from the first), oldest first, and the
+    /// recency of the last of those `count` (`None` when there are none
+    /// left). Rooms whose hash is gone are left out.
+    pub async fn rooms_created_after(
+        &self,
+        after: Option<i64>,
+        count: usize,
+    ) -> StoreResult<(Vec<RoomRecord>, Option<i64>)> {
+        let mut conn = self.conn().await?;
+        let min = after.map_or_else(|| "-inf".to_owned(), |a| format!("({a}"));
+        let entries: Vec<(String, f64)> = self
+            .run(
+                redis::cmd("ZRANGE")
+                    .arg(self.keys.rooms_by_created())
+                    .arg(min)
+                    .arg("+inf")
+                    .arg("BYSCORE")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(count)
+                    .arg("WITHSCORES")
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let last = entries.last().map(|(_, score)| *score as i64);
+        let ids: Vec<String> = entries.into_iter().map(|(id, _)| id).collect();
+        let rooms = self.rooms(&ids).await?.into_iter().flatten().collect();
+        Ok((rooms, last))
+    }
+
+    /// Gives existing rooms their look-alike keys: each `(key, room id)` is
+    /// set unless the key is taken already (the older room keeps it), and
+    /// `progress` is recorded, in one round trip on the directory's slot.
+    pub async fn index_look_alikes(
+        &self,
+        keys: &[(String, String)],
+        progress: &str,
+    ) -> StoreResult<()> {
+        let mut pipe = redis::pipe();
+        for (look, room_id) in keys {
+            pipe.cmd("SET")
+                .arg(self.keys.room_look_alike(look))
+                .arg(room_id)
+                .arg("NX")
+                .ignore();
+        }
+        pipe.set(self.keys.room_look_alike_progress(), progress)
+            .ignore();
+        let mut conn = self.conn().await?;
+        self.run(pipe.query_async::<()>(&mut conn)).await
     }
 
     /// Puts `member` into a "newest first" index at the recency of `ms`

@@ -26,14 +26,26 @@ pub enum StreamOpen {
     Online,
     /// Recorded; the user was offline. What waited for them: the stored
     /// position of their last stream (a resume token), if any, and their
-    /// offline queue (events in wire form, oldest first), which stays in
-    /// Redis until [`Store::drained`] says the stream has taken it.
+    /// offline queues (events in wire form), which stay in Redis until
+    /// [`Store::drained`] says the stream has taken them.
     Offline {
         /// Where their last stream stood.
         position: Option<String>,
-        /// Their offline queue.
+        /// Their queued messages then their queued notifications, each
+        /// oldest first.
         queued: Vec<String>,
+        /// How many of each were taken, to drain them once sent.
+        taken: Taken,
     },
+}
+
+/// How much of a user's two offline queues a stream took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Taken {
+    /// From the message queue.
+    pub messages: usize,
+    /// From the notification queue.
+    pub notifications: usize,
 }
 
 impl Store {
@@ -54,21 +66,33 @@ impl Store {
                     .key(k.user_streams(user_id))
                     .key(k.offline(user_id))
                     .key(k.position(user_id))
+                    .key(k.offline_notifications(user_id))
                     .arg(stream_id)
                     .arg(now_ms())
                     .arg(expiry_ms)
                     .arg(cap)
-                    .arg(self.limits.offline_queue_max_len),
+                    .arg(self.limits.offline_queue_max_len)
+                    .arg(self.limits.offline_notifications_max_len),
             )
             .await?;
         let mut reply = reply.into_iter();
         let opened = match reply.next().as_deref() {
             Some("full") => return Ok(StreamOpen::Full),
             Some("online") => StreamOpen::Online,
-            Some("offline") => StreamOpen::Offline {
-                position: reply.next().filter(|p| !p.is_empty()),
-                queued: reply.collect(),
-            },
+            Some("offline") => {
+                let position = reply.next().filter(|p| !p.is_empty());
+                let messages = reply.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+                let queued: Vec<String> = reply.collect();
+                let taken = Taken {
+                    messages,
+                    notifications: queued.len().saturating_sub(messages),
+                };
+                StreamOpen::Offline {
+                    position,
+                    queued,
+                    taken,
+                }
+            }
             other => return Err(StoreError::Corrupt(format!("stream_open said {other:?}"))),
         };
         self.run(conn.zadd::<_, _, _, ()>(k.presence(), user_id, expiry_ms))
@@ -76,17 +100,26 @@ impl Store {
         Ok(opened)
     }
 
-    /// The stream that opened for an offline user has taken the first
-    /// `count` events of their queue: they leave it. (Nothing was queued
-    /// meanwhile, since the user has been online since.)
-    pub async fn drained(&self, user_id: &str, count: usize) -> StoreResult<()> {
-        if count == 0 {
+    /// The stream that opened for an offline user has taken what `taken`
+    /// says from the front of their queues: it leaves them. (Nothing was
+    /// queued meanwhile, since the user has been online since.)
+    pub async fn drained(&self, user_id: &str, taken: Taken) -> StoreResult<()> {
+        if taken == Taken::default() {
             return Ok(());
         }
         let mut conn = self.conn().await?;
-        let start = isize::try_from(count).unwrap_or(isize::MAX);
-        self.run(conn.ltrim::<_, ()>(self.keys.offline(user_id), start, -1))
-            .await
+        let start = |n: usize| isize::try_from(n).unwrap_or(isize::MAX);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .ltrim(self.keys.offline(user_id), start(taken.messages), -1)
+            .ignore()
+            .ltrim(
+                self.keys.offline_notifications(user_id),
+                start(taken.notifications),
+                -1,
+            )
+            .ignore();
+        self.run(pipe.query_async::<()>(&mut conn)).await
     }
 
     /// Forgets a closed stream (`None`: only expired ones) and, when it was

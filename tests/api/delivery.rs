@@ -274,7 +274,9 @@ async fn with_replicated_acknowledgement_a_send_waits_for_a_replica_and_a_retry_
     let primary = TestRedis::start();
     let mut settings = test_settings(&primary.url());
     settings.redis.acknowledge = confab::config::Acknowledge::Replicated;
-    settings.redis.replication_timeout_ms = 300;
+    // Long enough for a loaded machine's replica to answer in time.
+    settings.redis.timeout_ms = 5000;
+    settings.redis.replication_timeout_ms = 2000;
     let app = spawn_app_with(settings).await;
     let (alice, _bob, room) = room_with_two(&app).await;
 
@@ -341,4 +343,81 @@ async fn a_resume_within_its_limit_is_complete_however_unevenly_the_rooms_were_b
     assert_eq!(ready["resumed"], true, "{ready}");
     let got = bodies(&backlog(&mut resumed, missed.len()).await);
     assert_eq!(got, missed);
+}
+
+/// Waits until `user` is offline (their last stream's close recorded).
+async fn until_offline(app: &TestApp, viewer: &TestUser, user: &TestUser) {
+    eventually(Duration::from_secs(5), || async {
+        app.get(&format!("/api/v1/users/{}", user.username), &viewer.token)
+            .await
+            .json["online"]
+            == false
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn dropping_part_way_through_a_replay_resumes_the_rest_of_it() {
+    // Arrange: bob saw one message, then missed two in the room and a DM.
+    let app = spawn_app().await;
+    let (alice, bob, room) = room_with_two(&app).await;
+    let (mut stream, _) = app.events(&bob).await;
+    app.send(&alice, &room, "seen").await.assert_status(201);
+    let seen = next_message(&mut stream).await.token();
+    drop(stream);
+    until_offline(&app, &alice, &bob).await;
+    app.send(&alice, &room, "missed 1").await.assert_status(201);
+    app.send_direct(&alice, "bob", "missed dm")
+        .await
+        .assert_status(201);
+    app.send(&alice, &room, "missed 2").await.assert_status(201);
+
+    // Act: he resumes, takes only the first replayed message, drops, and
+    // resumes from its token.
+    let (mut replay, ready) = app.events_after(&bob, &seen).await;
+    assert_eq!(ready["resumed"], true, "{ready}");
+    assert_eq!(ready["offline_count"], 3, "{ready}");
+    let first = next_message(&mut replay).await;
+    drop(replay);
+    until_offline(&app, &alice, &bob).await;
+    let (mut rest, ready) = app.events_after(&bob, &first.token()).await;
+
+    // Assert: the rest follows; nothing is skipped.
+    assert_eq!(first.data["body"], "missed 1");
+    assert_eq!(ready["resumed"], true, "{ready}");
+    assert_eq!(ready["offline_count"], 2, "{ready}");
+    let mut got = vec![next_message(&mut rest).await, next_message(&mut rest).await];
+    got.sort_by_key(|e| e.data["body"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(bodies(&got), ["missed 2", "missed dm"]);
+}
+
+#[actix_web::test]
+async fn dropping_part_way_through_an_offline_backlog_resumes_the_rest_of_it() {
+    // Arrange: bob was connected once; three messages arrive while he is
+    // away.
+    let app = spawn_app().await;
+    let (alice, bob, room) = room_with_two(&app).await;
+    let (stream, _) = app.events(&bob).await;
+    drop(stream);
+    until_offline(&app, &alice, &bob).await;
+    for body in ["offline 1", "offline 2", "offline 3"] {
+        app.send(&alice, &room, body).await.assert_status(201);
+    }
+
+    // Act: he takes the first of the backlog, drops, and resumes from its
+    // token.
+    let (mut back, ready) = app.events(&bob).await;
+    assert_eq!(ready["offline_count"], 3, "{ready}");
+    let first = next_message(&mut back).await;
+    drop(back);
+    until_offline(&app, &alice, &bob).await;
+    let (mut rest, ready) = app.events_after(&bob, &first.token()).await;
+
+    // Assert: the other two follow.
+    assert_eq!(first.data["body"], "offline 1");
+    assert_eq!(ready["resumed"], true, "{ready}");
+    assert_eq!(
+        bodies(&[next_message(&mut rest).await, next_message(&mut rest).await]),
+        ["offline 2", "offline 3"]
+    );
 }

@@ -257,6 +257,56 @@ async fn repeating_a_direct_client_id_returns_the_original_message() {
 }
 
 #[actix_web::test]
+async fn a_direct_client_id_keeps_only_the_message_id_and_still_repeats_once_trimmed() {
+    let redis = TestRedis::start();
+    let mut settings = test_settings(&redis.url());
+    settings.limits.direct_history_max_len = 2;
+    let keys = confab::store::Keys::new(&settings.redis.key_prefix);
+    let app = spawn_app_with(settings).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let body = "x".repeat(4000);
+    let original = app
+        .send_direct_with_client_id(&alice, "bob", &body, "dm-1")
+        .await
+        .assert_status(201)
+        .clone();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+
+    let record: String = redis::cmd("GET")
+        .arg(keys.direct_idempotency(&alice.id, &bob.id, &alice.id, "dm-1"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let repeat_while_stored = app
+        .send_direct_with_client_id(&alice, "bob", &body, "dm-1")
+        .await;
+    for i in 0..3 {
+        app.send_direct(&alice, "bob", &format!("later {i}"))
+            .await
+            .assert_status(201);
+    }
+    let repeat_once_trimmed = app
+        .send_direct_with_client_id(&alice, "bob", &body, "dm-1")
+        .await;
+
+    // Tens of bytes, not a copy of the 4,000-character message.
+    assert_eq!(record, original["id"].as_str().unwrap());
+    assert_eq!(repeat_while_stored.assert_status(200), &original);
+    assert_eq!(repeat_once_trimmed.assert_status(200), &original);
+    let kept = conversation(&app, &bob, "alice", "").await;
+    assert!(
+        kept["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["body"] != body.as_str()),
+        "{kept}"
+    );
+}
+
+#[actix_web::test]
 async fn a_direct_client_id_is_scoped_to_its_sender_and_recipient() {
     let app = spawn_app().await;
     let alice = app.user("alice").await;

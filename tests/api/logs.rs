@@ -24,7 +24,10 @@ async fn a_full_run_logs_no_password_token_or_ticket() {
         .env("CONFAB_BIND", format!("127.0.0.1:{port}"))
         .env("CONFAB_REDIS_URL", shared_redis().url())
         .env("CONFAB_KEY_PREFIX", &prefix)
-        .env("CONFAB_JWT_SECRET", "logs-test-secret-logs")
+        .env(
+            "CONFAB_JWT_SECRET",
+            "logs-test-secret-logs-test-secret-logs",
+        )
         .env("CONFAB_LOG_FORMAT", "json")
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())

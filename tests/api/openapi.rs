@@ -30,6 +30,51 @@ async fn the_server_serves_the_document_and_the_docs_page() {
     assert!(docs.text.contains("swagger"));
 }
 
+#[actix_web::test]
+async fn the_docs_are_served_under_a_content_security_policy_their_page_keeps() {
+    let app = spawn_app().await;
+
+    let page = app.get_anonymous("/docs/").await;
+    let initializer = app.get_anonymous("/docs/swagger-initializer.js").await;
+    let bundle = app.get_anonymous("/docs/swagger-ui-bundle.js").await;
+
+    for reply in [&page, &initializer, &bundle] {
+        assert_eq!(reply.status, 200);
+        let csp = reply.headers["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self';",
+            "style-src 'self'",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(directive), "{directive} missing from {csp}");
+        }
+        assert!(!csp.contains("unsafe"), "{csp}");
+    }
+    // What the policy allows is what the page uses: scripts from files (no
+    // inline script, no event-handler attributes), styles from files.
+    let html = page.text.to_ascii_lowercase();
+    assert_eq!(
+        html.matches("<script").count(),
+        html.matches("<script src=").count(),
+        "{html}"
+    );
+    assert!(!html.contains("<style") && !html.contains(" style=") && !html.contains(" onload="));
+    // The initializer points the UI at this server's document and turns
+    // off the third-party validator badge.
+    assert!(
+        initializer.text.contains("/openapi.json"),
+        "{}",
+        initializer.text
+    );
+    assert!(
+        initializer.text.contains("\"validatorUrl\": \"none\""),
+        "{}",
+        initializer.text
+    );
+}
+
 #[test]
 fn every_documented_error_response_is_a_problem_document() {
     let generated: serde_json::Value =

@@ -61,6 +61,36 @@ async fn metrics_count_real_traffic_in_prometheus_text() {
 }
 
 #[actix_web::test]
+async fn metrics_are_on_the_main_address_unless_metrics_bind_moves_them() {
+    let default = spawn_app().await;
+    let app = spawn_app_configured(|s| s.server.metrics_bind = "127.0.0.1:0".into()).await;
+    let operations = TestApp::for_address(app.metrics_address.clone().expect("metrics address"));
+
+    assert!(default.metrics_address.is_none());
+    assert_eq!(default.get_anonymous("/metrics").await.status, 200);
+    app.get_anonymous("/metrics")
+        .await
+        .assert_problem(404, "not_found");
+    let metrics = operations.get_anonymous("/metrics").await;
+    assert_eq!(metrics.status, 200, "{}", metrics.text);
+    assert!(
+        metrics
+            .text
+            .contains("# TYPE confab_http_requests_total counter")
+    );
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(app.get_anonymous(path).await.status, 200, "{path}");
+        assert_eq!(operations.get_anonymous(path).await.status, 200, "{path}");
+    }
+    for path in ["/api/v1/rooms", "/docs/", "/openapi.json", "/"] {
+        operations
+            .get_anonymous(path)
+            .await
+            .assert_problem(404, "not_found");
+    }
+}
+
+#[actix_web::test]
 async fn health_and_readiness_answer_while_redis_is_up() {
     let app = spawn_app().await;
     for path in ["/healthz", "/readyz"] {

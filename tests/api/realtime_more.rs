@@ -499,7 +499,7 @@ async fn closing_one_of_two_streams_keeps_the_user_online() {
 // 9. Operator notifications
 // ---------------------------------------------------------------------------
 
-const ADMIN_KEY: &str = "k-123456";
+const ADMIN_KEY: &str = "k-0123456789abcdef";
 
 /// An app with the admin endpoint enabled.
 async fn spawn_admin_app() -> TestApp {
@@ -523,15 +523,79 @@ async fn a_missing_or_wrong_admin_key_is_401() {
 
     let missing = app.admin_notify(None, json!({"text": "hello"})).await;
     let wrong = app
-        .admin_notify(Some("k-654321"), json!({"text": "hello"}))
+        .admin_notify(Some("k-fedcba9876543210"), json!({"text": "hello"}))
         .await;
     let prefix = app
-        .admin_notify(Some("k-12345"), json!({"text": "hello"}))
+        .admin_notify(Some("k-0123456789abcde"), json!({"text": "hello"}))
         .await;
 
     missing.assert_problem(401, "missing_token");
     wrong.assert_problem(401, "invalid_token");
     prefix.assert_problem(401, "invalid_token");
+}
+
+#[actix_web::test]
+async fn after_too_many_wrong_admin_keys_every_key_from_that_address_gets_429() {
+    let app = spawn_app_configured(|s| {
+        s.auth.admin_key = Some(SecretString::from(ADMIN_KEY));
+        s.limits.admin_key_failures_burst = 3;
+        s.limits.admin_key_failures_per_min = 1;
+    })
+    .await;
+    let alice = app.user("alice").await;
+
+    let mut wrong = Vec::new();
+    for i in 0..4 {
+        let key = format!("k-wrong-guess-{i:04}");
+        wrong.push(app.admin_notify(Some(&key), json!({"text": "x"})).await);
+    }
+    let right = app
+        .admin_notify(Some(ADMIN_KEY), json!({"text": "x"}))
+        .await;
+
+    for reply in &wrong[..3] {
+        reply.assert_problem(401, "invalid_token");
+    }
+    for reply in [&wrong[3], &right] {
+        reply.assert_problem(429, "rate_limited");
+        let wait: u64 = reply.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=61).contains(&wait), "{wait}");
+    }
+    // Nothing was sent.
+    let (_, ready) = app.events(&alice).await;
+    assert_eq!(ready["offline_count"], 0);
+}
+
+#[actix_web::test]
+async fn a_wrong_admin_key_is_refused_before_the_body_arrives() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_admin_app().await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&host).await.unwrap();
+
+    // The headers promise a body that never comes.
+    socket
+        .write_all(
+            format!(
+                "POST /api/v1/admin/notifications HTTP/1.1\r\nHost: {host}\r\n\
+                 X-Admin-Key: k-not-the-right-one\r\nContent-Type: application/json\r\n\
+                 Content-Length: 1000\r\n\r\n{{"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut head = vec![0u8; 12];
+    tokio::time::timeout(Duration::from_secs(5), socket.read_exact(&mut head))
+        .await
+        .expect("answered without waiting for the body")
+        .unwrap();
+
+    assert_eq!(String::from_utf8_lossy(&head), "HTTP/1.1 401");
 }
 
 #[actix_web::test]
@@ -561,6 +625,41 @@ async fn a_notification_to_usernames_reaches_online_users_live_and_offline_ones_
     let queued = carols.expect("notification").await;
     assert_eq!(queued.data, live.data);
     // Sent once: a second stream of carol's has no backlog.
+    let (_, again) = app.events(&carol).await;
+    assert_eq!(again["offline_count"], 0);
+}
+
+#[actix_web::test]
+async fn a_flood_of_direct_messages_cannot_push_a_queued_notification_out() {
+    let app = spawn_app_configured(|s| {
+        s.auth.admin_key = Some(SecretString::from(ADMIN_KEY));
+        s.limits.offline_queue_max_len = 5;
+    })
+    .await;
+    let alice = app.user("alice").await;
+    let carol = app.user("carol").await;
+    app.admin_notify(
+        Some(ADMIN_KEY),
+        json!({"text": "your account changes tomorrow", "usernames": ["carol"]}),
+    )
+    .await
+    .assert_status(202);
+    for i in 0..20 {
+        app.send_direct(&alice, "carol", &format!("dm {i}"))
+            .await
+            .assert_status(201);
+    }
+
+    let (mut carols, ready) = app.events(&carol).await;
+
+    // The five newest messages, and the notification that came before them.
+    assert_eq!(ready["offline_count"], 6, "{ready}");
+    let note = carols.expect("notification").await;
+    assert_eq!(note.data["text"], "your account changes tomorrow");
+    for i in 15..20 {
+        let dm = carols.expect("direct_message").await;
+        assert_eq!(dm.data["body"], format!("dm {i}"));
+    }
     let (_, again) = app.events(&carol).await;
     assert_eq!(again["offline_count"], 0);
 }
@@ -690,6 +789,8 @@ async fn a_stream_that_is_not_read_is_dropped_without_holding_up_others() {
         s.sse.stream_buffer = 4;
         s.sse.resume_max = 10_000;
         s.limits.send_burst = 10_000;
+        // Not cut while this test writes (the next test covers cutting).
+        s.sse.write_timeout_ms = 600_000;
     })
     .await;
     let (alice, bob, room) = room_with_two(&app).await;
@@ -755,4 +856,42 @@ async fn a_stream_that_is_not_read_is_dropped_without_holding_up_others() {
         }
     }
     assert_eq!(rest, sent[slow_got.len()..]);
+}
+
+#[actix_web::test]
+async fn a_dropped_stream_whose_client_stopped_reading_is_cut_within_seconds() {
+    // Arrange: bob may hold one stream, and holds one he never reads.
+    let app = spawn_app_configured(|s| {
+        s.sse.stream_buffer = 4;
+        s.sse.write_timeout_ms = 500;
+        s.limits.send_burst = 10_000;
+        s.limits.max_streams_per_user = 1;
+    })
+    .await;
+    let (alice, bob, room) = room_with_two(&app).await;
+    let (mut unread, _) = app.events(&bob).await;
+
+    // Act: alice sends far more than the TCP buffers hold.
+    let big = "x".repeat(3990);
+    for i in 0..2000 {
+        app.send(&alice, &room, &format!("{i} {big}"))
+            .await
+            .assert_status(201);
+    }
+
+    // Assert: the unread stream's connection is cut (it stops counting
+    // toward bob's cap, and its socket ends), not left open until the
+    // client reads again.
+    let fresh = eventually_some(Duration::from_secs(15), || async {
+        try_open(&app, &bob).await.ok()
+    })
+    .await;
+    drop(fresh);
+    loop {
+        match unread.try_next_within(Duration::from_secs(5)).await {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(()) => panic!("the unread stream's connection is still open"),
+        }
+    }
 }

@@ -57,7 +57,7 @@ function startConfab() {
       ...process.env,
       CONFAB_BIND: `127.0.0.1:${confabPort}`,
       CONFAB_REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-      CONFAB_JWT_SECRET: "e2e-secret-e2e-secret",
+      CONFAB_JWT_SECRET: "e2e-secret-e2e-secret-e2e-secret-e2e",
       CONFAB_KEY_PREFIX: "e2e:",
       RUST_LOG: "warn",
     },
@@ -162,6 +162,10 @@ test("two users chat in a room, live, across reloads, directly, safely, and thro
   await bob.locator("#members-toggle").click();
   await bob.locator("#member-list li", { hasText: "Alice" }).locator(".dot.online").waitFor();
 
+  // Display names are not unique: the @username stands beside each one.
+  await bob.locator("#member-list li", { hasText: "Alice" }).locator(".handle", { hasText: "@alice" }).waitFor();
+  await bob.locator(".msg", { hasText: "hello from alice" }).locator(".handle", { hasText: "@alice" }).waitFor();
+
   // A direct message arrives live.
   await bob.locator("#dm-form input[name=username]").fill("alice");
   await bob.locator("#dm-form button").click();
@@ -171,7 +175,8 @@ test("two users chat in a room, live, across reloads, directly, safely, and thro
   await alice.locator("#chat-title", { hasText: "@ Bob" }).waitFor();
   await send(alice, "psst, bob");
   await bubbles(bob, "psst, bob").waitFor({ timeout: 5000 });
-  await bob.locator("#conversations li", { hasText: "Alice" }).waitFor();
+  await bob.locator("#conversations li", { hasText: "Alice" }).locator(".handle", { hasText: "@alice" }).waitFor();
+  await bob.locator("#chat-title .handle", { hasText: "@alice" }).waitFor();
 
   // Back in the room, the server goes away and comes back: Bob's client
   // reconnects with a fresh ticket and resumes; nothing is lost or doubled.

@@ -3,7 +3,8 @@
 -- channel when they hold a live stream, queued in their offline list when
 -- they hold none. A stream subscribes before its open records it, so an
 -- event is either live on every stream of theirs or queued for the next.
--- KEYS[1] user's streams, KEYS[2] offline queue
+-- KEYS[1] user's streams, KEYS[2] the offline queue for this kind of event
+-- (messages and operator notifications each have their own, capped apart)
 -- ARGV[1] now (ms), ARGV[2] event (wire form), ARGV[3] queue cap,
 -- ARGV[4] the publish command (`PUBLISH`, or `SPUBLISH` on a cluster),
 -- ARGV[5] the user's channel

@@ -20,3 +20,22 @@ local function recency(index, ms)
   return string.format('%d', score)
 end
 
+
+-- The element of a list of `<id> <json>` elements (ids increasing along the
+-- list) whose id is `id` (`<ms>-<seq>`), found by binary search; nil when
+-- the list no longer holds it.
+local function list_find_by_id(key, id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  ms, seq = tonumber(ms), tonumber(seq)
+  if not ms then return nil end
+  local lo, hi = 0, redis.call('LLEN', key) - 1
+  while lo <= hi do
+    local mid = math.floor((lo + hi) / 2)
+    local e = redis.call('LINDEX', key, mid)
+    local a, b = string.match(e, '^(%d+)-(%d+) ')
+    a, b = tonumber(a), tonumber(b)
+    if a == ms and b == seq then return e end
+    if a < ms or (a == ms and b < seq) then lo = mid + 1 else hi = mid - 1 end
+  end
+  return nil
+end

@@ -4,7 +4,9 @@
 -- With a session key as KEYS[2] (in the same user's slot), the session is
 -- checked in the same call: a request then costs one round trip for both.
 -- KEYS[1] limiter key, KEYS[2] session key (optional)
--- ARGV[1] interval between requests (ms), ARGV[2] burst
+-- ARGV[1] interval between requests (ms), ARGV[2] burst, ARGV[3] 'peek'
+-- to only look (nothing is counted; for limits that count failures, checked
+-- before the attempt and counted after it fails)
 -- Returns 0 when allowed (and counted), -1 when the session is gone,
 -- otherwise the ms until one would be allowed.
 if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 0 then
@@ -18,6 +20,9 @@ if tat < now then tat = now end
 local ahead = tat - now
 if ahead > tolerance then
   return ahead - tolerance
+end
+if ARGV[3] == 'peek' then
+  return 0
 end
 local new_tat = tat + interval
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.max(1, new_tat - now))

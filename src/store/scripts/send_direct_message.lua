@@ -6,18 +6,24 @@
 --
 -- The message arrives as the event JSON confab encoded (`crate::event`);
 -- the script only puts the id in front (`<id> <json>`), which is the form
--- the list, the idempotency record, Pub/Sub and the offline queue all keep.
+-- the list, Pub/Sub and the offline queue all keep. The idempotency record
+-- holds the id only (as rooms do): a repeat finds the original in the list
+-- by binary search, so a client's retries cost tens of bytes, not a copy.
 --
 -- KEYS[1] conversation list, KEYS[2] idempotency key (only with a client id)
 -- ARGV[1] event JSON without its id, ARGV[2] list cap, ARGV[3] idempotency
 -- TTL (s)
 --
--- Returns {'new', id}, or {'dup', element} with the original element of a
--- repeated client id.
+-- Returns {'new', id}; for a repeated client id {'dup', element} with the
+-- original element, or {'dup', id} when it has been trimmed from the list.
 if KEYS[2] then
   local previous = redis.call('GET', KEYS[2])
   if previous then
-    return {'dup', previous}
+    -- Records written before ids-only hold the whole element.
+    if string.find(previous, ' ', 1, true) then
+      return {'dup', previous}
+    end
+    return {'dup', list_find_by_id(KEYS[1], previous) or previous}
   end
 end
 local ms = now_ms()
@@ -35,6 +41,6 @@ if redis.call('RPUSH', KEYS[1], element) > tonumber(ARGV[2]) then
   redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
 end
 if KEYS[2] then
-  redis.call('SET', KEYS[2], element, 'EX', ARGV[3])
+  redis.call('SET', KEYS[2], string.format('%d-%d', ms, seq), 'EX', ARGV[3])
 end
 return {'new', string.format('%d-%d', ms, seq)}

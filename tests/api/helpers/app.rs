@@ -21,6 +21,9 @@ use super::wait::eventually;
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
+    /// `http://127.0.0.1:<port>` of the operations listener, when
+    /// `server.metrics_bind` is set.
+    pub metrics_address: Option<String>,
     /// HTTP client. It does not follow redirects, so tests see the `3xx`
     /// confab answers.
     pub client: reqwest::Client,
@@ -39,7 +42,7 @@ pub fn test_settings(redis_url: &str) -> Settings {
     s.redis.url = redis_url.into();
     s.redis.key_prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
     s.redis.timeout_ms = 1000;
-    s.auth.jwt_secret = Some(SecretString::from("test-secret-test-secret"));
+    s.auth.jwt_secret = Some(SecretString::from("test-secret-test-secret-test-secret"));
     s
 }
 
@@ -86,10 +89,14 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     }
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address,
+        metrics_address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -177,6 +184,7 @@ impl TestApp {
     pub fn for_address(address: String) -> TestApp {
         TestApp {
             address,
+            metrics_address: None,
             client: reqwest::Client::new(),
             _handle: None,
         }
@@ -195,6 +203,7 @@ impl TestApp {
                 .local_address(ip)
                 .build()
                 .expect("client"),
+            metrics_address: self.metrics_address.clone(),
             _handle: None,
         }
     }

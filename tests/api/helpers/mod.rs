@@ -4,6 +4,7 @@
 //! - [`app`]: a confab server per test with its own key prefix, and typed
 //!   request helpers;
 //! - [`sse`]: reading an event stream as a browser would;
+//! - [`raw`]: HTTP by hand over a socket (slow bodies, held connections);
 //! - [`json`]: digging values out of reply bodies, and expected shapes;
 //! - [`wait`]: polling until something happens in the background.
 //!
@@ -11,12 +12,14 @@
 
 mod app;
 mod json;
+mod raw;
 mod redis_server;
 mod sse;
 mod wait;
 
 pub use app::*;
 pub use json::*;
+pub use raw::*;
 pub use redis_server::*;
 pub use sse::*;
 pub use wait::*;
