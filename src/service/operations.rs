@@ -10,5 +10,8 @@ pub async fn ready(state: &AppState) -> Result<(), ApiError> {
 
 /// This instance's metrics in the Prometheus text format.
 pub fn metrics_text(state: &AppState) -> String {
-    crate::metrics::render(state.realtime.open_streams(), state.connections.open_count())
+    crate::metrics::render(
+        state.realtime.open_streams(),
+        state.connections.open_count(),
+    )
 }
