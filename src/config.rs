@@ -287,7 +287,7 @@ impl Default for ServerSettings {
             log_format: LogFormat::Text,
             body_timeout_ms: 10_000,
             max_connections: 50_000,
-            max_connections_per_address: 256,
+            max_connections_per_address: 1024,
             metrics_bind: String::new(),
         }
     }

@@ -17,8 +17,9 @@ use actix_web::dev::Extensions;
 
 /// Cuts one connection: a duplicate of its socket's descriptor, taken when
 /// it was accepted. (A duplicate shares the socket, so shutting it down
-/// ends the connection the dispatcher holds; each connection therefore
-/// holds two descriptors, which the connection caps account for.)
+/// ends the connection the dispatcher holds; each served connection
+/// therefore holds two descriptors, which the instance cap accounts for:
+/// `connections::effective_cap`.)
 #[derive(Debug, Clone)]
 pub struct Cutter(Arc<std::net::TcpStream>);
 

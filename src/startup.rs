@@ -130,8 +130,14 @@ impl Application {
                 .downcast_ref::<actix_web::rt::net::TcpStream>()
                 .and_then(|tcp| tcp.peer_addr().ok())
                 .map(|addr| addr.ip());
-            extensions.insert(connections.open(peer));
-            crate::connection::remember_socket(conn, extensions);
+            let slot = connections.open(peer);
+            let served = slot.over_cap().is_none();
+            extensions.insert(slot);
+            // Only a served connection can carry a stream to cut (and a
+            // refused one should not cost a second descriptor).
+            if served {
+                crate::connection::remember_socket(conn, extensions);
+            }
         })
         // actix stops accepting at its own per-worker cap (25k by default);
         // it must never stop before ours, or health checks would wait in

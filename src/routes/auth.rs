@@ -55,7 +55,7 @@ pub struct LoginRequest {
         (status = 400, description = "`invalid_json` or `validation_failed`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`username_taken` (ignoring case)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: too many registrations from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`: Redis is unreachable, or too many passwords are waiting to be hashed (nothing was stored); retry after `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: Redis is unreachable, the instance or the client's address is at its connection cap (then the connection is closed), or too many passwords are waiting to be hashed (nothing was stored); retry after `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/register")]
@@ -97,7 +97,7 @@ pub async fn register(
         (status = 400, description = "`invalid_json` or `validation_failed`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`: the same answer for an unknown user and a wrong password", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: too many attempts from this address, or too many failed passwords on this username from this address (the password was not checked); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`: Redis is unreachable, or too many passwords are waiting to be checked (this one was not); retry after `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: Redis is unreachable, the instance or the client's address is at its connection cap (then the connection is closed), or too many passwords are waiting to be checked (this one was not); retry after `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/login")]
