@@ -41,7 +41,7 @@ start_confab() {
     ulimit -n "$CONFAB_NOFILE"
     exec env -u CONFAB_REDIS_URL -u CONFAB_REDIS_CLUSTER_NODES "$@" \
       CONFAB_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" CONFAB_BIND="127.0.0.1:$CONFAB_PORT" \
-      CONFAB_JWT_SECRET=attack-secret-attack-secret RUST_LOG=warn \
+      CONFAB_JWT_SECRET=attack-slow-bodies-secret-0123456789abcdef RUST_LOG=warn \
       target/release/confab serve
   ) > "$log" 2>&1 &
   CONFAB_PID=$!

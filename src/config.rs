@@ -63,9 +63,10 @@ pub struct SseSettings {
     /// Most messages a resume (`Last-Event-ID`) replays; beyond that the
     /// stream says `resumed: false` and the client backfills from history.
     pub resume_max: usize,
-    /// Longest a stream waits for its client to take more (the socket stays
-    /// full): past it the connection is cut, the stream stops counting
-    /// toward the caps, and the client resumes with `Last-Event-ID`.
+    /// A connection whose client leaves what was sent unacknowledged (or
+    /// its receive window shut) this long is cut by the kernel
+    /// (`TCP_USER_TIMEOUT`); a stream waits this long for its client to take
+    /// more before it ends (the client resumes with `Last-Event-ID`).
     pub write_timeout_ms: u64,
 }
 

@@ -189,16 +189,14 @@ fn parse_open_file_limit(limits: &str) -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-/// The instance cap confab applies: `configured`, but at most as many
-/// connections as fit in 3/4 of the open-file limit at two descriptors each
-/// (the socket, and the duplicate that lets an event stream cut a client
-/// that stopped reading: `crate::connection`), so the descriptors left over
-/// serve refused connections (one each, long enough to answer 503), health
-/// checks, Redis and the process's own files.
+/// The instance cap confab applies: `configured`, but at most 3/4 of the
+/// open-file limit, so the descriptors left over serve refused connections
+/// (long enough to answer 503), health checks, Redis and the process's own
+/// files.
 pub fn effective_cap(configured: usize, open_file_limit: Option<u64>) -> usize {
     match open_file_limit {
         Some(limit) => {
-            let usable = usize::try_from(limit / 4 * 3 / 2).unwrap_or(usize::MAX);
+            let usable = usize::try_from(limit / 4 * 3).unwrap_or(usize::MAX);
             configured.min(usable).max(1)
         }
         None => configured,
@@ -277,8 +275,8 @@ mod tests {
                       Max processes             63704                63704                processes \n\
                       Max open files            1024                 524288               files     \n";
         assert_eq!(parse_open_file_limit(limits), Some(1024));
-        assert_eq!(effective_cap(50_000, Some(1024)), 384);
-        assert_eq!(effective_cap(300, Some(1024)), 300);
+        assert_eq!(effective_cap(50_000, Some(1024)), 768);
+        assert_eq!(effective_cap(500, Some(1024)), 500);
         assert_eq!(effective_cap(500, None), 500);
         let unlimited =
             "Max open files            unlimited            unlimited            files     \n";

@@ -62,6 +62,7 @@ impl Application {
             }
         };
         let connections = connection_caps(&settings);
+        let write_timeout = std::time::Duration::from_millis(settings.sse.write_timeout_ms);
         let store = Store::new(&settings.redis, &settings.limits)?;
         actix_web::rt::spawn(watch_redis(store.clone(), settings.redis.target()));
         let tokens = Tokens::new(settings.auth.secret_bytes(), settings.auth.token_ttl_secs);
@@ -123,8 +124,8 @@ impl Application {
         })
         // Every connection is counted (per instance and per address) while
         // it is open; requests on one over a cap are refused by
-        // `connection_cap`. Event streams can cut a connection whose client
-        // stopped reading.
+        // `connection_cap`. A served connection whose client stops reading
+        // for the stream write deadline is cut by the kernel.
         .on_connect(move |conn, extensions| {
             let peer = conn
                 .downcast_ref::<actix_web::rt::net::TcpStream>()
@@ -133,10 +134,8 @@ impl Application {
             let slot = connections.open(peer);
             let served = slot.over_cap().is_none();
             extensions.insert(slot);
-            // Only a served connection can carry a stream to cut (and a
-            // refused one should not cost a second descriptor).
             if served {
-                crate::connection::remember_socket(conn, extensions);
+                crate::connection::cut_when_unread_for(conn, write_timeout);
             }
         })
         // actix stops accepting at its own per-worker cap (25k by default);

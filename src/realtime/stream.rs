@@ -16,7 +16,6 @@ use super::Realtime;
 use super::outgoing::Outgoing;
 use super::position::{self, Fingerprint, Position, TokenKey};
 use super::presence::stream_expiry_ms;
-use crate::connection::Cutter;
 use crate::domain::MessageId;
 use crate::error::{ApiError, Code};
 use crate::event::Event;
@@ -55,8 +54,6 @@ pub struct OpenRequest {
     pub session_ends: Instant,
     /// The `Last-Event-ID` the client sent, if any.
     pub last_event_id: Option<String>,
-    /// Cuts the client's connection when it stops reading.
-    pub cutter: Option<Cutter>,
 }
 
 /// Stream limits and timings.
@@ -183,7 +180,6 @@ impl Realtime {
                 token,
                 key: realtime.token_key.clone(),
                 user_id: user_id.clone(),
-                cutter: request.cutter,
                 write_timeout: limits.write_timeout,
             };
             stream
@@ -408,8 +404,6 @@ struct Feed {
     key: Arc<TokenKey>,
     /// Whose stream it is (tokens are good for them only).
     user_id: String,
-    /// Cuts the client's connection when it stops reading.
-    cutter: Option<Cutter>,
     /// How long the client may leave the buffer full.
     write_timeout: Duration,
 }
@@ -437,32 +431,28 @@ impl Feed {
     }
 
     /// Hands one event to the response. False when the stream is over: the
-    /// client went, or took nothing for the write deadline (a full socket)
-    /// and its connection was cut.
+    /// client went, or took nothing for the write deadline (its socket
+    /// stayed full). The stream then ends; its connection is cut by the
+    /// kernel (`crate::connection`) unless the client reads again.
     async fn send(&self, event: Box<sse::Event>) -> bool {
         match tokio::time::timeout(self.write_timeout, self.tx.send(event)).await {
             Ok(sent) => sent.is_ok(),
             Err(_) => {
-                self.cut();
+                self.stalled();
                 false
             }
         }
     }
 
-    /// Cuts the connection of a client that stopped reading.
-    fn cut(&self) {
-        tracing::info!(user_id = %self.user_id, "cutting a stream whose client stopped reading");
+    /// Notes a client that stopped reading.
+    fn stalled(&self) {
+        tracing::info!(user_id = %self.user_id, "ending a stream whose client stopped reading");
         metrics::inc(&metrics::STREAMS_CUT);
-        if let Some(cutter) = &self.cutter {
-            cutter.cut();
-        }
     }
 
     /// Once the stream is over: its client gets the write deadline to take
-    /// what is still buffered (a stream that ends normally, revoked or
-    /// expired, ends cleanly); a client that does not is cut, so a stream
-    /// the hub dropped for falling behind frees its connection within
-    /// seconds rather than whenever the client reads again.
+    /// what is still buffered, and the stream's task (which keeps it counted
+    /// toward the caps) ends only then or once the connection is gone.
     async fn finish(&self) {
         if self.tx.is_closed() {
             return;
@@ -472,7 +462,7 @@ impl Feed {
             .await
             .is_err()
         {
-            self.cut();
+            self.stalled();
         }
     }
 

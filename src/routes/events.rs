@@ -1,7 +1,6 @@
 //! The realtime stream (`GET /events`) and the tickets that open it from
 //! browsers.
 
-use crate::connection::Cutter;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, Responder, get, post, web};
@@ -150,8 +149,7 @@ pub async fn open_events(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_owned())
         .or(params.last_event_id);
-    let cutter = req.conn_data::<Cutter>().cloned();
-    let rx = service::realtime::open_stream(&state, credential, last_event_id, cutter).await?;
+    let rx = service::realtime::open_stream(&state, credential, last_event_id).await?;
     let events = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|event| (*event, rx))
     });

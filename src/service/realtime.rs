@@ -1,6 +1,5 @@
 //! The event stream: tickets for browsers, and opening a stream.
 
-use crate::connection::Cutter;
 use std::time::Duration;
 
 use actix_web_lab::sse;
@@ -55,7 +54,6 @@ pub async fn open_stream(
     state: &AppState,
     credential: Credential,
     last_event_id: Option<String>,
-    cutter: Option<Cutter>,
 ) -> Result<mpsc::Receiver<Box<sse::Event>>, ApiError> {
     let auth = match credential {
         Credential::Ticket(ticket) => {
@@ -95,7 +93,6 @@ pub async fn open_stream(
                 session_id: auth.session_id,
                 session_ends: tokio::time::Instant::now() + Duration::from_secs(ttl),
                 last_event_id,
-                cutter,
             },
             limits,
         )
