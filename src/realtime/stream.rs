@@ -552,18 +552,22 @@ mod tests {
         .unwrap()
     }
 
+    /// Each event's type and, for messages, the milliseconds of its id.
+    fn order(events: &[Outgoing]) -> Vec<(&'static str, Option<u64>)> {
+        events
+            .iter()
+            .map(|e| (e.event, e.message.map(|(_, id)| id.ms)))
+            .collect()
+    }
+
     #[test]
     fn a_capped_backlog_drops_the_oldest_messages_but_no_notification() {
         let mut events = vec![note(0), msg(1), msg(2), note(3), msg(4)];
 
         keep_newest_messages(&mut events, 2);
 
-        let order: Vec<_> = events
-            .iter()
-            .map(|e| (e.event, e.message.map(|(_, id)| id.ms)))
-            .collect();
         assert_eq!(
-            order,
+            order(&events),
             [
                 ("notification", None),
                 ("message", Some(2)),
@@ -578,12 +582,8 @@ mod tests {
         let note = note(2);
         let mut events = vec![msg(3), note, msg(1), msg(2)];
         sort_by_time(&mut events);
-        let order: Vec<_> = events
-            .iter()
-            .map(|e| (e.event, e.message.map(|(_, id)| id.ms)))
-            .collect();
         assert_eq!(
-            order,
+            order(&events),
             [
                 ("message", Some(1)),
                 ("message", Some(2)),
