@@ -276,6 +276,16 @@ pub struct LimitSettings {
     /// Room messages older than this many seconds are trimmed from history
     /// (on the next send to the room); 0 keeps them until `room_history_max_len`.
     pub room_history_max_age_secs: u64,
+    /// Edits and deletes kept per room and per conversation for streams
+    /// that resume or come back (approximate for rooms); a stream further
+    /// behind than that does not resume (`resumed: false`) and backfills.
+    pub changes_max_len: u64,
+    /// How long after sending its sender may edit or delete a message, in
+    /// seconds (the API promises 24 hours; shorter only for tests).
+    pub edit_window_secs: u64,
+    /// Typing notices one user may send per minute (a burst of as many);
+    /// beyond, 429 `rate_limited` and nothing is forwarded.
+    pub typing_per_min: u32,
 }
 
 impl Default for ServerSettings {
@@ -346,6 +356,9 @@ impl Default for LimitSettings {
             max_rooms_per_user: 1000,
             max_streams_per_instance: 50_000,
             room_history_max_age_secs: 0,
+            changes_max_len: 10_000,
+            edit_window_secs: 86_400,
+            typing_per_min: 30,
         }
     }
 }

@@ -100,12 +100,18 @@ error_codes! {
     InvalidCredentials = (UNAUTHORIZED, "invalid_credentials", "Invalid credentials", "invalid username or password");
     /// Only members may do this.
     NotAMember = (FORBIDDEN, "not_a_member", "Not a member", "you are not a member of this room");
+    /// Only a message's sender may edit or delete it.
+    NotYourMessage = (FORBIDDEN, "not_your_message", "Not your message", "only the sender may edit or delete a message");
+    /// Messages may be edited or deleted for 24 hours after sending.
+    EditWindowClosed = (FORBIDDEN, "edit_window_closed", "Edit window closed", "messages can be edited or deleted for 24 hours after sending");
     /// No route matches the path.
     NotFound = (NOT_FOUND, "not_found", "Not found", "no route matches");
     /// The username in the path or body names no user.
     UserNotFound = (NOT_FOUND, "user_not_found", "User not found", "no such user");
     /// The room id names no room.
     RoomNotFound = (NOT_FOUND, "room_not_found", "Room not found", "no such room");
+    /// The message id names no message of this room or conversation.
+    MessageNotFound = (NOT_FOUND, "message_not_found", "Message not found", "no such message here");
     /// The route exists but not with this method.
     MethodNotAllowed = (METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed", "method not allowed");
     /// The request body did not arrive within `server.body_timeout_ms`; the
@@ -206,6 +212,14 @@ impl ApiError {
         Self::new(
             Code::RoomNotFound,
             format!("no room has the id `{room_id}`"),
+        )
+    }
+
+    /// `404 message_not_found` for a message id that names no message here.
+    pub fn message_not_found(message_id: &str) -> Self {
+        Self::new(
+            Code::MessageNotFound,
+            format!("no message here has the id `{message_id}`"),
         )
     }
 

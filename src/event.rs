@@ -12,8 +12,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::MessageId;
-use crate::message::{DirectMessageRecord, RoomMessageRecord};
-use crate::model::{MemberEvent, Notification};
+use crate::message::{Change, DirectMessageRecord, RoomMessageRecord};
+use crate::model::{DirectMessage, MemberEvent, Message, Notification, ReadEvent, TypingEvent};
 
 /// An event, internal form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +34,27 @@ pub enum Event {
     /// An operator's notification, on users' channels.
     #[serde(rename = "n")]
     Notification(Notification),
+    /// A room message was edited, on the room's channel and in its list of
+    /// changes.
+    #[serde(rename = "me")]
+    RoomMessageEdited(Change<Message>),
+    /// A room message was deleted, likewise.
+    #[serde(rename = "mx")]
+    RoomMessageDeleted(Change<Message>),
+    /// A direct message was edited, on both users' channels and in the
+    /// conversation's list of changes.
+    #[serde(rename = "de")]
+    DirectMessageEdited(Change<DirectMessage>),
+    /// A direct message was deleted, likewise.
+    #[serde(rename = "dx")]
+    DirectMessageDeleted(Change<DirectMessage>),
+    /// Someone is typing: on a room's channel (every member's streams but
+    /// the typist's take it) or the other user's channel. Never stored.
+    #[serde(rename = "ty")]
+    Typing(TypingEvent),
+    /// A user moved a read marker, on their own channel. Never stored.
+    #[serde(rename = "rd")]
+    Read(ReadEvent),
     /// Control, on a user's channel: they joined a room, so their streams on
     /// every instance subscribe to it.
     #[serde(rename = "mj")]
@@ -56,11 +77,14 @@ pub enum Event {
 }
 
 impl Event {
-    /// The message id of a message event.
+    /// The id of an event that has one in its room's or conversation's
+    /// lists: a message's id, or a change's id in the list of changes.
     pub fn message_id(&self) -> Option<MessageId> {
         match self {
             Event::RoomMessage(m) => Some(m.id),
             Event::DirectMessage(m) => Some(m.id),
+            Event::RoomMessageEdited(c) | Event::RoomMessageDeleted(c) => Some(c.id),
+            Event::DirectMessageEdited(c) | Event::DirectMessageDeleted(c) => Some(c.id),
             _ => None,
         }
     }
@@ -90,12 +114,20 @@ impl Event {
         let (id, json) = payload.split_once(' ')?;
         let id = MessageId::parse(id)?;
         let mut event: Event = serde_json::from_str(json).ok()?;
-        match &mut event {
+        event.set_id(id).then_some(event)
+    }
+
+    /// Gives a message or change event the id its script assigned; false
+    /// (and nothing changes) for an event without one.
+    pub fn set_id(&mut self, id: MessageId) -> bool {
+        match self {
             Event::RoomMessage(m) => m.id = id,
             Event::DirectMessage(m) => m.id = id,
-            _ => return None,
+            Event::RoomMessageEdited(c) | Event::RoomMessageDeleted(c) => c.id = id,
+            Event::DirectMessageEdited(c) | Event::DirectMessageDeleted(c) => c.id = id,
+            _ => return false,
         }
-        Some(event)
+        true
     }
 }
 
@@ -120,6 +152,7 @@ mod tests {
             sender: alice(),
             body: "hi </b> \"quoted\"".into(),
             client_id: None,
+            edit: Default::default(),
         });
         let wire = event.encode();
         assert!(wire.starts_with("5-1 {"), "{wire}");
@@ -134,6 +167,7 @@ mod tests {
             recipient: alice(),
             body: "x".into(),
             client_id: Some("k".into()),
+            edit: Default::default(),
         })
         .to_json();
         // What the Lua does: id, space, the JSON it was given.

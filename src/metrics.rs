@@ -20,6 +20,12 @@ static REQUESTS: LazyLock<Mutex<BTreeMap<RequestKey, u64>>> =
 pub static ROOM_MESSAGES: AtomicU64 = AtomicU64::new(0);
 /// Direct messages stored.
 pub static DIRECT_MESSAGES: AtomicU64 = AtomicU64::new(0);
+/// Messages edited (room and direct).
+pub static MESSAGES_EDITED: AtomicU64 = AtomicU64::new(0);
+/// Messages deleted (room and direct).
+pub static MESSAGES_DELETED: AtomicU64 = AtomicU64::new(0);
+/// Typing notices forwarded (not held back by the 2-second throttle).
+pub static TYPING_FORWARDED: AtomicU64 = AtomicU64::new(0);
 /// Events written to streams (all streams together).
 pub static EVENTS_DELIVERED: AtomicU64 = AtomicU64::new(0);
 /// Queued events sent to streams as their backlog.
@@ -195,7 +201,22 @@ pub fn render(open_streams: usize, open_connections: usize) -> String {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .render(&mut out, "confab_redis_command_duration_seconds", "");
-    let counters: [(&str, &str, &AtomicU64); 14] = [
+    let counters: [(&str, &str, &AtomicU64); 17] = [
+        (
+            "confab_messages_edited_total",
+            "Messages edited (room and direct).",
+            &MESSAGES_EDITED,
+        ),
+        (
+            "confab_messages_deleted_total",
+            "Messages deleted (room and direct).",
+            &MESSAGES_DELETED,
+        ),
+        (
+            "confab_typing_forwarded_total",
+            "Typing notices forwarded to streams.",
+            &TYPING_FORWARDED,
+        ),
         (
             "confab_room_messages_total",
             "Room messages stored.",

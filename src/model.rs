@@ -77,14 +77,16 @@ pub struct Room {
 }
 
 /// A message in a room.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
     "id": "1732357500123-0",
     "room_id": "0b7e6a52-3c1d-4f5e-8a9b-1c2d3e4f5a6b",
     "sender": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"},
     "body": "hello, world",
     "created_at": "2024-11-23T10:25:00.123Z",
-    "client_id": "a1b2c3"
+    "client_id": "a1b2c3",
+    "edited_at": null,
+    "deleted_at": null
 }))]
 pub struct Message {
     /// The Redis Stream entry id, `<ms>-<seq>`; orders by time.
@@ -93,19 +95,27 @@ pub struct Message {
     pub room_id: String,
     /// Who sent it.
     pub sender: UserLite,
-    /// 1..=4000 characters.
-    pub body: String,
+    /// 1..=4000 characters (as last edited); null once deleted.
+    #[schema(required = true)]
+    pub body: Option<String>,
     /// When the server stored it.
     #[schema(format = DateTime)]
     pub created_at: String,
     /// The sender's idempotency key, if one was given.
     #[schema(required = true)]
     pub client_id: Option<String>,
+    /// When its sender last edited it; null if never.
+    #[schema(required = true, format = DateTime)]
+    pub edited_at: Option<String>,
+    /// When its sender deleted it; null unless deleted. A deleted message
+    /// keeps its place in history, with a null body.
+    #[schema(required = true, format = DateTime)]
+    pub deleted_at: Option<String>,
 }
 
 /// A direct message between two users.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"id": "1732357600456-0", "sender": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"}, "recipient": {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob"}, "body": "hi bob", "created_at": "2024-11-23T10:26:40.456Z", "client_id": null}))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "1732357600456-0", "sender": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"}, "recipient": {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob"}, "body": "hi bob", "created_at": "2024-11-23T10:26:40.456Z", "client_id": null, "edited_at": null, "deleted_at": null}))]
 pub struct DirectMessage {
     /// `<ms>-<seq>`, the same kind of id as room messages; orders by time.
     pub id: String,
@@ -113,19 +123,27 @@ pub struct DirectMessage {
     pub sender: UserLite,
     /// Who it was sent to.
     pub recipient: UserLite,
-    /// 1..=4000 characters.
-    pub body: String,
+    /// 1..=4000 characters (as last edited); null once deleted.
+    #[schema(required = true)]
+    pub body: Option<String>,
     /// When the server stored it.
     #[schema(format = DateTime)]
     pub created_at: String,
     /// The sender's idempotency key, if one was given.
     #[schema(required = true)]
     pub client_id: Option<String>,
+    /// When its sender last edited it; null if never.
+    #[schema(required = true, format = DateTime)]
+    pub edited_at: Option<String>,
+    /// When its sender deleted it; null unless deleted. A deleted message
+    /// keeps its place in history, with a null body.
+    #[schema(required = true, format = DateTime)]
+    pub deleted_at: Option<String>,
 }
 
 /// A page of room history, always oldest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"messages": [{"id": "1732357500123-0", "room_id": "0b7e6a52-3c1d-4f5e-8a9b-1c2d3e4f5a6b", "sender": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"}, "body": "hello, world", "created_at": "2024-11-23T10:25:00.123Z", "client_id": "a1b2c3"}], "has_more": false}))]
+#[schema(example = json!({"messages": [{"id": "1732357500123-0", "room_id": "0b7e6a52-3c1d-4f5e-8a9b-1c2d3e4f5a6b", "sender": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"}, "body": "hello, world", "created_at": "2024-11-23T10:25:00.123Z", "client_id": "a1b2c3", "edited_at": null, "deleted_at": null}], "has_more": false}))]
 pub struct MessagePage {
     /// Oldest first.
     pub messages: Vec<Message>,
@@ -136,7 +154,7 @@ pub struct MessagePage {
 
 /// A page of a direct conversation, always oldest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"messages": [{"id": "1732357600456-0", "sender": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"}, "recipient": {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob"}, "body": "hi bob", "created_at": "2024-11-23T10:26:40.456Z", "client_id": null}], "has_more": false}))]
+#[schema(example = json!({"messages": [{"id": "1732357600456-0", "sender": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"}, "recipient": {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob"}, "body": "hi bob", "created_at": "2024-11-23T10:26:40.456Z", "client_id": null, "edited_at": null, "deleted_at": null}], "has_more": false}))]
 pub struct DirectMessagePage {
     /// Oldest first.
     pub messages: Vec<DirectMessage>,
@@ -157,12 +175,91 @@ pub struct Member {
 
 /// A direct conversation and its latest message.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"user": {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob", "online": false, "last_seen_at": "2026-11-23T09:58:12.345Z"}, "last_message": {"id": "1732357600456-0", "sender": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"}, "recipient": {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob"}, "body": "hi bob", "created_at": "2024-11-23T10:26:40.456Z", "client_id": null}}))]
+#[schema(example = json!({"user": {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob", "online": false, "last_seen_at": "2026-11-23T09:58:12.345Z"}, "last_message": {"id": "1732357600456-0", "sender": {"id": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "username": "alice", "display_name": "Alice"}, "recipient": {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob"}, "body": "hi bob", "created_at": "2024-11-23T10:26:40.456Z", "client_id": null, "edited_at": null, "deleted_at": null}, "last_read_id": null, "unread_count": 1}))]
 pub struct Conversation {
     /// The other participant.
     pub user: PublicUser,
     /// The latest message either of you sent.
     pub last_message: DirectMessage,
+    /// Your read marker in the conversation: the id of the last message you
+    /// marked read (`PUT /api/v1/users/{username}/read`); null before the
+    /// first.
+    #[schema(required = true)]
+    pub last_read_id: Option<String>,
+    /// Messages from the other user after your read marker that are not
+    /// deleted, counted exactly up to 100: 100 means "100 or more" (show
+    /// "99+").
+    #[schema(maximum = 100)]
+    pub unread_count: u64,
+}
+
+/// One of your rooms, with your read state in it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "0b7e6a52-3c1d-4f5e-8a9b-1c2d3e4f5a6b", "name": "general", "topic": "Anything goes", "created_by": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "created_at": "2026-11-23T10:00:00.000Z", "member_count": 2, "message_count": 42, "last_activity_at": "2026-11-23T10:25:00.123Z", "last_read_id": "1732357500123-0", "unread_count": 3}))]
+pub struct MyRoom {
+    /// The room.
+    #[serde(flatten)]
+    pub room: Room,
+    /// Your read marker in the room: the id of the last message you marked
+    /// read (`PUT /api/v1/rooms/{room_id}/read`); null before the first.
+    #[schema(required = true)]
+    pub last_read_id: Option<String>,
+    /// Messages from others after your read marker that are not deleted,
+    /// counted exactly up to 100: 100 means "100 or more" (show "99+").
+    /// Without a marker, every message from others counts.
+    #[schema(maximum = 100)]
+    pub unread_count: u64,
+}
+
+/// Body of a read-marker update.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"message_id": "1732357500123-0"}))]
+pub struct ReadRequest {
+    /// The id of a message of this room or conversation: everything up to
+    /// it counts as read. Markers only move forward; an older id is
+    /// accepted and changes nothing.
+    pub message_id: String,
+}
+
+/// Body of a message edit.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"body": "hello, world (edited)"}))]
+pub struct EditMessageRequest {
+    /// The new text: 1..=4000 characters, not only whitespace.
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
+    pub body: String,
+}
+
+/// The data of a `typing` event: someone is typing in a room you belong to
+/// (`room_id` set) or in your conversation with them (`room_id` null).
+/// Show it for about 5 seconds; while they keep typing another comes at
+/// most every 2 seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"room_id": "0b7e6a52-3c1d-4f5e-8a9b-1c2d3e4f5a6b", "user": {"id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "username": "bob", "display_name": "Bob"}}))]
+pub struct TypingEvent {
+    /// The room, or null for a direct conversation.
+    #[schema(required = true)]
+    pub room_id: Option<String>,
+    /// Who is typing.
+    pub user: UserLite,
+}
+
+/// The data of a `read` event: you moved a read marker (on this or another
+/// device).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"room_id": "0b7e6a52-3c1d-4f5e-8a9b-1c2d3e4f5a6b", "username": null, "message_id": "1732357500123-0"}))]
+pub struct ReadEvent {
+    /// The room whose marker moved, or null for a conversation.
+    #[schema(required = true)]
+    pub room_id: Option<String>,
+    /// The other user of the conversation whose marker moved, or null for
+    /// a room.
+    #[schema(required = true)]
+    pub username: Option<String>,
+    /// Where the marker stands now.
+    pub message_id: String,
 }
 
 /// One of a room's most active senders.
@@ -255,6 +352,11 @@ macro_rules! list_type {
 
 list_type!(RoomList, Room, "A page of rooms.");
 list_type!(
+    MyRoomList,
+    MyRoom,
+    "A page of your rooms, latest joined first, with your read state."
+);
+list_type!(
     MemberList,
     Member,
     "A page of room members, latest joined first."
@@ -272,9 +374,11 @@ impl From<RoomMessageRecord> for Message {
             id: m.id.to_string(),
             room_id: m.room_id,
             sender: m.sender,
-            body: m.body,
+            body: m.edit.shown_body(m.body),
             created_at: rfc3339_ms(m.id.ms),
             client_id: m.client_id,
+            edited_at: m.edit.edited_ms.map(rfc3339_ms),
+            deleted_at: m.edit.deleted_ms.map(rfc3339_ms),
         }
     }
 }
@@ -285,9 +389,11 @@ impl From<DirectMessageRecord> for DirectMessage {
             id: m.id.to_string(),
             sender: m.sender,
             recipient: m.recipient,
-            body: m.body,
+            body: m.edit.shown_body(m.body),
             created_at: rfc3339_ms(m.id.ms),
             client_id: m.client_id,
+            edited_at: m.edit.edited_ms.map(rfc3339_ms),
+            deleted_at: m.edit.deleted_ms.map(rfc3339_ms),
         }
     }
 }

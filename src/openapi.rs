@@ -42,6 +42,8 @@ is JSON, one of the `StreamEvent` schemas, chosen by its `event:` name."
         crate::model::DirectMessage,
         crate::model::MemberEvent,
         crate::model::Notification,
+        crate::model::TypingEvent,
+        crate::model::ReadEvent,
         crate::routes::rooms::RoomOrder,
     )),
     tags(
@@ -126,6 +128,7 @@ impl ApiDoc {
                 &mut item.get,
                 &mut item.post,
                 &mut item.put,
+                &mut item.patch,
                 &mut item.delete,
             ]
             .into_iter()

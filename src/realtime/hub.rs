@@ -340,8 +340,10 @@ impl Hub {
         let mut too_slow = Vec::new();
         {
             let state = self.lock();
+            let skip = out.skip_user.as_deref();
             let mut send = |id: &ConnId| {
                 if let Some(conn) = state.conns.get(id)
+                    && skip != Some(conn.user_id.as_str())
                     && conn.tx.try_send(out.clone()).is_err()
                 {
                     too_slow.push(*id);

@@ -22,6 +22,9 @@ pub struct Outgoing {
     pub message: Option<(Fingerprint, MessageId)>,
     /// When a notification was sent (ms), to order it among messages.
     pub at_ms: Option<u64>,
+    /// Whose streams do not get it: the typist's own, for a room's typing
+    /// notice (every member's streams hear the room's channel).
+    pub skip_user: Option<String>,
     /// `data:`, one line of JSON.
     pub data: ByteString,
 }
@@ -35,6 +38,17 @@ impl Outgoing {
             Event::DirectMessage(m) => {
                 Some((position::conversation(&m.sender.id, &m.recipient.id), m.id))
             }
+            Event::RoomMessageEdited(c) | Event::RoomMessageDeleted(c) => {
+                Some((position::room_changes(&c.message.room_id), c.id))
+            }
+            Event::DirectMessageEdited(c) | Event::DirectMessageDeleted(c) => Some((
+                position::conversation_changes(&c.message.sender.id, &c.message.recipient.id),
+                c.id,
+            )),
+            _ => None,
+        };
+        let skip_user = match &event {
+            Event::Typing(t) if t.room_id.is_some() => Some(t.user.id.clone()),
             _ => None,
         };
         let at_ms = match &event {
@@ -47,12 +61,19 @@ impl Outgoing {
             Event::MemberJoined(e) => ("member_joined", data(&e)),
             Event::MemberLeft(e) => ("member_left", data(&e)),
             Event::Notification(n) => ("notification", data(&n)),
+            Event::RoomMessageEdited(c) => ("message_edited", data(&c.message)),
+            Event::RoomMessageDeleted(c) => ("message_deleted", data(&c.message)),
+            Event::DirectMessageEdited(c) => ("message_edited", data(&c.message)),
+            Event::DirectMessageDeleted(c) => ("message_deleted", data(&c.message)),
+            Event::Typing(t) => ("typing", data(&t)),
+            Event::Read(r) => ("read", data(&r)),
             Event::Joined { .. } | Event::Left { .. } | Event::Revoked { .. } => return None,
         };
         Some(Self {
             event: name,
             message,
             at_ms,
+            skip_user,
             data,
         })
     }
@@ -87,6 +108,7 @@ mod tests {
             sender: user("alice"),
             body: "hi </b>".into(),
             client_id: None,
+            edit: Default::default(),
         }))
         .unwrap();
         assert_eq!(out.event, "message");
@@ -113,6 +135,7 @@ mod tests {
             recipient: user("bo"),
             body: "x".into(),
             client_id: Some("k".into()),
+            edit: Default::default(),
         }))
         .unwrap();
         assert_eq!(out.event, "direct_message");

@@ -82,6 +82,18 @@ pub fn conversation(a: &str, b: &str) -> Fingerprint {
     fingerprint(&["d:", lo, ":", hi])
 }
 
+/// The fingerprint of a room's list of changes (edits and deletes), a
+/// container of its own: change ids order only among themselves.
+pub fn room_changes(room_id: &str) -> Fingerprint {
+    fingerprint(&["rc:", room_id])
+}
+
+/// The fingerprint of a conversation's list of changes.
+pub fn conversation_changes(a: &str, b: &str) -> Fingerprint {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    fingerprint(&["dc:", lo, ":", hi])
+}
+
 fn fingerprint(parts: &[&str]) -> Fingerprint {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in parts.iter().flat_map(|p| p.bytes()) {

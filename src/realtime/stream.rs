@@ -234,8 +234,9 @@ impl Realtime {
             _ => Vec::new(),
         };
         // Rooms start where the position says, but never before the user
-        // joined them.
-        let starts = |position: &Position| -> Vec<(String, MessageId)> {
+        // joined them: their messages, and their changes (a container of
+        // their own).
+        let starts = |position: &Position, changes: bool| -> Vec<(String, MessageId)> {
             rooms
                 .iter()
                 .map(|(room, joined_ms)| {
@@ -243,10 +244,12 @@ impl Realtime {
                         ms: joined_ms.saturating_sub(1),
                         seq: u64::MAX,
                     };
-                    (
-                        room.clone(),
-                        position.after(position::room(room)).max(joined),
-                    )
+                    let container = if changes {
+                        position::room_changes(room)
+                    } else {
+                        position::room(room)
+                    };
+                    (room.clone(), position.after(container).max(joined))
                 })
                 .collect()
         };
@@ -255,10 +258,15 @@ impl Realtime {
         let decode = |token: &str| Position::decode(token, &self.token_key, user_id);
         if let Some(start) = request.last_event_id.as_deref().and_then(decode) {
             let mut missed = store
-                .room_messages_since(&starts(&start), resume_max)
+                .room_messages_since(&starts(&start, false), resume_max)
                 .await?;
             if missed.complete {
-                let earliest = start.earliest();
+                store
+                    .room_changes_since(&starts(&start, true), resume_max, &mut missed)
+                    .await?;
+            }
+            let earliest = start.earliest();
+            if missed.complete {
                 store
                     .direct_messages_since(
                         user_id,
@@ -270,11 +278,23 @@ impl Realtime {
                     .await?;
             }
             if missed.complete {
+                store
+                    .direct_changes_since(
+                        user_id,
+                        earliest,
+                        |other| start.after(position::conversation_changes(user_id, other)),
+                        resume_max,
+                        &mut missed,
+                    )
+                    .await?;
+            }
+            if missed.complete {
                 let mut events: Vec<Outgoing> = missed
                     .rooms
                     .into_iter()
                     .map(Event::RoomMessage)
                     .chain(missed.direct.into_iter().map(Event::DirectMessage))
+                    .chain(missed.changes)
                     .filter_map(Outgoing::from_event)
                     .collect();
                 let mut replayed = start.clone();
@@ -314,11 +334,17 @@ impl Realtime {
                 .and_then(decode)
                 .unwrap_or_else(|| Position::starting_at(0));
             let cap = self.offline_cap;
-            let rooms = store.room_backlog(user_id, &starts(&since), cap).await?;
+            let (message_starts, change_starts) = (starts(&since, false), starts(&since, true));
+            let (rooms, changes) = futures_util::try_join!(
+                store.room_backlog(user_id, &message_starts, cap),
+                store.room_changes_backlog(user_id, &change_starts, cap),
+            )?;
             events.extend(
                 rooms
                     .into_iter()
-                    .filter_map(|m| Outgoing::from_event(Event::RoomMessage(m))),
+                    .map(Event::RoomMessage)
+                    .chain(changes)
+                    .filter_map(Outgoing::from_event),
             );
             sort_by_time(&mut events);
             keep_newest_messages(&mut events, cap);
@@ -539,6 +565,7 @@ mod tests {
             },
             body: "x".into(),
             client_id: None,
+            edit: Default::default(),
         }))
         .unwrap()
     }

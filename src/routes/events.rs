@@ -11,7 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{AuthUser, bearer_token};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiQuery;
-use crate::model::{DirectMessage, MemberEvent, Message, Notification, Ticket};
+use crate::model::{
+    DirectMessage, MemberEvent, Message, Notification, ReadEvent, Ticket, TypingEvent,
+};
 use crate::realtime::stream::Ready;
 use crate::service;
 use crate::service::realtime::Credential;
@@ -27,7 +29,12 @@ use crate::state::AppState;
 /// | `direct_message` | `DirectMessage` | resume token |
 /// | `member_joined`, `member_left` | `MemberEvent` | none |
 /// | `notification` | `Notification` | none |
+/// | `message_edited`, `message_deleted` | `Message` (room) or `DirectMessage` (conversation), as it is after the change | resume token |
+/// | `typing` | `TypingEvent` | none |
+/// | `read` | `ReadEvent` | none |
 ///
+/// `message_edited` and `message_deleted` are replayed on resume and to
+/// users who were offline, like messages; `typing` and `read` are live only.
 /// A resume token (at most 1 KiB of `A-Z a-z 0-9 - _ .`) is opaque: send the
 /// last one received back as `Last-Event-ID`; it is not the message id
 /// (that is `data.id`, what clients dedupe by). The stream also carries
@@ -47,6 +54,10 @@ pub enum StreamEvent {
     MemberEvent(MemberEvent),
     /// `event: notification`.
     Notification(Notification),
+    /// `event: typing`.
+    Typing(TypingEvent),
+    /// `event: read`.
+    Read(ReadEvent),
 }
 
 /// Query of `GET /events`.

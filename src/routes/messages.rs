@@ -1,12 +1,13 @@
 //! Room messages: send and read history.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 
 use super::created_or_repeated;
 use crate::auth::{AuthUser, SignedToken};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, HistoryParams};
-use crate::model::{Message, MessagePage, SendMessageRequest};
+use crate::model::{EditMessageRequest, Message, MessagePage, SendMessageRequest};
+use crate::service::messages::MessageChange;
 use crate::service;
 use crate::state::AppState;
 
@@ -68,4 +69,84 @@ pub async fn list_room_messages(
     let page = params.page()?;
     let history = service::messages::room_history(&state, &auth, &path, page).await?;
     Ok(web::Json(history))
+}
+
+/// Edit one of your room messages (within 24 hours of sending).
+///
+/// History shows the new text with `edited_at` set; members' streams get
+/// `message_edited` with the updated message (replayed on resume and to
+/// members who were offline). Counts against your send rate.
+#[utoipa::path(
+    tag = "messages",
+    security(("bearer" = [])),
+    params(
+        ("room_id" = String, Path, description = "Room id"),
+        ("message_id" = String, Path, description = "Message id"),
+    ),
+    request_body = EditMessageRequest,
+    responses(
+        (status = 200, description = "The message as edited", body = Message),
+        (status = 400, description = "`invalid_json` or `validation_failed`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not_a_member`, `not_your_message` (only the sender edits) or `edit_window_closed` (more than 24 hours after sending)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`room_not_found`, or `message_not_found` (no such message in this room, or it was deleted)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/rooms/{room_id}/messages/{message_id}")]
+#[tracing::instrument(skip_all, fields(user_id = %auth.0.user_id, room_id = %path.0))]
+pub async fn edit_room_message(
+    state: web::Data<AppState>,
+    auth: SignedToken,
+    path: web::Path<(String, String)>,
+    ApiJson(body): ApiJson<EditMessageRequest>,
+) -> Result<web::Json<Message>, ApiError> {
+    let change = body.try_into()?;
+    let (room_id, message_id) = path.into_inner();
+    let message = service::messages::change_room_message_rate_limited(
+        &state,
+        &auth,
+        &room_id,
+        &message_id,
+        change,
+    )
+    .await?;
+    Ok(web::Json(message))
+}
+
+/// Delete one of your room messages (within 24 hours of sending).
+///
+/// Idempotent. History keeps the message's place with `body: null` and
+/// `deleted_at` set; members' streams get `message_deleted`. Counts against
+/// your send rate.
+#[utoipa::path(
+    tag = "messages",
+    security(("bearer" = [])),
+    params(
+        ("room_id" = String, Path, description = "Room id"),
+        ("message_id" = String, Path, description = "Message id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted (now or before)"),
+        (status = 403, description = "`not_a_member`, `not_your_message` or `edit_window_closed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`room_not_found` or `message_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/rooms/{room_id}/messages/{message_id}")]
+#[tracing::instrument(skip_all, fields(user_id = %auth.0.user_id, room_id = %path.0))]
+pub async fn delete_room_message(
+    state: web::Data<AppState>,
+    auth: SignedToken,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (room_id, message_id) = path.into_inner();
+    service::messages::change_room_message_rate_limited(
+        &state,
+        &auth,
+        &room_id,
+        &message_id,
+        MessageChange::Delete,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

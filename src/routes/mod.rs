@@ -10,6 +10,7 @@ pub mod events;
 pub mod fallback;
 pub mod health;
 pub mod messages;
+pub mod read_state;
 pub mod rooms;
 pub mod users;
 pub mod web;
@@ -39,8 +40,16 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(rooms::get_room_stats)
         .service(messages::send_room_message)
         .service(messages::list_room_messages)
+        .service(messages::edit_room_message)
+        .service(messages::delete_room_message)
+        .service(read_state::mark_room_read)
+        .service(read_state::send_room_typing)
         .service(direct::send_direct_message)
         .service(direct::list_direct_messages)
+        .service(direct::edit_direct_message)
+        .service(direct::delete_direct_message)
+        .service(read_state::mark_conversation_read)
+        .service(read_state::send_direct_typing)
         .service(direct::list_conversations)
         .service(events::create_ticket)
         .service(events::open_events)

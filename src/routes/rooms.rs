@@ -9,7 +9,7 @@ use crate::auth::AuthUser;
 use crate::domain::{RoomName, Topic};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, ListParams, page_request};
-use crate::model::{MemberList, Room, RoomList, RoomStats};
+use crate::model::{MemberList, MyRoomList, Room, RoomList, RoomStats};
 use crate::service;
 use crate::service::rooms::NewRoomInput;
 use crate::state::AppState;
@@ -123,13 +123,17 @@ pub async fn list_rooms(
     Ok(web::Json(service::rooms::list(&state, sort, &page).await?))
 }
 
-/// The rooms you belong to, latest joined first.
+/// The rooms you belong to, latest joined first, with your unread counts.
+///
+/// Each room also carries your read marker (`last_read_id`) and
+/// `unread_count`: messages from others after the marker that are not
+/// deleted, exact up to 100 (100 means "99+").
 #[utoipa::path(
     tag = "rooms",
     security(("bearer" = [])),
     params(ListParams),
     responses(
-        (status = 200, description = "A page of your rooms", body = RoomList),
+        (status = 200, description = "A page of your rooms", body = MyRoomList),
         (status = 400, description = "`validation_failed` (limit or cursor)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -138,7 +142,7 @@ pub async fn list_my_rooms(
     state: web::Data<AppState>,
     auth: AuthUser,
     ApiQuery(params): ApiQuery<ListParams>,
-) -> Result<web::Json<RoomList>, ApiError> {
+) -> Result<web::Json<MyRoomList>, ApiError> {
     let page = params.page()?;
     Ok(web::Json(
         service::rooms::list_mine(&state, &auth, &page).await?,

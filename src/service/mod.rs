@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod admin;
 pub mod messages;
 pub mod operations;
+pub mod read_state;
 pub mod realtime;
 pub mod rooms;
 pub mod users;

@@ -8,7 +8,9 @@ use crate::clock::{now_ms, rfc3339_ms};
 use crate::domain::{RoomName, Topic, is_valid_id, look_alike_keys, new_id};
 use crate::error::{ApiError, Code};
 use crate::message::UserLite;
-use crate::model::{Member, MemberList, PublicUser, Room, RoomList, RoomStats, TopSender};
+use crate::model::{
+    Member, MemberList, MyRoom, MyRoomList, PublicUser, Room, RoomList, RoomStats, TopSender,
+};
 use crate::state::AppState;
 use crate::store::pagination::PageRequest;
 use crate::store::rooms::{NewRoom, RoomSort};
@@ -74,15 +76,26 @@ pub async fn list(
     })
 }
 
-/// A page of the caller's rooms, latest joined first.
+/// A page of the caller's rooms, latest joined first, with their read
+/// marker and unread count in each.
 pub async fn list_mine(
     state: &AppState,
     auth: &AuthUser,
     page: &PageRequest,
-) -> Result<RoomList, ApiError> {
-    let (rooms, next_cursor) = state.store.user_rooms(&auth.user_id, page).await?;
-    Ok(RoomList {
-        items: rooms.into_iter().map(Room::from).collect(),
+) -> Result<MyRoomList, ApiError> {
+    let (rooms, next_cursor) = state
+        .store
+        .user_rooms_with_read_state(&auth.user_id, page)
+        .await?;
+    Ok(MyRoomList {
+        items: rooms
+            .into_iter()
+            .map(|(room, read)| MyRoom {
+                room: room.into(),
+                last_read_id: read.last_read.map(|id| id.to_string()),
+                unread_count: read.unread,
+            })
+            .collect(),
         next_cursor,
     })
 }

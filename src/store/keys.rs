@@ -93,6 +93,36 @@ impl Keys {
         format!("{}{{r:{room_id}}}:senders", self.prefix)
     }
 
+    /// HASH user id -> `<message id> <seq>`: read markers in a room (seq:
+    /// the message's number in the room, see `room_unread.lua`).
+    pub fn room_read(&self, room_id: &str) -> String {
+        format!("{}{{r:{room_id}}}:read", self.prefix)
+    }
+
+    /// ZSET seq -> seq: the numbers of a user's messages in a room that are
+    /// not deleted (counting unread messages from others), capped like the
+    /// room's history.
+    pub fn room_own(&self, room_id: &str, user_id: &str) -> String {
+        format!("{}{{r:{room_id}}}:own:{user_id}", self.prefix)
+    }
+
+    /// ZSET message id -> seq: a room's deleted messages.
+    pub fn room_deleted(&self, room_id: &str) -> String {
+        format!("{}{{r:{room_id}}}:deleted", self.prefix)
+    }
+
+    /// HASH message id -> edit state (JSON, `message::EditState`): what
+    /// edits and deletes made of a room's messages.
+    pub fn room_edits(&self, room_id: &str) -> String {
+        format!("{}{{r:{room_id}}}:edits", self.prefix)
+    }
+
+    /// STREAM: a room's edits and deletes as events (field `e`), for
+    /// streams that resume or come back; capped with `MAXLEN ~`.
+    pub fn room_changes(&self, room_id: &str) -> String {
+        format!("{}{{r:{room_id}}}:changes", self.prefix)
+    }
+
     /// STRING with TTL: message id of a room send with this `client_id`.
     pub fn room_idempotency(&self, room_id: &str, sender_id: &str, client_id: &str) -> String {
         format!(
@@ -125,6 +155,12 @@ impl Keys {
         format!("{}{{rooms}}:by_created", self.prefix)
     }
 
+    /// ZSET room id -> recency of the last edit or delete: rooms with
+    /// changes, so a resume reads only those.
+    pub fn rooms_by_change(&self) -> String {
+        format!("{}{{rooms}}:by_change", self.prefix)
+    }
+
     /// ZSET room id -> activity score: rooms with messages by last message
     /// time, then rooms without by creation time (see `store::rooms`).
     pub fn rooms_by_activity(&self) -> String {
@@ -136,6 +172,53 @@ impl Keys {
     pub fn direct_messages(&self, a: &str, b: &str) -> String {
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         format!("{}{{d:{lo}:{hi}}}:messages", self.prefix)
+    }
+
+    /// HASH: a conversation's counters and read markers: `count` (messages
+    /// ever sent; a message's number is its place in that count) and
+    /// `read:<user id>` -> `<message id> <seq>`.
+    pub fn direct_meta(&self, a: &str, b: &str) -> String {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        format!("{}{{d:{lo}:{hi}}}:meta", self.prefix)
+    }
+
+    /// ZSET seq -> seq: the numbers of one user's messages in a conversation
+    /// that are not deleted, capped like the conversation.
+    pub fn direct_own(&self, a: &str, b: &str, user_id: &str) -> String {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        format!("{}{{d:{lo}:{hi}}}:own:{user_id}", self.prefix)
+    }
+
+    /// ZSET message id -> seq: a conversation's deleted messages.
+    pub fn direct_deleted(&self, a: &str, b: &str) -> String {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        format!("{}{{d:{lo}:{hi}}}:deleted", self.prefix)
+    }
+
+    /// HASH message id -> edit state (JSON): what edits and deletes made of
+    /// a conversation's messages.
+    pub fn direct_edits(&self, a: &str, b: &str) -> String {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        format!("{}{{d:{lo}:{hi}}}:edits", self.prefix)
+    }
+
+    /// LIST of `<change id> <json>`: a conversation's edits and deletes as
+    /// events, oldest first, capped.
+    pub fn direct_changes(&self, a: &str, b: &str) -> String {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        format!("{}{{d:{lo}:{hi}}}:changes", self.prefix)
+    }
+
+    /// ZSET other user id -> recency of the last edit or delete: a user's
+    /// conversations with changes, so a resume reads only those.
+    pub fn user_conversation_changes(&self, user_id: &str) -> String {
+        format!("{}{{u:{user_id}}}:conversation_changes", self.prefix)
+    }
+
+    /// STRING with TTL (2 s): a user's last forwarded typing notice in a
+    /// room (`r:<room id>`) or conversation (`d:<other user id>`).
+    pub fn typing(&self, user_id: &str, target: &str) -> String {
+        format!("{}{{u:{user_id}}}:typing:{target}", self.prefix)
     }
 
     /// STRING with TTL: the stored message of a direct send with this
@@ -298,6 +381,8 @@ mod tests {
             k.offline("u1"),
             k.position("u1"),
             k.user_channel("u1"),
+            k.user_conversation_changes("u1"),
+            k.typing("u1", "r:x"),
         ] {
             assert_eq!(hash_tag(&key), tag);
         }
@@ -312,6 +397,11 @@ mod tests {
             k.room_messages("r1"),
             k.room_senders("r1"),
             k.room_idempotency("r1", "u1", "c:1"),
+            k.room_read("r1"),
+            k.room_own("r1", "u1"),
+            k.room_deleted("r1"),
+            k.room_edits("r1"),
+            k.room_changes("r1"),
         ] {
             assert_eq!(hash_tag(&key), tag);
         }
@@ -321,6 +411,7 @@ mod tests {
             k.room_look_alike_progress(),
             k.rooms_by_created(),
             k.rooms_by_activity(),
+            k.rooms_by_change(),
         ]));
         // A brace in a name cannot move its key out of the directory's slot.
         assert_eq!(slot(&k.room_look_alike("{x}")), slot(&k.rooms_by_created()));
@@ -343,6 +434,14 @@ mod tests {
             hash_tag(&k.direct_messages("b", "a")),
             hash_tag(&k.direct_idempotency("a", "b", "a", "x"))
         );
+        assert!(same_slot(&[
+            k.direct_messages("a", "b"),
+            k.direct_meta("b", "a"),
+            k.direct_own("b", "a", "a"),
+            k.direct_deleted("a", "b"),
+            k.direct_edits("b", "a"),
+            k.direct_changes("a", "b"),
+        ]));
     }
 
     #[test]

@@ -8,10 +8,14 @@ use redis::Script;
 use super::{ScriptCall, Store, StoreError, StoreResult, decode};
 use crate::domain::MessageId;
 use crate::event::Event;
-use crate::message::{RoomMessageRecord, Sent, UserLite};
+use crate::message::{EditState, RoomMessageRecord, Sent, UserLite};
 
 static SEND_ROOM_MESSAGE: LazyLock<Script> =
     LazyLock::new(|| super::script(include_str!("scripts/send_room_message.lua")));
+static ROOM_HISTORY: LazyLock<Script> =
+    LazyLock::new(|| super::script(include_str!("scripts/room_history.lua")));
+static CHANGE_ROOM_MESSAGE: LazyLock<Script> =
+    LazyLock::new(|| super::script(include_str!("scripts/change_room_message.lua")));
 
 /// What became of a room send.
 #[derive(Debug)]
@@ -52,7 +56,8 @@ impl Store {
         call.key(k.room(room_id))
             .key(k.room_members(room_id))
             .key(k.room_messages(room_id))
-            .key(k.room_senders(room_id));
+            .key(k.room_senders(room_id))
+            .key(k.room_own(room_id, &sender.id));
         if let Some(client_id) = client_id {
             call.key(k.room_idempotency(room_id, &sender.id, client_id));
         }
@@ -120,23 +125,30 @@ impl Store {
             HistoryQuery::Before(id) => ("XREVRANGE", format!("({id}"), "-"),
             HistoryQuery::After(id) => ("XRANGE", format!("({id}"), "+"),
         };
-        let mut conn = self.conn().await?;
-        let entries: Vec<(String, HashMap<String, String>)> = self
-            .run(
-                redis::cmd(command)
-                    .arg(self.keys.room_messages(room_id))
+        let reply: (Vec<(String, HashMap<String, String>)>, Vec<String>) = self
+            .call(
+                ScriptCall::new(&ROOM_HISTORY)
+                    .key(self.keys.room_messages(room_id))
+                    .key(self.keys.room_edits(room_id))
+                    .arg(command)
                     .arg(from)
                     .arg(to)
-                    .arg("COUNT")
-                    .arg(limit + 1)
-                    .query_async(&mut conn),
+                    .arg(limit + 1),
             )
             .await?;
+        let (entries, states) = reply;
         let has_more = entries.len() > limit;
         let mut messages = entries
             .into_iter()
+            .zip(states)
             .take(limit)
-            .map(|(id, fields)| entry_to_message(room_id, stream_id(&id)?, &fields))
+            .map(|((id, fields), state)| {
+                let mut message = entry_to_message(room_id, stream_id(&id)?, &fields)?;
+                if !state.is_empty() {
+                    message.edit = EditState::decode(&state);
+                }
+                Ok(message)
+            })
             .collect::<StoreResult<Vec<_>>>()?;
         if !matches!(query, HistoryQuery::After(_)) {
             messages.reverse();
@@ -144,6 +156,92 @@ impl Store {
         Ok((messages, has_more))
     }
 }
+
+impl Store {
+    /// The room message with this id as `user_id` may edit it: whether the
+    /// room exists and they belong to it, and the message with its current
+    /// state. One round trip.
+    pub async fn room_message(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        id: MessageId,
+    ) -> StoreResult<Found<RoomMessageRecord>> {
+        let k = &self.keys;
+        let id_text = id.to_string();
+        let mut pipe = redis::pipe();
+        pipe.exists(k.room(room_id))
+            .zscore(k.room_members(room_id), user_id)
+            .cmd("XRANGE")
+            .arg(k.room_messages(room_id))
+            .arg(&id_text)
+            .arg(&id_text)
+            .hget(k.room_edits(room_id), &id_text);
+        let mut conn = self.conn().await?;
+        let (exists, member, entries, state): (bool, Option<f64>, Entries, Option<String>) =
+            self.run(pipe.query_async(&mut conn)).await?;
+        if !exists {
+            return Ok(Found::NoRoom);
+        }
+        if member.is_none() {
+            return Ok(Found::NotMember);
+        }
+        let Some((entry_id, fields)) = entries.into_iter().next() else {
+            return Ok(Found::NoMessage);
+        };
+        let mut message = entry_to_message(room_id, stream_id(&entry_id)?, &fields)?;
+        message.edit = state.as_deref().map(EditState::decode).unwrap_or_default();
+        Ok(Found::Message(message, entry_number(&fields)))
+    }
+
+    /// Stores an edit or delete of a room message and publishes its event,
+    /// in one script in the room's slot (in order with the room's
+    /// messages); the room is then listed as changed, so resuming streams
+    /// read its changes.
+    #[tracing::instrument(skip_all, fields(room_id, message_id = %change.message_id))]
+    pub async fn change_room_message(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        change: ChangeRequest<'_>,
+    ) -> StoreResult<Changed> {
+        let k = &self.keys;
+        let reply: Vec<String> = self
+            .call(
+                ScriptCall::new(&CHANGE_ROOM_MESSAGE)
+                    .key(k.room(room_id))
+                    .key(k.room_members(room_id))
+                    .key(k.room_edits(room_id))
+                    .key(k.room_deleted(room_id))
+                    .key(k.room_changes(room_id))
+                    .key(k.room_own(room_id, user_id))
+                    .arg(user_id)
+                    .arg(change.message_id.to_string())
+                    .arg(if change.delete { "delete" } else { "edit" })
+                    .arg(change.state.encode())
+                    .arg(change.number.map(|n| n.to_string()).unwrap_or_default())
+                    .arg(self.limits.changes_max_len)
+                    .channel(self.publish_command(), k.room_channel(room_id))
+                    .arg(change.event.to_json()),
+            )
+            .await?;
+        let changed = match reply.first().map(String::as_str) {
+            Some("ok") => Changed::Done(stream_id(reply.get(1).map_or("", String::as_str))?),
+            Some("deleted") => return Ok(Changed::Deleted),
+            Some("not_member") => return Ok(Changed::NotMember),
+            other => return Err(StoreError::Corrupt(format!("change script said {other:?}"))),
+        };
+        self.replicated(&k.room_changes(room_id)).await?;
+        if let Changed::Done(id) = changed {
+            self.touch_recency(&k.rooms_by_change(), id.ms, room_id, "GT")
+                .await?;
+        }
+        Ok(changed)
+    }
+}
+
+/// Stream entries as Redis answers them.
+pub(super) type Entries = Vec<(String, HashMap<String, String>)>;
 
 /// Parses a stream entry id confab wrote.
 pub(super) fn stream_id(text: &str) -> StoreResult<MessageId> {
@@ -173,5 +271,52 @@ pub(super) fn entry_to_message(
         },
         body: get("b")?,
         client_id: fields.get("c").cloned(),
+        edit: EditState::default(),
     })
+}
+
+/// A stream entry's number in its room (`s`), if it has one (messages from
+/// before numbering have none).
+fn entry_number(fields: &HashMap<String, String>) -> Option<u64> {
+    fields.get("s").and_then(|s| s.parse().ok())
+}
+
+/// A room message as an edit or delete finds it.
+#[derive(Debug)]
+pub enum Found<M> {
+    /// The room does not exist (rooms only).
+    NoRoom,
+    /// The caller is not a member (rooms only).
+    NotMember,
+    /// No message with that id here.
+    NoMessage,
+    /// The message with its current state, and its number in its room or
+    /// conversation (`None` for one from before numbering).
+    Message(M, Option<u64>),
+}
+
+/// What became of an edit or delete that passed its checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    /// Stored and delivered, as the change with this id.
+    Done(MessageId),
+    /// The message was deleted meanwhile: nothing changed.
+    Deleted,
+    /// The caller stopped being a member meanwhile (rooms only).
+    NotMember,
+}
+
+/// An edit or a delete, ready to store.
+#[derive(Debug)]
+pub struct ChangeRequest<'a> {
+    /// The message's id.
+    pub message_id: MessageId,
+    /// Its number in its room or conversation, if it has one.
+    pub number: Option<u64>,
+    /// Whether it is a delete.
+    pub delete: bool,
+    /// The message's state after the change.
+    pub state: &'a EditState,
+    /// The change's event (its id is assigned when it is stored).
+    pub event: &'a Event,
 }

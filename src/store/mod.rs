@@ -25,11 +25,13 @@ pub mod notifications;
 pub mod pagination;
 pub mod presence;
 pub mod rate_limit;
+pub mod read_state;
 pub mod resume;
 pub mod rooms;
 pub mod sessions;
 pub mod streams;
 pub mod tickets;
+pub mod typing;
 pub mod users;
 
 use std::future::Future;
@@ -245,6 +247,19 @@ impl Store {
             })
             .collect();
         self.each(publishes).await.map(|_| ())
+    }
+}
+
+impl Store {
+    /// Publishes an event on a user's channel: their live streams on every
+    /// instance get it; nothing is queued for a user without one.
+    pub async fn publish_to_user(
+        &self,
+        user_id: &str,
+        event: &crate::event::Event,
+    ) -> StoreResult<()> {
+        self.publish(&[(self.keys.user_channel(user_id), event)])
+            .await
     }
 }
 

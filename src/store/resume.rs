@@ -9,10 +9,11 @@ use std::collections::HashMap;
 
 use redis::AsyncCommands;
 
-use super::messages::{HistoryQuery, entry_to_message, stream_id};
+use super::messages::{Entries, HistoryQuery, entry_to_message, stream_id};
 use super::rooms::RECENCY_PER_MS;
 use super::{Store, StoreResult, decode};
 use crate::domain::MessageId;
+use crate::event::Event;
 use crate::message::{DirectMessageRecord, RoomMessageRecord};
 
 /// Messages read back for a stream.
@@ -22,6 +23,9 @@ pub struct Missed {
     pub rooms: Vec<RoomMessageRecord>,
     /// Direct messages, each conversation's in id order.
     pub direct: Vec<DirectMessageRecord>,
+    /// Edits and deletes (their events), each room's and conversation's in
+    /// id order.
+    pub changes: Vec<Event>,
     /// Whether that is everything after the starts: false when some of it
     /// has been trimmed from history, or there was more than asked for.
     pub complete: bool,
@@ -30,8 +34,16 @@ pub struct Missed {
 /// Where reading starts in one room or conversation: after this id.
 pub type Start = MessageId;
 
-/// A stream entry as the pipeline returns it.
-type Entries = Vec<(String, HashMap<String, String>)>;
+/// A change's event from its entry in a room's changes stream (`e`: the
+/// event's JSON; the entry id is the change's id).
+fn change_event(id: &str, fields: &HashMap<String, String>) -> Option<Event> {
+    Event::decode(&format!("{id} {}", fields.get("e")?))
+}
+
+/// How many of `limit` are left once `missed` holds what it holds.
+fn budget(missed: &Missed, limit: usize) -> usize {
+    limit.saturating_sub(missed.rooms.len() + missed.direct.len() + missed.changes.len())
+}
 
 impl Store {
     /// The rooms `user_id` belongs to, with when they joined (ms).
@@ -53,6 +65,21 @@ impl Store {
         &self,
         rooms: &'a [(String, Start)],
     ) -> StoreResult<Vec<&'a (String, Start)>> {
+        // Not in the directory (a leftover of a failed create): read it
+        // rather than risk missing something.
+        self.rooms_touched_since(&self.keys.rooms_by_activity(), rooms, true)
+            .await
+    }
+
+    /// Which of `rooms` are in `index` (a recency index of rooms: by
+    /// activity or by change) with a time at or after their start;
+    /// `missing` says whether a room not in the index counts.
+    async fn rooms_touched_since<'a>(
+        &self,
+        index: &str,
+        rooms: &'a [(String, Start)],
+        missing: bool,
+    ) -> StoreResult<Vec<&'a (String, Start)>> {
         if rooms.is_empty() {
             return Ok(Vec::new());
         }
@@ -61,7 +88,7 @@ impl Store {
         let scores: Vec<Option<f64>> = self
             .run(
                 redis::cmd("ZMSCORE")
-                    .arg(self.keys.rooms_by_activity())
+                    .arg(index)
                     .arg(&ids)
                     .query_async(&mut conn),
             )
@@ -71,14 +98,132 @@ impl Store {
             .zip(scores)
             .filter(|((_, start), _)| *start < MessageId::MAX)
             .filter(|((_, start), score)| match score {
-                // Recencies are at least the message's ms times 1000.
+                // Recencies are at least the ms times 1000.
                 Some(score) => *score >= 0.0 && (*score as i64 / RECENCY_PER_MS) as u64 >= start.ms,
-                // Not in the directory (a leftover of a failed create):
-                // read it rather than risk missing something.
-                None => true,
+                None => missing,
             })
             .map(|(room, _)| room)
             .collect())
+    }
+
+    /// Edits and deletes in `rooms` after each room's start (in their
+    /// changes streams), added to `missed`, at most what is left of
+    /// `limit`; `missed.complete` turns false when some are gone or there
+    /// were more.
+    pub async fn room_changes_since(
+        &self,
+        rooms: &[(String, Start)],
+        limit: usize,
+        missed: &mut Missed,
+    ) -> StoreResult<()> {
+        let active = self
+            .rooms_touched_since(&self.keys.rooms_by_change(), rooms, false)
+            .await?;
+        if active.is_empty() {
+            return Ok(());
+        }
+        let k = &self.keys;
+        let budget = budget(missed, limit);
+        let pipes = active
+            .iter()
+            .map(|(room, start)| {
+                let stream = k.room_changes(room);
+                let mut pipe = redis::pipe();
+                pipe.cmd("XRANGE")
+                    .arg(&stream)
+                    .arg(format!("({start}"))
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(budget + 1);
+                pipe.cmd("XRANGE")
+                    .arg(&stream)
+                    .arg("-")
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(1);
+                pipe.cmd("XLEN").arg(&stream);
+                pipe.cmd("HGET").arg(k.room(room)).arg("change_count");
+                pipe
+            })
+            .collect();
+        let replies = self.pipelines(pipes).await?;
+        for ((_, start), reply) in active.into_iter().zip(replies) {
+            let mut reply = reply.into_iter();
+            let (Some(after), Some(first), Some(len), Some(count)) =
+                (reply.next(), reply.next(), reply.next(), reply.next())
+            else {
+                return Err(super::StoreError::Corrupt("a short pipeline reply".into()));
+            };
+            let after: Entries = decode(after)?;
+            let first: Entries = decode(first)?;
+            let len: u64 = decode(len)?;
+            let count: Option<u64> = decode(count)?;
+            let trimmed = count.unwrap_or(0) > len;
+            if trimmed
+                && first
+                    .first()
+                    .and_then(|(id, _)| MessageId::parse(id))
+                    .is_some_and(|first| first > *start)
+            {
+                missed.complete = false;
+            }
+            missed
+                .changes
+                .extend(after.iter().filter_map(|(id, fields)| change_event(id, fields)));
+        }
+        if missed.changes.len() > budget {
+            missed.changes.truncate(budget);
+            missed.complete = false;
+        }
+        Ok(())
+    }
+
+    /// The newest edits and deletes in `rooms` after each room's start, at
+    /// most `limit`, leaving out those of `user_id`'s own messages: the
+    /// changes part of an offline backlog. Oldest first per room.
+    pub async fn room_changes_backlog(
+        &self,
+        user_id: &str,
+        rooms: &[(String, Start)],
+        limit: usize,
+    ) -> StoreResult<Vec<Event>> {
+        let active = self
+            .rooms_touched_since(&self.keys.rooms_by_change(), rooms, false)
+            .await?;
+        if active.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let reads = active
+            .iter()
+            .map(|(room, start)| {
+                let mut cmd = redis::cmd("XREVRANGE");
+                cmd.arg(self.keys.room_changes(room))
+                    .arg("+")
+                    .arg(format!("({start}"))
+                    .arg("COUNT")
+                    .arg(limit);
+                cmd
+            })
+            .collect();
+        let mut events = Vec::new();
+        for reply in self.each(reads).await? {
+            let entries: Entries = decode(reply)?;
+            for (id, fields) in entries.iter().rev() {
+                let Some(event) = change_event(id, fields) else {
+                    continue;
+                };
+                let own = match &event {
+                    Event::RoomMessageEdited(c) | Event::RoomMessageDeleted(c) => {
+                        c.message.sender.id == user_id
+                    }
+                    _ => true,
+                };
+                if !own {
+                    events.push(event);
+                }
+            }
+        }
+        Ok(events)
     }
 
     /// Room messages after each room's start, oldest first per room, at
@@ -275,6 +420,59 @@ impl Store {
         Ok(messages)
     }
 
+    /// Edits and deletes in `user_id`'s conversations after each one's start
+    /// (given by `start_of`, keyed by the other user's id), in conversations
+    /// changed after `earliest`, added to `missed` up to `limit` in all.
+    pub async fn direct_changes_since(
+        &self,
+        user_id: &str,
+        earliest: MessageId,
+        start_of: impl Fn(&str) -> Start,
+        limit: usize,
+        missed: &mut Missed,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        let others: Vec<String> = self
+            .run(
+                redis::cmd("ZRANGE")
+                    .arg(self.keys.user_conversation_changes(user_id))
+                    .arg("+inf")
+                    .arg(format!(
+                        "({}",
+                        earliest.ms.saturating_mul(RECENCY_PER_MS as u64)
+                    ))
+                    .arg("BYSCORE")
+                    .arg("REV")
+                    .query_async(&mut conn),
+            )
+            .await?;
+        for other in others {
+            let budget = budget(missed, limit);
+            let (elements, more) = self
+                .list_page(
+                    &self.keys.direct_changes(user_id, &other),
+                    None,
+                    "after",
+                    start_of(&other),
+                    budget.max(1),
+                )
+                .await?;
+            if more || elements.len() > budget {
+                missed.complete = false;
+            }
+            missed.changes.extend(
+                elements
+                    .iter()
+                    .take(budget)
+                    .filter_map(|(element, _)| Event::decode(element)),
+            );
+            if !missed.complete {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Direct messages of `user_id` after each conversation's start (given
     /// by `start_of`, keyed by the other user's id), in conversations active
     /// after `earliest`, at most `limit` in all.
@@ -302,7 +500,7 @@ impl Store {
             )
             .await?;
         for other in others {
-            let budget = limit.saturating_sub(missed.rooms.len() + missed.direct.len());
+            let budget = budget(missed, limit);
             let (messages, more) = self
                 .direct_history(
                     user_id,

@@ -18,6 +18,7 @@ use std::sync::LazyLock;
 use redis::{AsyncCommands, Script};
 
 use super::pagination::{IdPage, PageRequest};
+use super::read_state::ReadState;
 use super::{ScriptCall, Store, StoreResult, decode, field, number};
 use crate::clock::rfc3339_ms;
 use crate::domain::MessageId;
@@ -466,13 +467,26 @@ impl Store {
             .await
     }
 
-    /// A page of the rooms `user_id` belongs to, latest joined first.
-    pub async fn user_rooms(
+    /// A page of the rooms `user_id` belongs to, latest joined first, each
+    /// with their read state in it: the rooms and the read states are read
+    /// together, one round trip after the page's ids.
+    pub async fn user_rooms_with_read_state(
         &self,
         user_id: &str,
         page: &PageRequest,
-    ) -> StoreResult<(Vec<RoomRecord>, Option<String>)> {
-        self.rooms_page(&self.keys.user_rooms(user_id), page).await
+    ) -> StoreResult<(Vec<(RoomRecord, ReadState)>, Option<String>)> {
+        let IdPage { items, next_cursor } = self
+            .zset_page(&self.keys.user_rooms(user_id), page, None)
+            .await?;
+        let ids: Vec<String> = items.into_iter().map(|(id, _)| id).collect();
+        let (rooms, states) =
+            futures_util::try_join!(self.rooms(&ids), self.room_read_states(user_id, &ids))?;
+        let rooms = rooms
+            .into_iter()
+            .zip(states)
+            .filter_map(|(room, state)| Some((room?, state)))
+            .collect();
+        Ok((rooms, next_cursor))
     }
 
     /// Every room a user belongs to (for subscribing their streams).

@@ -45,6 +45,8 @@ async fn a_direct_message_is_returned_as_stored() {
             "body": "hi bob",
             "created_at": confab::clock::rfc3339_ms(ms),
             "client_id": null,
+            "edited_at": null,
+            "deleted_at": null,
         })
     );
     let page = conversation(&app, &bob, "alice", "").await;
@@ -395,16 +397,18 @@ async fn conversations_list_the_other_user_and_last_message_most_recent_first() 
         alices,
         json!({
             "items": [
-                {"user": offline_public_user(&bob), "last_message": last_between("alice", "bob")},
-                {"user": offline_public_user(&dave), "last_message": last_between("alice", "dave")},
-                {"user": offline_public_user(&carol), "last_message": last_between("alice", "carol")},
+                // Bob's one message to alice is unread; she sent the others.
+                {"user": offline_public_user(&bob), "last_message": last_between("alice", "bob"), "last_read_id": null, "unread_count": 1},
+                {"user": offline_public_user(&dave), "last_message": last_between("alice", "dave"), "last_read_id": null, "unread_count": 0},
+                {"user": offline_public_user(&carol), "last_message": last_between("alice", "carol"), "last_read_id": null, "unread_count": 0},
             ],
             "next_cursor": null,
         })
     );
     assert_eq!(
         bobs,
-        json!({"items": [{"user": offline_public_user(&alice), "last_message": last_between("alice", "bob")}], "next_cursor": null})
+        // Alice's message to bob came before his reply: still unread.
+        json!({"items": [{"user": offline_public_user(&alice), "last_message": last_between("alice", "bob"), "last_read_id": null, "unread_count": 1}], "next_cursor": null})
     );
     assert_eq!(items(&daves)[0]["user"]["username"], "alice");
     assert_eq!(items(&daves)[0]["last_message"]["body"], "alice to dave");

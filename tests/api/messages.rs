@@ -57,6 +57,8 @@ async fn sending_returns_the_stored_message() {
             "body": "hello, world",
             "created_at": confab::clock::rfc3339_ms(ms),
             "client_id": null,
+            "edited_at": null,
+            "deleted_at": null,
         })
     );
     let page = history(&app, &alice, &room, "").await;

@@ -1,9 +1,12 @@
 -- A page of a direct conversation (a list of `<id> <json>`, oldest first),
 -- located by binary search on the ids, which increase along the list.
--- KEYS[1] conversation list
+-- Also reads a conversation's list of changes (the same form), then without
+-- an edits hash.
+-- KEYS[1] conversation list, KEYS[2] edits hash (optional)
 -- ARGV[1] 'latest' | 'before' | 'after', ARGV[2] cursor ms, ARGV[3] cursor
 -- seq, ARGV[4] limit
--- Returns {has_more (0/1), element...} oldest first.
+-- Returns {has_more (0/1), element, state, element, state...} oldest first,
+-- each state the message's entry in the edits hash or ''.
 local key = KEYS[1]
 local mode = ARGV[1]
 local limit = tonumber(ARGV[4])
@@ -48,6 +51,15 @@ end
 local out = {has_more and 1 or 0}
 if last >= first then
   local page = redis.call('LRANGE', key, first, last)
-  for i = 1, #page do out[#out + 1] = page[i] end
+  local states = {}
+  if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then
+    local ids = {}
+    for i = 1, #page do ids[i] = string.match(page[i], '^(%d+-%d+) ') end
+    states = redis.call('HMGET', KEYS[2], unpack(ids))
+  end
+  for i = 1, #page do
+    out[#out + 1] = page[i]
+    out[#out + 1] = states[i] or ''
+  end
 end
 return out

@@ -10,14 +10,20 @@
 -- holds the id only (as rooms do): a repeat finds the original in the list
 -- by binary search, so a client's retries cost tens of bytes, not a copy.
 --
--- KEYS[1] conversation list, KEYS[2] idempotency key (only with a client id)
+-- Each message is numbered (its place in the conversation's `count`), and
+-- the number goes into the sender's set of own messages, for read markers
+-- and unread counts (see `conversation_count` in lib.lua).
+--
+-- KEYS[1] conversation list, KEYS[2] conversation meta hash, KEYS[3] the
+-- sender's own message numbers, KEYS[4] idempotency key (only with a
+-- client id)
 -- ARGV[1] event JSON without its id, ARGV[2] list cap, ARGV[3] idempotency
--- TTL (s)
+-- TTL (s), ARGV[4] sender id, ARGV[5] recipient id
 --
 -- Returns {'new', id}; for a repeated client id {'dup', element} with the
 -- original element, or {'dup', id} when it has been trimmed from the list.
-if KEYS[2] then
-  local previous = redis.call('GET', KEYS[2])
+if KEYS[4] then
+  local previous = redis.call('GET', KEYS[4])
   if previous then
     -- Records written before ids-only hold the whole element.
     if string.find(previous, ' ', 1, true) then
@@ -36,11 +42,14 @@ if last then
     seq = tonumber(last_seq) + 1
   end
 end
+local number = conversation_count(KEYS[1], KEYS[2], ARGV[4], ARGV[5]) + 1
 local element = string.format('%d-%d', ms, seq) .. ' ' .. ARGV[1]
 if redis.call('RPUSH', KEYS[1], element) > tonumber(ARGV[2]) then
   redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
 end
-if KEYS[2] then
-  redis.call('SET', KEYS[2], string.format('%d-%d', ms, seq), 'EX', ARGV[3])
+redis.call('HSET', KEYS[2], 'count', number)
+add_capped(KEYS[3], number, tonumber(ARGV[2]))
+if KEYS[4] then
+  redis.call('SET', KEYS[4], string.format('%d-%d', ms, seq), 'EX', ARGV[3])
 end
 return {'new', string.format('%d-%d', ms, seq)}

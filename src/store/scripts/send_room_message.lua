@@ -8,8 +8,15 @@
 -- A crash or a racing retry can never leave half a message or store one
 -- twice.
 --
+-- Each message is numbered (`s`, its place in the room's message count), and
+-- the number goes into the sender's set of own messages: read markers and
+-- unread counts work on those numbers (`room_unread.lua`). A room from
+-- before numbering keeps, as `seq_base`, the count at its first numbered
+-- message: members without a marker count what came before as read.
+--
 -- KEYS[1] room hash, KEYS[2] members, KEYS[3] messages stream,
--- KEYS[4] senders, KEYS[5] idempotency key (only with a client id)
+-- KEYS[4] senders, KEYS[5] the sender's own message numbers,
+-- KEYS[6] idempotency key (only with a client id)
 -- ARGV[1] sender id, ARGV[2] sender username, ARGV[3] sender display name,
 -- ARGV[4] body, ARGV[5] client id or '', ARGV[6] stream MAXLEN (approximate),
 -- ARGV[7] idempotency TTL (s), ARGV[8] the publish command (`PUBLISH`, or
@@ -25,8 +32,8 @@ end
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   return {'not_member'}
 end
-if KEYS[5] then
-  local previous = redis.call('GET', KEYS[5])
+if KEYS[6] then
+  local previous = redis.call('GET', KEYS[6])
   if previous then
     local entry = redis.call('XRANGE', KEYS[3], previous, previous)
     if entry[1] then
@@ -35,7 +42,10 @@ if KEYS[5] then
     return {'dup', previous}
   end
 end
-local fields = {'u', ARGV[1], 'n', ARGV[2], 'd', ARGV[3], 'b', ARGV[4]}
+local before = tonumber(redis.call('HGET', KEYS[1], 'message_count') or '0')
+redis.call('HSETNX', KEYS[1], 'seq_base', before)
+local seq = before + 1
+local fields = {'u', ARGV[1], 'n', ARGV[2], 'd', ARGV[3], 'b', ARGV[4], 's', seq}
 if ARGV[5] ~= '' then
   fields[#fields + 1] = 'c'
   fields[#fields + 1] = ARGV[5]
@@ -46,11 +56,11 @@ if max_age > 0 then
   local ms = tonumber(string.match(id, '^(%d+)-'))
   redis.call('XTRIM', KEYS[3], 'MINID', string.format('%d-0', math.max(0, ms - max_age)))
 end
-redis.call('HINCRBY', KEYS[1], 'message_count', 1)
-redis.call('HSET', KEYS[1], 'last_message_id', id)
+redis.call('HSET', KEYS[1], 'message_count', seq, 'last_message_id', id)
 redis.call('ZINCRBY', KEYS[4], 1, ARGV[1])
-if KEYS[5] then
-  redis.call('SET', KEYS[5], id, 'EX', ARGV[7])
+add_capped(KEYS[5], seq, tonumber(ARGV[6]))
+if KEYS[6] then
+  redis.call('SET', KEYS[6], id, 'EX', ARGV[7])
 end
 redis.call(ARGV[8], ARGV[9], id .. ' ' .. ARGV[11])
 return {'new', id}
