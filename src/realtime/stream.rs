@@ -220,11 +220,11 @@ impl Realtime {
     ) -> Result<Backlog, ApiError> {
         let store = &self.store;
         let user_id = request.user_id.as_str();
-        let queued: Vec<Outgoing> = match opened {
+        let mut queued: Vec<Event> = match opened {
             StreamOpen::Offline { queued, .. } => queued
                 .iter()
                 .filter_map(|wire| {
-                    let event = Event::decode(wire).and_then(Outgoing::from_event);
+                    let event = Event::decode(wire);
                     if event.is_none() {
                         tracing::debug!(len = wire.len(), "skipping an unreadable queued event");
                     }
@@ -289,24 +289,34 @@ impl Realtime {
                     .await?;
             }
             if missed.complete {
-                let mut events: Vec<Outgoing> = missed
+                let mut replayed: Vec<Event> = missed
                     .rooms
                     .into_iter()
                     .map(Event::RoomMessage)
                     .chain(missed.direct.into_iter().map(Event::DirectMessage))
                     .chain(missed.changes)
+                    .collect();
+                // Messages go out as they are now (a deleted one without
+                // its text), their changes after them.
+                futures_util::try_join!(
+                    store.current_versions(&mut replayed),
+                    store.current_versions(&mut queued),
+                )?;
+                let mut events: Vec<Outgoing> = replayed
+                    .into_iter()
                     .filter_map(Outgoing::from_event)
                     .collect();
-                let mut replayed = start.clone();
+                let mut replayed_to = start.clone();
                 for event in &events {
                     if let Some((container, id)) = event.message {
-                        replayed.advance(container, id);
+                        replayed_to.advance(container, id);
                     }
                 }
                 // Queued direct messages the resume already covers go.
                 let offline: Vec<Outgoing> = queued
                     .into_iter()
-                    .filter(|e| e.message.is_none_or(|(c, id)| !replayed.covers(c, id)))
+                    .filter_map(Outgoing::from_event)
+                    .filter(|e| e.message.is_none_or(|(c, id)| !replayed_to.covers(c, id)))
                     .collect();
                 events.extend(offline);
                 sort_by_time(&mut events);
@@ -339,16 +349,15 @@ impl Realtime {
                 store.room_backlog(user_id, &message_starts, cap),
                 store.room_changes_backlog(user_id, &change_starts, cap),
             )?;
-            events.extend(
-                rooms
-                    .into_iter()
-                    .map(Event::RoomMessage)
-                    .chain(changes)
-                    .filter_map(Outgoing::from_event),
-            );
-            sort_by_time(&mut events);
-            keep_newest_messages(&mut events, cap);
+            events.extend(rooms.into_iter().map(Event::RoomMessage).chain(changes));
         }
+        store.current_versions(&mut events).await?;
+        let mut events: Vec<Outgoing> = events
+            .into_iter()
+            .filter_map(Outgoing::from_event)
+            .collect();
+        sort_by_time(&mut events);
+        keep_newest_messages(&mut events, self.offline_cap);
         // The lineage begins before the backlog's first message, so that a
         // client dropping part-way through the backlog resumes the rest (and
         // perhaps repeats some, never skips one).

@@ -9,8 +9,8 @@ use crate::extract::{ApiJson, ApiQuery, HistoryParams, ListParams};
 use crate::model::{
     ConversationList, DirectMessage, DirectMessagePage, EditMessageRequest, SendMessageRequest,
 };
-use crate::service::messages::MessageChange;
 use crate::service;
+use crate::service::messages::MessageChange;
 use crate::state::AppState;
 
 /// Send a direct message to a user (not yourself).

@@ -7,8 +7,8 @@ use crate::auth::{AuthUser, SignedToken};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, HistoryParams};
 use crate::model::{EditMessageRequest, Message, MessagePage, SendMessageRequest};
-use crate::service::messages::MessageChange;
 use crate::service;
+use crate::service::messages::MessageChange;
 use crate::state::AppState;
 
 /// Send a message to a room you belong to.

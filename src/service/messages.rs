@@ -121,6 +121,7 @@ pub async fn send_to_room_rate_limited(
         RoomSend::NoRoom => Err(ApiError::room_not_found(room_id)),
         RoomSend::NotMember => Err(Code::NotAMember.into()),
         RoomSend::Sent(sent) => {
+            let sent = *sent;
             if let Sent::New(_) = sent {
                 metrics::inc(&metrics::ROOM_MESSAGES);
             }
@@ -307,7 +308,14 @@ pub async fn change_room_message_rate_limited(
         Found::NoMessage => return Err(ApiError::message_not_found(message_id)),
         Found::Message(message, number) => (message, number),
     };
-    let Some(new_state) = changed_state(state, &change, id, &message.sender.id, &message.edit, &caller.id)?
+    let Some(new_state) = changed_state(
+        state,
+        &change,
+        id,
+        &message.sender.id,
+        &message.edit,
+        &caller.id,
+    )?
     else {
         return Ok(Message::from(message));
     };
@@ -364,11 +372,22 @@ pub async fn change_direct_message_rate_limited(
     let caller = sender_rate_limited(state, token).await?;
     let other = find_user(state, username).await?;
     let id = self::message_id(message_id)?;
-    let (mut message, number) = match state.store.direct_message(&caller.id, &other.id, id).await? {
+    let (mut message, number) = match state
+        .store
+        .direct_message(&caller.id, &other.id, id)
+        .await?
+    {
         Found::Message(message, number) => (message, number),
         _ => return Err(ApiError::message_not_found(message_id)),
     };
-    let Some(new_state) = changed_state(state, &change, id, &message.sender.id, &message.edit, &caller.id)?
+    let Some(new_state) = changed_state(
+        state,
+        &change,
+        id,
+        &message.sender.id,
+        &message.edit,
+        &caller.id,
+    )?
     else {
         return Ok(DirectMessage::from(message));
     };

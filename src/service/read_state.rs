@@ -18,7 +18,10 @@ use super::messages::acting_user_rate_limited;
 
 /// 400 for a marker id that names no message of the room or conversation.
 fn not_here(what: &str) -> ApiError {
-    ApiError::validation("message_id", format!("is not the id of a message of this {what}"))
+    ApiError::validation(
+        "message_id",
+        format!("is not the id of a message of this {what}"),
+    )
 }
 
 /// Moves the caller's read marker in a room forward to `message_id` (an

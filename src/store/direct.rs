@@ -192,12 +192,7 @@ impl Store {
             call.key(edits);
         }
         let reply: Vec<redis::Value> = self
-            .call(
-                call.arg(mode)
-                    .arg(cursor.ms)
-                    .arg(cursor.seq)
-                    .arg(limit),
-            )
+            .call(call.arg(mode).arg(cursor.ms).arg(cursor.seq).arg(limit))
             .await?;
         let mut reply = reply.into_iter();
         let has_more: i64 = decode(reply.next().unwrap_or(redis::Value::Nil))?;
@@ -311,7 +306,8 @@ impl Store {
             Some("deleted") => return Ok(Changed::Deleted),
             other => return Err(StoreError::Corrupt(format!("change script said {other:?}"))),
         };
-        self.replicated(&k.direct_changes(sender, recipient)).await?;
+        self.replicated(&k.direct_changes(sender, recipient))
+            .await?;
         for (owner, other) in [(sender, recipient), (recipient, sender)] {
             self.touch_recency(&k.user_conversation_changes(owner), id.ms, other, "GT")
                 .await?;

@@ -25,7 +25,7 @@ pub enum RoomSend {
     /// The sender is not a member.
     NotMember,
     /// Stored now, or the original of a repeated `client_id`.
-    Sent(Sent<RoomMessageRecord>),
+    Sent(Box<Sent<RoomMessageRecord>>),
 }
 
 /// Which part of a history to read.
@@ -92,10 +92,10 @@ impl Store {
             // stored and the room listed where it was).
             self.touch_recency(&k.rooms_by_activity(), id.ms, room_id, "XX")
                 .await?;
-            return Ok(RoomSend::Sent(Sent::New(RoomMessageRecord {
+            return Ok(RoomSend::Sent(Box::new(Sent::New(RoomMessageRecord {
                 id,
                 ..message
-            })));
+            }))));
         }
         // A repeat: the original as stored, or, when it has been trimmed
         // away, the request (which said the same, by the client's promise).
@@ -105,7 +105,7 @@ impl Store {
             }
             _ => RoomMessageRecord { id, ..message },
         };
-        Ok(RoomSend::Sent(Sent::Repeat(original)))
+        Ok(RoomSend::Sent(Box::new(Sent::Repeat(original))))
     }
 
     /// A page of a room's history, oldest first, and whether more messages
@@ -125,7 +125,7 @@ impl Store {
             HistoryQuery::Before(id) => ("XREVRANGE", format!("({id}"), "-"),
             HistoryQuery::After(id) => ("XRANGE", format!("({id}"), "+"),
         };
-        let reply: (Vec<(String, HashMap<String, String>)>, Vec<String>) = self
+        let reply: (Entries, Vec<String>) = self
             .call(
                 ScriptCall::new(&ROOM_HISTORY)
                     .key(self.keys.room_messages(room_id))
@@ -237,6 +237,54 @@ impl Store {
                 .await?;
         }
         Ok(changed)
+    }
+}
+
+impl Store {
+    /// Brings the messages among `events` to their current version (edits
+    /// and deletes laid over them): one `HMGET` per room or conversation,
+    /// all sent together. A backlog goes out this way, so a deleted
+    /// message's text is never sent again; the changes follow it anyway.
+    pub async fn current_versions(&self, events: &mut [Event]) -> StoreResult<()> {
+        let k = &self.keys;
+        // Edits hash -> (message id, index in `events`).
+        let mut wanted: HashMap<String, Vec<(String, usize)>> = HashMap::new();
+        for (i, event) in events.iter().enumerate() {
+            let (hash, id) = match event {
+                Event::RoomMessage(m) => (k.room_edits(&m.room_id), m.id),
+                Event::DirectMessage(m) => (k.direct_edits(&m.sender.id, &m.recipient.id), m.id),
+                _ => continue,
+            };
+            wanted.entry(hash).or_default().push((id.to_string(), i));
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let groups: Vec<(String, Vec<(String, usize)>)> = wanted.into_iter().collect();
+        let reads = groups
+            .iter()
+            .map(|(hash, ids)| {
+                let mut cmd = redis::cmd("HMGET");
+                cmd.arg(hash);
+                for (id, _) in ids {
+                    cmd.arg(id);
+                }
+                cmd
+            })
+            .collect();
+        let replies = self.each(reads).await?;
+        for ((_, ids), reply) in groups.iter().zip(replies) {
+            let states: Vec<Option<String>> = decode(reply)?;
+            for ((_, i), state) in ids.iter().zip(states) {
+                let Some(state) = state else { continue };
+                match &mut events[*i] {
+                    Event::RoomMessage(m) => m.edit = EditState::decode(&state),
+                    Event::DirectMessage(m) => m.edit = EditState::decode(&state),
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -128,4 +128,3 @@ fn marker_move(reply: &str) -> StoreResult<MarkerMove> {
         other => return Err(StoreError::Corrupt(format!("read script said {other}"))),
     })
 }
-

@@ -167,9 +167,11 @@ impl Store {
             {
                 missed.complete = false;
             }
-            missed
-                .changes
-                .extend(after.iter().filter_map(|(id, fields)| change_event(id, fields)));
+            missed.changes.extend(
+                after
+                    .iter()
+                    .filter_map(|(id, fields)| change_event(id, fields)),
+            );
         }
         if missed.changes.len() > budget {
             missed.changes.truncate(budget);

@@ -291,6 +291,23 @@ impl TestApp {
         self.request(Method::POST, path, Some(token), Some(body))
             .await
     }
+
+    /// PUT JSON with a token.
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::PUT, path, Some(token), Some(body))
+            .await
+    }
+
+    /// PATCH JSON with a token.
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// DELETE with a token.
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.request(Method::DELETE, path, Some(token), None).await
+    }
 }
 
 /// One helper per API call tests make often, named after what the user does.
@@ -403,6 +420,42 @@ impl TestApp {
         self.post(&path, &user.token, body).await
     }
 
+    /// `user` marks the room read up to `message_id`.
+    pub async fn mark_read(&self, user: &TestUser, room_id: &str, message_id: &str) -> Reply {
+        let path = format!("/api/v1/rooms/{room_id}/read");
+        self.put(&path, &user.token, json!({"message_id": message_id}))
+            .await
+    }
+
+    /// `user`'s entry for `room_id` in `GET /users/me/rooms`.
+    pub async fn my_room(&self, user: &TestUser, room_id: &str) -> Value {
+        let rooms = self
+            .get("/api/v1/users/me/rooms?limit=100", &user.token)
+            .await;
+        rooms.assert_status(200)["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|r| r["id"] == room_id)
+            .unwrap_or_else(|| panic!("{room_id} is not among the user's rooms"))
+            .clone()
+    }
+
+    /// `user`'s entry for the conversation with `other` in
+    /// `GET /conversations`.
+    pub async fn my_conversation(&self, user: &TestUser, other: &str) -> Value {
+        let list = self
+            .get("/api/v1/conversations?limit=100", &user.token)
+            .await;
+        list.assert_status(200)["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|c| c["user"]["username"] == other)
+            .unwrap_or_else(|| panic!("no conversation with {other}"))
+            .clone()
+    }
+
     /// `POST /api/v1/admin/notifications` with `X-Admin-Key: key` (none when
     /// `None`).
     pub async fn admin_notify(&self, key: Option<&str>, body: Value) -> Reply {
@@ -472,6 +525,16 @@ impl TestApp {
     /// Opens `user`'s event stream with their bearer token and reads `ready`.
     pub async fn events(&self, user: &TestUser) -> (EventStream, Value) {
         self.events_with(user, &[]).await
+    }
+
+    /// Opens `user`'s event stream and reads past `ready` and the backlog
+    /// it announces: what comes next is live.
+    pub async fn live_events(&self, user: &TestUser) -> EventStream {
+        let (mut stream, ready) = self.events(user).await;
+        for _ in 0..ready["offline_count"].as_u64().expect("offline_count") {
+            stream.next().await;
+        }
+        stream
     }
 
     /// Opens `user`'s event stream resuming after `last_event_id`.
