@@ -97,7 +97,10 @@ async fn a_deleted_message_keeps_its_place_without_its_text() {
             &bob.token,
         )
         .await;
-    assert_eq!(crate::helpers::ids(page.assert_status(200)), [gone.as_str()]);
+    assert_eq!(
+        crate::helpers::ids(page.assert_status(200)),
+        [gone.as_str()]
+    );
     // A deleted message cannot be edited.
     edit(&app, &alice, &room, &gone, "back")
         .await
