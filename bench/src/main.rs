@@ -3,8 +3,8 @@
 //! own rooms, logs in and opens streams), records latencies in HDR
 //! histograms, prints a table and can write JSON.
 //!
-//! Scenarios: `send`, `members`, `fanout`, `history`, `idle`, `offline`,
-//! `offline-rooms`, `quiet-rooms`, `resume`, and `ceiling` (the send script
+//! Scenarios: `send`, `members`, `fanout`, `typing`, `my-rooms`, `history`,
+//! `idle`, `offline`, `offline-rooms`, `quiet-rooms`, `resume`, and `ceiling` (the send script
 //! run directly against Redis: what Redis alone allows). `all` runs every one
 //! with the goals' parameters. `scripts/bench.sh` starts Redis and a release
 //! confab and runs `all`.
@@ -133,6 +133,26 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         streams: usize,
     },
+    /// A user in R busy rooms (N messages each, sends going on) lists them
+    /// with unread counts K times.
+    MyRooms {
+        #[arg(long, default_value_t = 100)]
+        rooms: usize,
+        #[arg(long, default_value_t = 150)]
+        per_room: usize,
+        #[arg(long, default_value_t = 300)]
+        lists: usize,
+    },
+    /// S streams in one room while T typists take turns typing for T
+    /// seconds.
+    Typing {
+        #[arg(long, default_value_t = 2000)]
+        streams: usize,
+        #[arg(long, default_value_t = 20)]
+        typists: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// The send script run directly on Redis by C concurrent clients.
     Ceiling {
         #[arg(long, default_value_t = 64)]
@@ -185,6 +205,16 @@ async fn main() -> anyhow::Result<()> {
             per_room,
             streams,
         } => bench.resume(rooms, per_room, streams).await?,
+        Scenario::MyRooms {
+            rooms,
+            per_room,
+            lists,
+        } => bench.my_rooms(rooms, per_room, lists).await?,
+        Scenario::Typing {
+            streams,
+            typists,
+            seconds,
+        } => bench.typing(streams, typists, seconds).await?,
         Scenario::Ceiling {
             concurrency,
             seconds,
@@ -194,6 +224,8 @@ async fn main() -> anyhow::Result<()> {
             bench.send(64, 8, 10).await?;
             bench.members(&[8, 64, 1000], 64, 8, 10).await?;
             bench.fanout(2000, 50, 10).await?;
+            bench.typing(2000, 20, 10).await?;
+            bench.my_rooms(100, 150, 300).await?;
             bench.history(1_000_000).await?;
             bench.offline(1000).await?;
             bench.offline_rooms(50, 20).await?;

@@ -49,6 +49,7 @@ impl Bench {
             },
             body: TYPICAL_BODY.into(),
             client_id: None,
+            edit: Default::default(),
         })
         .to_json();
         let cpu_before = self.redis_cpu_secs().await?;
@@ -65,6 +66,7 @@ impl Bench {
                 k.room_members(room),
                 k.room_messages(room),
                 k.room_senders(room),
+                k.room_own(room, "u0"),
             ];
             let channel = k.room_channel(room);
             tasks.push(tokio::spawn(async move {
@@ -114,6 +116,7 @@ impl Bench {
             k.room_members(room),
             k.room_messages(room),
             k.room_senders(room),
+            k.room_own(room, "u0"),
         ] {
             cleanup.del(key).ignore();
         }

@@ -16,6 +16,9 @@
 //!   (time to `ready`);
 //! - [`resume`]: 10 streams resuming at once from a token 20,000 messages
 //!   back (memory growth of confab and Redis, other requests unharmed);
+//! - [`my_rooms`]: listing 100 busy rooms with unread counts while they
+//!   keep getting messages;
+//! - [`typing`]: typing notices to 2,000 streams in one room;
 //! - [`ceiling`]: confab's send script run on Redis directly (what Redis
 //!   alone allows, to compare `send` with).
 
@@ -24,11 +27,13 @@ mod fanout;
 mod history;
 mod idle;
 mod members;
+mod my_rooms;
 mod offline;
 mod offline_rooms;
 mod quiet_rooms;
 mod resume;
 mod send;
+mod typing;
 
 /// The body `send`, `members` and `ceiling` post: about as long as a typical
 /// chat line, so all three measure the same message.
