@@ -576,6 +576,7 @@ function resetView(view, title) {
   state.shown = new Set();
   state.oldest = null;
   state.hasMore = false;
+  pinned = true;
   $("messages").replaceChildren();
   $("chat-title").textContent = title;
   $("room-stats").textContent = "";
@@ -606,6 +607,7 @@ async function openRoom(room) {
   showRoomStats(room);
   for (const li of roomRows(room.id)) li.classList.add("active"), li.classList.remove("unread");
   $("members-toggle").hidden = false;
+  $("join").hidden = $("leave").hidden = $("composer").hidden = true; // until membership is known
   const view = state.view;
   // Until the stream's `ready` has listed every room of the user, a room
   // not seen among them may still be theirs: the history answers 403 if not.
@@ -690,8 +692,21 @@ async function loadPage(older = false) {
   if (page.messages.length) state.oldest = page.messages[0].id;
 }
 
+/** Whether the reader is at the newest message (within a few lines). */
+function atBottom(box) {
+  return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+}
+
+// A reader at the newest message stays there when the list gets shorter
+// (a notice opened above it) or taller (the window grew).
+let pinned = true;
+new ResizeObserver(() => {
+  if (pinned) $("messages").scrollTop = $("messages").scrollHeight;
+}).observe($("messages"));
+
 $("messages").addEventListener("scroll", guarded(async () => {
   const box = $("messages");
+  pinned = atBottom(box);
   if (box.scrollTop < 60 && state.hasMore && !state.loadingOlder && state.oldest) {
     state.loadingOlder = true;
     try { await loadPage(true); } finally { state.loadingOlder = false; }
@@ -715,11 +730,11 @@ function renderMessage(m) {
 
 function appendLive(m) {
   const box = $("messages");
-  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  const wasAtBottom = atBottom(box);
   const node = renderMessage(m);
   if (!node) return;
   box.append(node);
-  if (atBottom || m.sender.id === state.user.id) box.scrollTop = box.scrollHeight;
+  if (wasAtBottom || m.sender.id === state.user.id) box.scrollTop = box.scrollHeight;
 }
 
 $("composer").addEventListener("submit", guarded(async (e) => {

@@ -28,6 +28,7 @@ const chromiumPath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
 let redis, confab, browser, dataDir, redisPort, confabPort;
 let alice, bob; // the two users' pages, shared by the tests in order
+const adminKey = "e2e-admin-key-e2e-admin-key";
 
 const base = () => `http://127.0.0.1:${confabPort}`;
 
@@ -66,6 +67,7 @@ function startConfab() {
       CONFAB_REDIS_URL: `redis://127.0.0.1:${redisPort}`,
       CONFAB_JWT_SECRET: "e2e-secret-e2e-secret-e2e-secret-e2e",
       CONFAB_KEY_PREFIX: "e2e:",
+      CONFAB_ADMIN_KEY: adminKey,
       RUST_LOG: "warn",
     },
     stdio: ["ignore", "inherit", "inherit"],
@@ -205,14 +207,15 @@ async function assertSendClickable(page) {
     const x = r.left + r.width / 2;
     const y = r.top + r.height / 2;
     const hit = document.elementFromPoint(x, y);
-    const n = document.getElementById("away").getBoundingClientRect();
+    const overlaps = (n) => !(n.bottom <= r.top || n.top >= r.bottom || n.right <= r.left || n.left >= r.right);
     return {
       onScreen: r.width > 0 && x > 0 && x < innerWidth && y > 0 && y < innerHeight,
       reachesSend: hit === button || button.contains(hit),
-      noticeOverlaps: !(n.bottom <= r.top || n.top >= r.bottom || n.right <= r.left || n.left >= r.right),
+      noticesOverlapping: [...document.querySelectorAll("#away, .toast")]
+        .filter((n) => overlaps(n.getBoundingClientRect())).map((n) => n.id || n.className),
     };
   });
-  assert.deepEqual(seen, { onScreen: true, reachesSend: true, noticeOverlaps: false });
+  assert.deepEqual(seen, { onScreen: true, reachesSend: true, noticesOverlapping: [] });
   // Playwright's own check that the button would receive a click.
   await page.locator("#composer button[type=submit]").click({ trial: true, timeout: 2000 });
 }
@@ -454,13 +457,12 @@ test("room lists and counts follow joins, leaves and messages live; a room made 
 
 test("the notice of what came while away says where, opens it, and never covers Send", async () => {
   const aliceToken = await tokenOf(alice);
-  const lobbyId = await alice.evaluate(() => document.querySelector("#my-rooms li:last-child").dataset.room);
   await bob.locator("#my-rooms li", { hasText: "lobby" }).click();
   await bob.locator("#chat-title", { hasText: "# lobby" }).waitFor();
-  assert.equal(roomIdOf(bob), lobbyId);
+  const lobbyId = roomIdOf(bob);
 
-  // Bob closes his tab; while he is away, three messages in the lobby and
-  // one from Alice directly.
+  // Bob closes his tab; while he is away, three messages in the lobby, one
+  // from Alice directly, and a notice from the operators.
   const context = bob.context();
   const hash = new URL(bob.url()).hash;
   await bob.close();
@@ -469,16 +471,31 @@ test("the notice of what came while away says where, opens it, and never covers 
     await call(aliceToken, "POST", `/rooms/${lobbyId}/messages`, { body });
   }
   await call(aliceToken, "POST", "/users/bob/messages", { body: "are you there?" });
+  const notified = await fetch(`${base()}/api/v1/admin/notifications`, {
+    method: "POST",
+    headers: { "X-Admin-Key": adminKey, "Content-Type": "application/json" },
+    body: JSON.stringify({ text: "Maintenance at 22:00", usernames: ["bob"] }),
+  });
+  assert.equal(notified.status, 202);
 
   bob = await openPage(context, hash);
   await bob.locator("#chat-title", { hasText: "# lobby" }).waitFor();
   const away = bob.locator("#away");
   await away.filter({ hasText: "3 new in #lobby" }).waitFor({ timeout: 5000 });
   await away.filter({ hasText: "1 from @alice" }).waitFor();
-  assert.match(await away.textContent(), /While you were away:\s*3 new in #lobby, 1 from @alice/);
+  await away.filter({ hasText: "1 notification" }).waitFor();
+  assert.match(await away.textContent(), /While you were away:\s*3 new in #lobby, 1 from @alice, 1 notification/);
+  await bob.locator(".toast", { hasText: "Maintenance at 22:00" }).waitFor();
+  // The notices pushed the chat down; it still shows the newest message.
+  await bob.waitForFunction(() => {
+    const box = document.getElementById("messages").getBoundingClientRect();
+    const last = [...document.querySelectorAll("#messages .msg")].at(-1);
+    return last?.textContent.includes("away 3") && last.getBoundingClientRect().bottom <= box.bottom + 1;
+  }, null, { timeout: 5000 });
 
-  // The notice leaves the composer free, on a wide screen and a narrow one.
+  // The notices leave the composer free, on a wide screen and a narrow one.
   await assertSendClickable(bob);
+  await bob.screenshot({ path: join(artifacts, "away.png") });
   await bob.setViewportSize({ width: 380, height: 640 });
   await assertSendClickable(bob);
   await bob.setViewportSize({ width: 1200, height: 760 });
