@@ -167,10 +167,12 @@ function signedOut(forget = false) {
   state.rooms = new Map();
   state.counted = new Map();
   state.backlog = state.away = null;
-  for (const id of ["rooms", "my-rooms", "room-results", "conversations", "online", "member-list"]) {
-    $(id).replaceChildren();
-  }
+  for (const list of [directory, myRoomList, conversationList, onlineList, memberList]) list.clear();
+  $("room-search").value = "";
+  startSearch("");
+  $("dm-lookup").hidden = true;
   $("away").hidden = true;
+  $("toasts").replaceChildren();
   $("app").hidden = true;
   $("me").hidden = $("logout").hidden = true;
   $("auth").hidden = false;

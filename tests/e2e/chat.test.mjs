@@ -494,8 +494,8 @@ test("the notice of what came while away says where, opens it, and never covers 
   }, null, { timeout: 5000 });
 
   // The notices leave the composer free, on a wide screen and a narrow one.
-  await assertSendClickable(bob);
   await bob.screenshot({ path: join(artifacts, "away.png") });
+  await assertSendClickable(bob);
   await bob.setViewportSize({ width: 380, height: 640 });
   await assertSendClickable(bob);
   await bob.setViewportSize({ width: 1200, height: 760 });
