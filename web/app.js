@@ -39,7 +39,6 @@ const state = {
   myRoomsKnown: false, // whether myRooms is complete (the stream's `ready` lists them all)
   readyRooms: null,    // the rooms the last `ready` listed
   rooms: new Map(),    // room id -> the latest Room seen (in a list, an answer or an event)
-  counted: new Map(),  // room id -> id of the newest message counted into its message_count here
   backlog: null,       // {left} while the offline backlog after `ready` is arriving
   away: null,          // what the "while you were away" notice tallies, until dismissed
 };
@@ -123,12 +122,6 @@ function plural(n, word) {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-/** Whether message id `a` is newer than `b` (`<ms>-<seq>`, compared as numbers). */
-function newerId(a, b) {
-  const [am, as] = a.split("-").map(Number);
-  const [bm, bs] = b.split("-").map(Number);
-  return am !== bm ? am > bm : as > bs;
-}
 
 const sameUser = (a, b) => a.toLowerCase() === b.toLowerCase();
 
@@ -165,7 +158,6 @@ function signedOut(forget = false) {
   state.myRoomsKnown = false;
   state.readyRooms = null;
   state.rooms = new Map();
-  state.counted = new Map();
   state.backlog = state.away = null;
   for (const list of [directory, myRoomList, conversationList, onlineList, memberList]) list.clear();
   $("room-search").value = "";
@@ -374,13 +366,16 @@ function roomActivity(m) {
     refreshRoom(m.room_id).then((r) => { if (r) moveUpInDirectory(r); });
     return;
   }
-  // Count each message once (a replay after a crash may repeat one).
-  const counted = state.counted.get(room.id);
-  if (!counted || newerId(m.id, counted)) {
-    state.counted.set(room.id, m.id);
+  // A room's record counts its messages up to its `last_activity_at`: one
+  // sent later is new to it (count it once, and move the room up); an older
+  // one (the backlog after a fresh read, a repeat) is already counted and
+  // placed. Two messages of the same millisecond may count as one here,
+  // until the room is read again.
+  const last = room.last_activity_at ? Date.parse(room.last_activity_at) : -Infinity;
+  if (Date.parse(m.created_at) > last) {
     noteRoom({ ...room, message_count: room.message_count + 1, last_activity_at: m.created_at });
+    moveUpInDirectory(room);
   }
-  moveUpInDirectory(state.rooms.get(room.id));
 }
 
 $("room-form").addEventListener("submit", guarded(async (e) => {

@@ -486,6 +486,9 @@ test("the notice of what came while away says where, opens it, and never covers 
   await away.filter({ hasText: "1 notification" }).waitFor();
   assert.match(await away.textContent(), /While you were away:\s*3 new in #lobby, 1 from @alice, 1 notification/);
   await bob.locator(".toast", { hasText: "Maintenance at 22:00" }).waitFor();
+  // The room's count is the server's (the backlog is not counted twice).
+  const { message_count } = await call(aliceToken, "GET", `/rooms/${lobbyId}`);
+  await bob.locator("#room-stats", { hasText: new RegExp(`· ${message_count} messages$`) }).waitFor();
   // The notices pushed the chat down; it still shows the newest message.
   await bob.waitForFunction(() => {
     const box = document.getElementById("messages").getBoundingClientRect();
