@@ -7,16 +7,27 @@
 // - errors show the problem document's `detail`;
 // - the event stream is opened with a short-lived ticket; when it drops, the
 //   client gets a fresh ticket and reconnects with `last_event_id`, and
-//   messages are de-duplicated by id, so nothing is missed or shown twice.
+//   messages are de-duplicated by id, so nothing is missed or shown twice;
+// - lists follow `next_cursor` instead of stopping at the first page;
+// - the side lists are kept up to date from the events themselves (a
+//   direct message names both people, a message its room), not by fetching
+//   a list again: a list read just after an event may not show it yet.
 "use strict";
 
 const API = "/api/v1";
 const $ = (id) => document.getElementById(id);
 
+/** Items asked for per list request: the API's maximum. */
+const PAGE = 100;
+/** Directory pages one room search reads before it asks to go on. */
+const SEARCH_PAGES = 10;
+/** A room search stops early once it has this many matches. */
+const SEARCH_ENOUGH = 25;
+
 const state = {
   token: localStorage.getItem("confab.token"),
   user: null,
-  view: null,          // {kind: "room", id, name, member} | {kind: "dm", username, name}
+  view: null,          // {kind: "room", id, name} | {kind: "dm", username, name}
   shown: new Set(),    // message ids rendered in the current view
   oldest: null,        // id of the oldest message shown (for `before`)
   hasMore: false,
@@ -24,7 +35,12 @@ const state = {
   lastEventId: null,   // where the stream stopped, for resume
   events: null,        // the EventSource
   retryDelay: 500,
-  myRooms: new Set(),
+  myRooms: new Set(),  // ids of the rooms the user belongs to
+  myRoomsKnown: false, // whether myRooms is complete (the stream's `ready` lists them all)
+  readyRooms: null,    // the rooms the last `ready` listed
+  rooms: new Map(),    // room id -> the latest Room seen (in a list, an answer or an event)
+  backlog: null,       // {left} while the offline backlog after `ready` is arriving
+  away: null,          // what the "while you were away" notice tallies, until dismissed
 };
 
 // ---------------------------------------------------------------- the API
@@ -75,12 +91,12 @@ function guarded(fn) {
   };
 }
 
+/** A passing notice. Notices sit above the chat, in the page's flow, so
+ *  they never cover the composer. */
 function toast(text) {
-  const el = document.createElement("div");
-  el.className = "toast";
-  el.textContent = text;
-  $("toasts").append(el);
-  setTimeout(() => el.remove(), 6000);
+  const node = el("div", "toast", text);
+  $("toasts").append(node);
+  setTimeout(() => node.remove(), 6000);
 }
 
 function el(tag, className, text) {
@@ -90,10 +106,24 @@ function el(tag, className, text) {
   return node;
 }
 
+function button(className, text, onClick) {
+  const node = el("button", className, text);
+  node.type = "button";
+  node.addEventListener("click", guarded(onClick));
+  return node;
+}
+
 /** The `@username` shown beside a display name (which anyone may copy). */
 function handle(username) {
   return el("span", "handle", `@${username}`);
 }
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+
+const sameUser = (a, b) => a.toLowerCase() === b.toLowerCase();
 
 // ---------------------------------------------------------- sign in / out
 
@@ -105,17 +135,36 @@ async function signedIn(token) {
   $("me").hidden = $("logout").hidden = false;
   $("auth").hidden = true;
   $("app").hidden = false;
-  await Promise.all([loadRooms(), loadConversations()]);
+  await Promise.all([directory.reset(), myRoomList.reset(), conversationList.reset()]);
+  // Reopen what was open before a reload (or what a link points at).
+  await openFromHash().catch(showError);
   connect();
 }
 
-function signedOut() {
+/** Back to the sign-in forms. `forget` (an explicit sign-out) also drops the
+ *  remembered view, so the next person at this browser does not land in it;
+ *  an expired session keeps it, to reopen after signing in again. */
+function signedOut(forget = false) {
   state.token = null;
   state.user = null;
   localStorage.removeItem("confab.token");
   if (state.events) state.events.close();
   state.events = null;
+  state.lastEventId = null;
   setConn("off");
+  if (forget) history.replaceState(null, "", location.pathname + location.search);
+  closeView();
+  state.myRooms = new Set();
+  state.myRoomsKnown = false;
+  state.readyRooms = null;
+  state.rooms = new Map();
+  state.backlog = state.away = null;
+  for (const list of [directory, myRoomList, conversationList, onlineList, memberList]) list.clear();
+  $("room-search").value = "";
+  startSearch("");
+  $("dm-lookup").hidden = true;
+  $("away").hidden = true;
+  $("toasts").replaceChildren();
   $("app").hidden = true;
   $("me").hidden = $("logout").hidden = true;
   $("auth").hidden = false;
@@ -141,67 +190,373 @@ $("register-form").addEventListener("submit", guarded(async (e) => {
 }));
 
 $("logout").addEventListener("click", guarded(async () => {
-  try { await api("POST", "/auth/logout"); } finally { signedOut(); }
+  try { await api("POST", "/auth/logout"); } finally { signedOut(true); }
 }));
 
 // ------------------------------------------------------------ side lists
 
-async function loadRooms() {
-  const [all, mine] = await Promise.all([
-    api("GET", "/rooms?sort=active&limit=100"),
-    api("GET", "/users/me/rooms?limit=100"),
-  ]);
-  state.myRooms = new Set(mine.items.map((r) => r.id));
+/**
+ * A side list fed by a list endpoint, a page at a time: `reset()` shows the
+ * first page, the "more" button appends the next (following `next_cursor`)
+ * until there is none. `render(item)` makes a row, or updates the row already
+ * there (an event may have put it in first) and returns null. With `clear`
+ * false, `reset()` keeps the rows already shown.
+ */
+function pager({ path, list, more, render, clear = true }) {
+  const p = { cursor: null, generation: 0 };
+  const add = (page) => {
+    for (const item of page.items) {
+      const li = render(item);
+      if (li) list.append(li);
+    }
+    p.cursor = page.next_cursor;
+    more.hidden = !p.cursor;
+  };
+  p.reset = async () => {
+    const generation = ++p.generation;
+    const page = await api("GET", path(null));
+    if (generation !== p.generation) return;
+    if (clear) list.replaceChildren();
+    add(page);
+  };
+  /** Empties the list and forgets pages on their way. */
+  p.clear = () => {
+    p.generation += 1;
+    p.cursor = null;
+    list.replaceChildren();
+    more.hidden = true;
+  };
+  p.more = async () => {
+    const generation = p.generation;
+    if (!p.cursor) return;
+    const page = await api("GET", path(p.cursor));
+    if (generation === p.generation) add(page);
+  };
+  /** Whether every item is in the list. */
+  p.complete = () => !p.cursor;
+  more.addEventListener("click", guarded(p.more));
+  return p;
+}
+
+const withCursor = (path, cursor) => (cursor ? `${path}&cursor=${encodeURIComponent(cursor)}` : path);
+
+/** Every row showing this room, in any list. */
+function roomRows(id) {
+  return document.querySelectorAll(`li[data-room="${CSS.escape(id)}"]`);
+}
+
+/** Remembers the latest copy of a room and shows it in every row and the header. */
+function noteRoom(room) {
+  state.rooms.set(room.id, room);
+  for (const li of roomRows(room.id)) fillRoomRow(li, room);
+  if (state.view?.kind === "room" && state.view.id === room.id) showRoomStats(room);
+  return room;
+}
+
+/** A room's row in a side list: a button that opens it. */
+function roomRow(room) {
+  const li = el("li");
+  li.dataset.room = room.id;
+  const open = button("item", undefined, () => openRoom(state.rooms.get(room.id) || room));
+  open.append(el("span", "name", `# ${room.name}`), el("span", "sub"));
+  li.append(open);
+  fillRoomRow(li, room);
+  return li;
+}
+
+function fillRoomRow(li, room) {
+  li.querySelector(".sub").textContent = String(room.member_count);
+  li.querySelector(".item").title =
+    `${plural(room.member_count, "member")}, ${plural(room.message_count, "message")}`;
+  li.classList.toggle("active", state.view?.kind === "room" && state.view.id === room.id);
+}
+
+/** A row for `room` in `list`, made if missing (the existing one is updated). */
+function renderRoomIn(list) {
+  return (room) => {
+    noteRoom(room);
+    return list.querySelector(`li[data-room="${CSS.escape(room.id)}"]`) ? null : roomRow(room);
+  };
+}
+
+/** The room directory, by activity (latest message first). */
+const directory = pager({
+  path: (cursor) => withCursor(`/rooms?sort=active&limit=${PAGE}`, cursor),
+  list: $("rooms"),
+  more: $("rooms-more"),
+  render: renderRoomIn($("rooms")),
+});
+
+/** The rooms the user belongs to, latest joined first. */
+const myRoomList = pager({
+  path: (cursor) => withCursor(`/users/me/rooms?limit=${PAGE}`, cursor),
+  list: $("my-rooms"),
+  more: $("my-rooms-more"),
+  render: (room) => {
+    state.myRooms.add(room.id);
+    return renderRoomIn($("my-rooms"))(room);
+  },
+});
+
+/** Puts a room the user just joined (or made) at the top of their rooms. */
+function addToMyRooms(room) {
+  state.myRooms.add(room.id);
+  const list = $("my-rooms");
+  const li = list.querySelector(`li[data-room="${CSS.escape(room.id)}"]`) || roomRow(room);
+  list.prepend(li);
+}
+
+function removeFromMyRooms(id) {
+  state.myRooms.delete(id);
+  $("my-rooms").querySelector(`li[data-room="${CSS.escape(id)}"]`)?.remove();
+}
+
+/** A message just went to this room: it is now the most active one. */
+function moveUpInDirectory(room) {
   const list = $("rooms");
-  list.replaceChildren();
-  for (const room of all.items) {
-    const li = el("li");
-    li.dataset.room = room.id;
-    li.append(el("span", "name", `# ${room.name}`), el("span", "sub", String(room.member_count)));
-    if (state.view?.kind === "room" && state.view.id === room.id) li.classList.add("active");
-    li.addEventListener("click", guarded(() => openRoom(room)));
-    list.append(li);
-  }
+  list.prepend(list.querySelector(`li[data-room="${CSS.escape(room.id)}"]`) || roomRow(room));
 }
 
-async function loadConversations() {
-  const page = await api("GET", "/conversations?limit=100");
-  const list = $("conversations");
-  list.replaceChildren();
-  for (const c of page.items) {
-    const li = el("li");
-    li.dataset.user = c.user.username;
-    li.append(
-      el("span", `dot${c.user.online ? " online" : ""}`),
-      el("span", "name", c.user.display_name),
-      handle(c.user.username),
-    );
-    if (state.view?.kind === "dm" && state.view.username === c.user.username) li.classList.add("active");
-    li.addEventListener("click", guarded(() => openDm(c.user.username, c.user.display_name)));
-    list.append(li);
-  }
+/** Puts a new room (no messages yet) where the directory's order puts it:
+ *  before the first room without messages, or last once all are loaded. */
+function addNewToDirectory(room) {
+  const list = $("rooms");
+  if (list.querySelector(`li[data-room="${CSS.escape(room.id)}"]`)) return;
+  const firstQuiet = [...list.children].find((li) => !state.rooms.get(li.dataset.room)?.last_activity_at);
+  if (firstQuiet) list.insertBefore(roomRow(room), firstQuiet);
+  else if (directory.complete()) list.append(roomRow(room));
 }
 
-function markUnread(selector) {
-  const li = document.querySelector(selector);
-  if (li && !li.classList.contains("active")) li.classList.add("unread");
+/** Fetches a room again (after an event changed it), at most one request
+ *  per room at a time: events arriving meanwhile ask for one more, after. */
+const refreshing = new Map();
+function refreshRoom(id) {
+  const running = refreshing.get(id);
+  if (running) {
+    running.again = true;
+    return running.done;
+  }
+  const entry = { again: false };
+  entry.done = (async () => {
+    try {
+      let room;
+      do {
+        entry.again = false;
+        room = noteRoom(await api("GET", `/rooms/${encodeURIComponent(id)}`));
+      } while (entry.again);
+      return room;
+    } catch (err) {
+      return null; // gone, or a network blip: the next event or reload heals it
+    } finally {
+      refreshing.delete(id);
+    }
+  })();
+  refreshing.set(id, entry);
+  return entry.done;
+}
+
+/** A message of `m.room_id` arrived live: count it, and move the room up
+ *  the directory (the list by activity; the user's own rooms stay in the
+ *  order they joined them). */
+function roomActivity(m) {
+  state.myRooms.add(m.room_id); // only members receive a room's messages
+  const room = state.rooms.get(m.room_id);
+  if (!room) {
+    // A room this page has not seen yet (further down the lists): fetch it.
+    refreshRoom(m.room_id).then((r) => { if (r) moveUpInDirectory(r); });
+    return;
+  }
+  // A room's record counts its messages up to its `last_activity_at`: one
+  // sent later is new to it (count it once, and move the room up); an older
+  // one (the backlog after a fresh read, a repeat) is already counted and
+  // placed. Two messages of the same millisecond may count as one here,
+  // until the room is read again.
+  const last = room.last_activity_at ? Date.parse(room.last_activity_at) : -Infinity;
+  if (Date.parse(m.created_at) > last) {
+    noteRoom({ ...room, message_count: room.message_count + 1, last_activity_at: m.created_at });
+    moveUpInDirectory(room);
+  }
 }
 
 $("room-form").addEventListener("submit", guarded(async (e) => {
   e.preventDefault();
-  const room = await api("POST", "/rooms", { name: new FormData(e.target).get("name") });
+  const room = noteRoom(await api("POST", "/rooms", { name: new FormData(e.target).get("name") }));
   e.target.reset();
-  state.myRooms.add(room.id);
-  await loadRooms();
+  addToMyRooms(room);
+  addNewToDirectory(room);
   await openRoom(room);
 }));
 
+// ------------------------------------------------------------ room search
+
+// The API has no search parameter, so finding a room by name means reading
+// the directory. A search pages through `GET /rooms?sort=recent` (newest
+// first: a room made a moment ago is on the first page, and creation order
+// does not shift under the cursor while rooms get messages), PAGE rooms a
+// request, and keeps the rooms whose name contains the text, ignoring case.
+// It stops when it has SEARCH_ENOUGH matches, reaches the end, or has read
+// SEARCH_PAGES pages; then a button offers to go on from where it stopped.
+// Each change of the text (after a short pause in typing) starts a new
+// search and abandons the one running, so requests stay bounded by what the
+// user asks for.
+const search = { text: "", cursor: null, scanned: 0, found: 0, generation: 0, timer: null };
+
+$("room-search").addEventListener("input", () => {
+  clearTimeout(search.timer);
+  search.timer = setTimeout(() => startSearch($("room-search").value.trim()).catch(showError), 250);
+});
+$("room-search").addEventListener("keydown", (e) => {
+  if (e.key === "Enter") {
+    e.preventDefault();
+    clearTimeout(search.timer);
+    startSearch($("room-search").value.trim()).catch(showError);
+  }
+});
+$("search-more").addEventListener("click", guarded(() => searchPages(search.generation)));
+
+async function startSearch(text) {
+  const generation = ++search.generation;
+  Object.assign(search, { text, cursor: null, scanned: 0, found: 0 });
+  const searching = text !== "";
+  $("rooms").hidden = searching;
+  $("rooms-more").hidden = searching || directory.complete();
+  $("room-results").hidden = !searching;
+  $("room-results").replaceChildren();
+  $("search-more").hidden = true;
+  $("search-status").textContent = "";
+  if (searching) await searchPages(generation);
+}
+
+/** Reads up to SEARCH_PAGES more directory pages for the current search. */
+async function searchPages(generation) {
+  const needle = search.text.toLowerCase();
+  const foundBefore = search.found;
+  $("search-more").hidden = true;
+  $("search-status").textContent = "Searching…";
+  for (let pages = 0; pages < SEARCH_PAGES; pages++) {
+    const path = withCursor(`/rooms?sort=recent&limit=${PAGE}`, search.cursor);
+    const page = await api("GET", path);
+    if (generation !== search.generation) return;
+    search.scanned += page.items.length;
+    for (const room of page.items) {
+      if (!room.name.toLowerCase().includes(needle)) continue;
+      search.found += 1;
+      const li = renderRoomIn($("room-results"))(room);
+      if (li) $("room-results").append(li);
+    }
+    search.cursor = page.next_cursor;
+    if (!search.cursor || search.found - foundBefore >= SEARCH_ENOUGH) break;
+  }
+  const found = search.found ? `${plural(search.found, "room")} found` : `No room matches “${search.text}”`;
+  $("search-status").textContent = search.cursor
+    ? `${found} in the ${search.scanned} newest rooms.`
+    : `${found} (all ${search.scanned} rooms searched).`;
+  $("search-more").hidden = !search.cursor;
+}
+
+// -------------------------------------------------------- direct messages
+
+/** Rows of the conversation list, by lower-cased username. */
+function conversationRow(username) {
+  return $("conversations").querySelector(`li[data-user="${CSS.escape(username.toLowerCase())}"]`);
+}
+
+/** A person's row: a button that opens the conversation with them. */
+function personRow(user, dataset) {
+  const li = el("li");
+  Object.assign(li.dataset, dataset);
+  const open = button("item", undefined, () => openDm(user.username, user.display_name));
+  open.title = `Message ${user.display_name} (@${user.username})`;
+  open.append(
+    el("span", `dot${user.online ? " online" : ""}`),
+    el("span", "name", user.display_name),
+    handle(user.username),
+  );
+  li.append(open);
+  return li;
+}
+
+/**
+ * Shows the conversation with `user` in the list (made if missing), at the
+ * top when `latest` (a message just went either way). Fed by the
+ * conversation list and by `direct_message` events, which name both people;
+ * a new row learns the person's presence from their profile.
+ */
+function upsertConversation(user, { latest = false } = {}) {
+  let li = conversationRow(user.username);
+  if (!li) {
+    li = personRow(user, { user: user.username.toLowerCase() });
+    $("conversations").append(li);
+    if (user.online === undefined) {
+      api("GET", `/users/${encodeURIComponent(user.username)}`)
+        .then((u) => li.querySelector(".dot").classList.toggle("online", u.online))
+        .catch(() => {});
+    }
+  } else if (user.online !== undefined) {
+    li.querySelector(".dot").classList.toggle("online", user.online);
+  }
+  if (latest) $("conversations").prepend(li);
+  li.classList.toggle("active", state.view?.kind === "dm" && sameUser(state.view.username, user.username));
+  return li;
+}
+
+/** The user's conversations, most recent first. Rows are only ever added or
+ *  updated here (a conversation never ends), so a list read that lags an
+ *  event cannot take away a conversation the event showed. */
+const conversationList = pager({
+  path: (cursor) => withCursor(`/conversations?limit=${PAGE}`, cursor),
+  list: $("conversations"),
+  more: $("conversations-more"),
+  clear: false,
+  render: (c) => {
+    upsertConversation(c.user);
+    return null;
+  },
+});
+
+/** People online now, to start a conversation with. */
+const onlineList = pager({
+  path: (cursor) => withCursor(`/users/online?limit=${PAGE}`, cursor),
+  list: $("online"),
+  more: $("online-more"),
+  render: (user) => (user.id === state.user?.id ? null : personRow(user, { user: user.username.toLowerCase() })),
+});
+$("online-refresh").addEventListener("click", guarded(() => onlineList.reset()));
+// Presence has no event; a visible page looks again now and then.
+setInterval(() => {
+  if (state.user && !document.hidden) onlineList.reset().catch(() => {});
+}, 30000);
+
+/** Looks a person up by username and shows who they are before opening. */
 $("dm-form").addEventListener("submit", guarded(async (e) => {
   e.preventDefault();
   const username = new FormData(e.target).get("username").trim();
-  const user = await api("GET", `/users/${encodeURIComponent(username)}`);
-  e.target.reset();
-  await openDm(user.username, user.display_name);
+  const box = $("dm-lookup");
+  box.replaceChildren();
+  box.hidden = false;
+  let user;
+  try {
+    user = await api("GET", `/users/${encodeURIComponent(username)}`);
+  } catch (err) {
+    if (err.code !== "user_not_found" && err.code !== "validation_failed") throw err;
+    box.append(el("span", "note", `No user is called @${username}.`));
+    return;
+  }
+  const who = el("span", "who");
+  who.append(el("span", `dot${user.online ? " online" : ""}`), el("span", "name", user.display_name), handle(user.username));
+  const seen = user.online
+    ? "online"
+    : user.last_seen_at ? `last seen ${new Date(user.last_seen_at).toLocaleString()}` : "offline";
+  box.append(who, el("span", "sub", seen));
+  if (user.id === state.user.id) {
+    box.append(el("span", "note", "That is you."));
+  } else {
+    box.append(button("", "Message", async () => {
+      box.hidden = true;
+      e.target.reset();
+      await openDm(user.username, user.display_name);
+    }));
+  }
 }));
 
 // ------------------------------------------------------------- chat view
@@ -209,7 +564,7 @@ $("dm-form").addEventListener("submit", guarded(async (e) => {
 function historyPath() {
   const v = state.view;
   return v.kind === "room"
-    ? `/rooms/${v.id}/messages`
+    ? `/rooms/${encodeURIComponent(v.id)}/messages`
     : `/users/${encodeURIComponent(v.username)}/messages`;
 }
 
@@ -218,30 +573,62 @@ function resetView(view, title) {
   state.shown = new Set();
   state.oldest = null;
   state.hasMore = false;
+  pinned = true;
   $("messages").replaceChildren();
   $("chat-title").textContent = title;
+  $("room-stats").textContent = "";
+  memberList.clear();
   $("app").classList.add("in-chat");
   for (const li of document.querySelectorAll(".list li")) li.classList.remove("active");
+  // Remember the view in the address, so a reload (or a shared link) reopens it.
+  const hash = view.kind === "room" ? `#room/${encodeURIComponent(view.id)}` : `#dm/${encodeURIComponent(view.username)}`;
+  if (location.hash !== hash) history.pushState(null, "", hash);
+}
+
+function closeView() {
+  state.view = null;
+  $("messages").replaceChildren();
+  $("chat-title").textContent = "Pick a room or a person";
+  $("room-stats").textContent = "";
+  $("join").hidden = $("leave").hidden = $("members-toggle").hidden = true;
+  $("members").hidden = $("composer").hidden = true;
+}
+
+function showRoomStats(room) {
+  $("room-stats").textContent = `${plural(room.member_count, "member")} · ${plural(room.message_count, "message")}`;
 }
 
 async function openRoom(room) {
+  noteRoom(room);
   resetView({ kind: "room", id: room.id, name: room.name }, `# ${room.name}`);
-  const li = document.querySelector(`#rooms li[data-room="${room.id}"]`);
-  if (li) li.classList.add("active"), li.classList.remove("unread");
-  const member = state.myRooms.has(room.id);
+  showRoomStats(room);
+  for (const li of roomRows(room.id)) li.classList.add("active"), li.classList.remove("unread");
+  $("members-toggle").hidden = false;
+  $("join").hidden = $("leave").hidden = $("composer").hidden = true; // until membership is known
+  const view = state.view;
+  // Until the stream's `ready` has listed every room of the user, a room
+  // not seen among them may still be theirs: the history answers 403 if not.
+  let member = state.myRooms.has(room.id) || !state.myRoomsKnown;
+  if (member) {
+    try {
+      await loadPage();
+    } catch (err) {
+      if (err.code !== "not_a_member") throw err;
+      member = false;
+    }
+  }
+  if (view !== state.view) return;
   $("join").hidden = member;
   $("leave").hidden = !member;
-  $("members-toggle").hidden = false;
   $("composer").hidden = !member;
-  if (member) await loadPage();
-  else $("messages").append(el("p", "note", "Join this room to read and send messages."));
+  if (!member) $("messages").append(el("p", "note", "Join this room to read and send messages."));
   if (!$("members").hidden) await loadMembers();
 }
 
 async function openDm(username, displayName) {
   resetView({ kind: "dm", username, name: displayName }, `@ ${displayName}`);
   $("chat-title").append(handle(username));
-  const li = document.querySelector(`#conversations li[data-user="${CSS.escape(username)}"]`);
+  const li = conversationRow(username);
   if (li) li.classList.add("active"), li.classList.remove("unread");
   $("join").hidden = $("leave").hidden = $("members-toggle").hidden = true;
   $("members").hidden = true;
@@ -249,6 +636,32 @@ async function openDm(username, displayName) {
   await loadPage();
   $("body").focus();
 }
+
+/** Opens the view the address names (`#room/<id>` or `#dm/<username>`). */
+async function openFromHash() {
+  const match = /^#(room|dm)\/(.+)$/.exec(location.hash);
+  if (!match) return;
+  const [, kind, raw] = match;
+  const key = decodeURIComponent(raw);
+  const v = state.view;
+  if (v && (kind === "room" ? v.kind === "room" && v.id === key : v.kind === "dm" && sameUser(v.username, key))) return;
+  try {
+    if (kind === "room") {
+      await openRoom(await api("GET", `/rooms/${encodeURIComponent(key)}`));
+    } else {
+      const user = await api("GET", `/users/${encodeURIComponent(key)}`);
+      await openDm(user.username, user.display_name);
+    }
+  } catch (err) {
+    if (err.status !== 404 && err.code !== "validation_failed") throw err;
+    history.replaceState(null, "", location.pathname + location.search);
+    throw new Error(kind === "room" ? "That room no longer exists." : `No user is called @${key}.`);
+  }
+}
+
+// Back and forward move between the views opened (and an edited address
+// opens what it names).
+window.addEventListener("hashchange", () => { if (state.user) openFromHash().catch(showError); });
 
 /** Loads the newest page, or with `older` the page before the oldest shown. */
 async function loadPage(older = false) {
@@ -276,8 +689,21 @@ async function loadPage(older = false) {
   if (page.messages.length) state.oldest = page.messages[0].id;
 }
 
+/** Whether the reader is at the newest message (within a few lines). */
+function atBottom(box) {
+  return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+}
+
+// A reader at the newest message stays there when the list gets shorter
+// (a notice opened above it) or taller (the window grew).
+let pinned = true;
+new ResizeObserver(() => {
+  if (pinned) $("messages").scrollTop = $("messages").scrollHeight;
+}).observe($("messages"));
+
 $("messages").addEventListener("scroll", guarded(async () => {
   const box = $("messages");
+  pinned = atBottom(box);
   if (box.scrollTop < 60 && state.hasMore && !state.loadingOlder && state.oldest) {
     state.loadingOlder = true;
     try { await loadPage(true); } finally { state.loadingOlder = false; }
@@ -301,11 +727,11 @@ function renderMessage(m) {
 
 function appendLive(m) {
   const box = $("messages");
-  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  const wasAtBottom = atBottom(box);
   const node = renderMessage(m);
   if (!node) return;
   box.append(node);
-  if (atBottom || m.sender.id === state.user.id) box.scrollTop = box.scrollHeight;
+  if (wasAtBottom || m.sender.id === state.user.id) box.scrollTop = box.scrollHeight;
 }
 
 $("composer").addEventListener("submit", guarded(async (e) => {
@@ -318,7 +744,7 @@ $("composer").addEventListener("submit", guarded(async (e) => {
   const m = await api("POST", historyPath(), { body, client_id });
   input.value = "";
   appendLive(m);
-  if (state.view.kind === "dm") loadConversations().catch(() => {});
+  if (m.recipient) upsertConversation(m.recipient, { latest: true });
 }));
 
 $("body").addEventListener("keydown", (e) => {
@@ -329,43 +755,104 @@ $("body").addEventListener("keydown", (e) => {
 });
 
 $("join").addEventListener("click", guarded(async () => {
-  const room = await api("PUT", `/rooms/${state.view.id}/members/me`);
-  state.myRooms.add(room.id);
+  const room = noteRoom(await api("PUT", `/rooms/${encodeURIComponent(state.view.id)}/members/me`));
+  addToMyRooms(room);
   await openRoom(room);
-  await loadRooms();
 }));
 
 $("leave").addEventListener("click", guarded(async () => {
-  await api("DELETE", `/rooms/${state.view.id}/members/me`);
-  state.myRooms.delete(state.view.id);
-  const room = await api("GET", `/rooms/${state.view.id}`);
-  await openRoom(room);
-  await loadRooms();
+  const id = state.view.id;
+  await api("DELETE", `/rooms/${encodeURIComponent(id)}/members/me`);
+  removeFromMyRooms(id);
+  const room = await refreshRoom(id);
+  if (room) await openRoom(room);
 }));
 
 $("members-toggle").addEventListener("click", guarded(async () => {
   $("members").hidden = !$("members").hidden;
+  $("members-toggle").setAttribute("aria-expanded", String(!$("members").hidden));
   if (!$("members").hidden) await loadMembers();
 }));
 
 $("back").addEventListener("click", () => $("app").classList.remove("in-chat"));
 
+/** The open room's members, latest joined first; each one (but you) is a
+ *  button that opens a conversation with them. */
+const memberList = pager({
+  path: (cursor) => withCursor(`/rooms/${encodeURIComponent(state.view.id)}/members?limit=${PAGE}`, cursor),
+  list: $("member-list"),
+  more: $("members-more"),
+  render: ({ user }) => {
+    let li;
+    if (user.id === state.user.id) {
+      li = el("li", "me-row");
+      li.append(el("span", `dot${user.online ? " online" : ""}`), el("span", "name", user.display_name), handle(user.username), el("span", "sub", "you"));
+    } else {
+      li = personRow(user, {});
+    }
+    li.title = user.online ? "online" : "offline";
+    return li;
+  },
+});
+
 async function loadMembers() {
   if (state.view?.kind !== "room") return;
-  const page = await api("GET", `/rooms/${state.view.id}/members?limit=100`);
-  const list = $("member-list");
-  list.replaceChildren();
-  for (const { user } of page.items) {
-    const li = el("li");
-    li.append(
-      el("span", `dot${user.online ? " online" : ""}`),
-      el("span", "name", user.display_name),
-      handle(user.username),
-    );
-    li.title = user.online ? "online" : "offline";
-    list.append(li);
-  }
+  await memberList.reset();
 }
+
+// ------------------------------------------------- while you were away
+
+/**
+ * The notice for what arrived while the user had no stream. `ready` says how
+ * many events of the offline backlog follow it; those are tallied by room and
+ * by person as they arrive, and the notice says where they went ("3 new in
+ * #general, 1 from @bob"), each part a button that opens it. It sits above
+ * the chat in the page's flow, never over the composer, until dismissed.
+ */
+function startBacklog(count) {
+  state.backlog = count > 0 ? { left: count } : null;
+}
+
+/** Counts one event of the backlog, if one is arriving. */
+function tally(kind, data) {
+  if (!state.backlog) return;
+  if (--state.backlog.left <= 0) state.backlog = null;
+  const away = state.away || (state.away = { rooms: new Map(), people: new Map(), notes: 0 });
+  if (kind === "notification") away.notes += 1;
+  else if (data.sender.id === state.user.id) return; // the user's own, from another device
+  else if (kind === "message") away.rooms.set(data.room_id, (away.rooms.get(data.room_id) || 0) + 1);
+  else {
+    const key = data.sender.username.toLowerCase();
+    const seen = away.people.get(key);
+    away.people.set(key, { user: data.sender, count: (seen?.count || 0) + 1 });
+  }
+  showAway();
+}
+
+function showAway() {
+  const away = state.away;
+  const box = $("away-parts");
+  box.replaceChildren();
+  const parts = [];
+  for (const [id, count] of away.rooms) {
+    const room = state.rooms.get(id);
+    if (!room) refreshRoom(id).then((r) => { if (r && state.away === away) showAway(); });
+    parts.push(button("link", `${count} new in #${room ? room.name : "…"}`, async () => {
+      await openRoom(state.rooms.get(id) || await api("GET", `/rooms/${encodeURIComponent(id)}`));
+    }));
+  }
+  for (const { user, count } of away.people.values()) {
+    parts.push(button("link", `${count} from @${user.username}`, () => openDm(user.username, user.display_name)));
+  }
+  if (away.notes) parts.push(el("span", "", plural(away.notes, "notification")));
+  parts.forEach((part, i) => box.append(...(i ? [", ", part] : [part])));
+  $("away").hidden = parts.length === 0;
+}
+
+$("away-dismiss").addEventListener("click", () => {
+  $("away").hidden = true;
+  state.away = null;
+});
 
 // ------------------------------------------------------------ the stream
 
@@ -395,7 +882,17 @@ async function connect() {
     const ready = JSON.parse(e.data);
     state.retryDelay = 500;
     setConn("on");
-    if (ready.offline_count > 0) toast(`${ready.offline_count} new while you were away`);
+    // `ready.rooms` is every room the user belongs to. When it changed
+    // since the last stream, rooms were joined or left elsewhere meanwhile.
+    const before = state.readyRooms;
+    state.myRooms = new Set(ready.rooms);
+    state.readyRooms = new Set(ready.rooms);
+    state.myRoomsKnown = true;
+    if (before && (ready.rooms.some((id) => !before.has(id)) || [...before].some((id) => !state.myRooms.has(id)))) {
+      myRoomList.reset().catch(() => {});
+    }
+    onlineList.reset().catch(() => {});
+    startBacklog(ready.offline_count);
     if (state.lastEventId && !ready.resumed && state.view) {
       // The gap could not be replayed: reload the view from history.
       resetAndReload().catch(showError);
@@ -404,27 +901,42 @@ async function connect() {
   es.addEventListener("message", (e) => {
     const m = JSON.parse(e.data);
     state.lastEventId = e.lastEventId || state.lastEventId;
+    tally("message", m);
+    roomActivity(m);
     if (state.view?.kind === "room" && state.view.id === m.room_id) appendLive(m);
-    else markUnread(`#rooms li[data-room="${m.room_id}"]`);
+    else if (m.sender.id !== state.user.id) {
+      for (const li of roomRows(m.room_id)) li.classList.add("unread");
+    }
   });
   es.addEventListener("direct_message", (e) => {
     const m = JSON.parse(e.data);
     state.lastEventId = e.lastEventId || state.lastEventId;
+    tally("direct_message", m);
+    // The event names both people: show the conversation from it.
     const other = m.sender.id === state.user.id ? m.recipient : m.sender;
-    if (state.view?.kind === "dm" && state.view.username === other.username) appendLive(m);
-    loadConversations()
-      .then(() => markUnread(`#conversations li[data-user="${CSS.escape(other.username)}"]`))
-      .catch(() => {});
+    const li = upsertConversation(other, { latest: true });
+    if (state.view?.kind === "dm" && sameUser(state.view.username, other.username)) appendLive(m);
+    else if (m.sender.id !== state.user.id) li.classList.add("unread");
   });
   for (const kind of ["member_joined", "member_left"]) {
     es.addEventListener(kind, (e) => {
       const ev = JSON.parse(e.data);
+      // The event has no count; the room's own record, written before the
+      // event was sent, has it.
+      refreshRoom(ev.room_id).then((room) => {
+        if (!room || ev.user.id !== state.user.id) return;
+        if (kind === "member_joined") addToMyRooms(room); // joined on another device
+        else removeFromMyRooms(room.id);
+      });
       if (state.view?.kind === "room" && state.view.id === ev.room_id && !$("members").hidden) {
         loadMembers().catch(() => {});
       }
     });
   }
-  es.addEventListener("notification", (e) => toast(JSON.parse(e.data).text));
+  es.addEventListener("notification", (e) => {
+    tally("notification", null);
+    toast(JSON.parse(e.data).text);
+  });
   es.onerror = () => {
     // Take over from EventSource's own retry: a fresh ticket, and an
     // explicit resume point.
@@ -437,6 +949,7 @@ async function connect() {
 function reconnectLater() {
   setConn("off");
   state.events = null;
+  state.backlog = null;
   const delay = state.retryDelay;
   state.retryDelay = Math.min(state.retryDelay * 2, 10000);
   setTimeout(() => { if (state.token && !state.events) connect(); }, delay);
@@ -444,7 +957,7 @@ function reconnectLater() {
 
 async function resetAndReload() {
   const v = state.view;
-  if (v.kind === "room") await openRoom(await api("GET", `/rooms/${v.id}`));
+  if (v.kind === "room") await openRoom(await api("GET", `/rooms/${encodeURIComponent(v.id)}`));
   else await openDm(v.username, v.name);
 }
 

@@ -1,6 +1,10 @@
 // End-to-end test of the web client in headless Chromium: a real confab
 // (the debug binary `cargo build` made) and a real redis-server, both
-// started here on free ports, driven through two browser contexts.
+// started here on free ports, driven through two browser contexts (Alice and
+// Bob), with a few more users acting through the API from here. The tests
+// run in order and share the two pages, each picking up where the last left
+// off. They wait for what a user would see (Playwright's auto-waiting
+// locators, or polling a condition), never for a fixed time.
 //
 // Run with `npm test` in this folder (scripts/test.sh does, after building
 // confab and installing chromium and playwright-core). Fails loudly when the
@@ -9,7 +13,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -23,6 +27,10 @@ const binary = process.env.CONFAB_BIN || join(root, "target", "debug", "confab")
 const chromiumPath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
 let redis, confab, browser, dataDir, redisPort, confabPort;
+let alice, bob; // the two users' pages, shared by the tests in order
+const adminKey = "e2e-admin-key-e2e-admin-key";
+
+const base = () => `http://127.0.0.1:${confabPort}`;
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -59,6 +67,7 @@ function startConfab() {
       CONFAB_REDIS_URL: `redis://127.0.0.1:${redisPort}`,
       CONFAB_JWT_SECRET: "e2e-secret-e2e-secret-e2e-secret-e2e",
       CONFAB_KEY_PREFIX: "e2e:",
+      CONFAB_ADMIN_KEY: adminKey,
       RUST_LOG: "warn",
     },
     stdio: ["ignore", "inherit", "inherit"],
@@ -82,6 +91,12 @@ before(async () => {
   await waitForPort(redisPort, "redis-server");
   confab = startConfab();
   await waitForPort(confabPort, "confab");
+  // The client is embedded in the binary: make sure it is the one on disk.
+  for (const file of ["app.js", "index.html", "style.css"]) {
+    const served = await (await fetch(`${base()}/${file === "index.html" ? "" : file}`)).text();
+    assert.equal(served, readFileSync(join(root, "web", file), "utf8"),
+      `${binary} serves an older web/${file}; run \`cargo build --bin confab\` first`);
+  }
   browser = await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
@@ -97,15 +112,21 @@ after(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** A signed-in user in a browser context of their own. */
-async function userPage(name) {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
+/** A page of the client in `context`, at `hash` (a remembered view). */
+async function openPage(context, hash = "") {
   const page = await context.newPage();
   page.on("dialog", async (dialog) => {
     await dialog.dismiss();
     throw new Error(`a dialog opened: ${dialog.message()} (script injection?)`);
   });
-  await page.goto(`http://127.0.0.1:${confabPort}/`);
+  await page.goto(`${base()}/${hash}`);
+  return page;
+}
+
+/** A signed-in user in a browser context of their own. */
+async function userPage(name) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
+  const page = await openPage(context);
   const form = page.locator("#register-form");
   await form.locator("input[name=username]").fill(name);
   await form.locator("input[name=display_name]").fill(name[0].toUpperCase() + name.slice(1));
@@ -113,6 +134,90 @@ async function userPage(name) {
   await form.locator("button[type=submit]").click();
   await page.locator("#conn[data-state=on]").waitFor({ timeout: 10000 });
   return page;
+}
+
+/** Calls the API from here (not from a page) as the user holding `token`. */
+async function call(token, method, path, body) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(`${base()}/api/v1${path}`, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** A user who acts only through the API: their token and themselves. */
+async function apiUser(name) {
+  const password = `${name}-password`;
+  const display_name = name[0].toUpperCase() + name.slice(1);
+  await call(null, "POST", "/auth/register", { username: name, password, display_name });
+  const { access_token, user } = await call(null, "POST", "/auth/login", { username: name, password });
+  return { token: access_token, user };
+}
+
+/** The access token a signed-in page holds. */
+function tokenOf(page) {
+  return page.evaluate(() => localStorage.getItem("confab.token"));
+}
+
+/** The room id in a page's address (`#room/<id>`). */
+function roomIdOf(page) {
+  const match = /^#room\/(.+)$/.exec(new URL(page.url()).hash);
+  assert.ok(match, `${page.url()} names a room`);
+  return decodeURIComponent(match[1]);
+}
+
+/** Polls `check` until it returns something truthy. */
+async function until(what, check, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Runs `fn` over `items`, `width` at a time. */
+async function inParallel(items, width, fn) {
+  const queue = [...items];
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (queue.length) await fn(queue.shift());
+  }));
+}
+
+async function showMembers(page) {
+  if (await page.locator("#members").isHidden()) await page.locator("#members-toggle").click();
+  await page.locator("#members").waitFor();
+}
+
+/** The side-list row of a room, with its member count (`.sub`) being `n`. */
+function roomWithCount(list, name, n) {
+  return list.locator("li", { hasText: name }).locator(".sub", { hasText: new RegExp(`^${n}$`) });
+}
+
+/** The Send button is on screen, and a click at its centre reaches it (nothing covers it). */
+async function assertSendClickable(page) {
+  const seen = await page.evaluate(() => {
+    const button = document.querySelector("#composer button[type=submit]");
+    const r = button.getBoundingClientRect();
+    const x = r.left + r.width / 2;
+    const y = r.top + r.height / 2;
+    const hit = document.elementFromPoint(x, y);
+    const overlaps = (n) => !(n.bottom <= r.top || n.top >= r.bottom || n.right <= r.left || n.left >= r.right);
+    return {
+      onScreen: r.width > 0 && x > 0 && x < innerWidth && y > 0 && y < innerHeight,
+      reachesSend: hit === button || button.contains(hit),
+      noticesOverlapping: [...document.querySelectorAll("#away, .toast")]
+        .filter((n) => overlaps(n.getBoundingClientRect())).map((n) => n.id || n.className),
+    };
+  });
+  assert.deepEqual(seen, { onScreen: true, reachesSend: true, noticesOverlapping: [] });
+  // Playwright's own check that the button would receive a click.
+  await page.locator("#composer button[type=submit]").click({ trial: true, timeout: 2000 });
 }
 
 async function send(page, text) {
@@ -125,9 +230,9 @@ function bubbles(page, text) {
   return page.locator(".msg .text", { hasText: text }).filter({ hasText: new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`) });
 }
 
-test("two users chat in a room, live, across reloads, directly, safely, and through a dropped stream", async () => {
-  const alice = await userPage("alice");
-  const bob = await userPage("bob");
+test("two users chat in a room, live, across reloads, safely, and through a dropped stream", async () => {
+  alice = await userPage("alice");
+  bob = await userPage("bob");
 
   // Alice creates a room; Bob sees it in the list and joins.
   await alice.locator("#room-form input[name=name]").fill("lobby");
@@ -166,18 +271,6 @@ test("two users chat in a room, live, across reloads, directly, safely, and thro
   await bob.locator("#member-list li", { hasText: "Alice" }).locator(".handle", { hasText: "@alice" }).waitFor();
   await bob.locator(".msg", { hasText: "hello from alice" }).locator(".handle", { hasText: "@alice" }).waitFor();
 
-  // A direct message arrives live.
-  await bob.locator("#dm-form input[name=username]").fill("alice");
-  await bob.locator("#dm-form button").click();
-  await bob.locator("#chat-title", { hasText: "@ Alice" }).waitFor();
-  await alice.locator("#dm-form input[name=username]").fill("bob");
-  await alice.locator("#dm-form button").click();
-  await alice.locator("#chat-title", { hasText: "@ Bob" }).waitFor();
-  await send(alice, "psst, bob");
-  await bubbles(bob, "psst, bob").waitFor({ timeout: 5000 });
-  await bob.locator("#conversations li", { hasText: "Alice" }).locator(".handle", { hasText: "@alice" }).waitFor();
-  await bob.locator("#chat-title .handle", { hasText: "@alice" }).waitFor();
-
   // Back in the room, the server goes away and comes back: Bob's client
   // reconnects with a fresh ticket and resumes; nothing is lost or doubled.
   await bob.locator("#rooms li", { hasText: "lobby" }).click();
@@ -206,6 +299,274 @@ test("two users chat in a room, live, across reloads, directly, safely, and thro
   for (const text of ["while you were gone 1", "while you were gone 2", "after the restart", "hi alice"]) {
     assert.equal(await bubbles(bob, text).count(), 1, `"${text}" shown exactly once`);
   }
+  await alice.locator("#conn[data-state=on]").waitFor({ timeout: 15000 });
+});
+
+
+test("a first direct message shows up for its recipient from the event, even when the conversation list lags", async () => {
+  // Every read of Bob's conversation list answers [] in this step, as when
+  // the server's conversation index is written after the event went out:
+  // Bob's list must show the conversation from the event itself.
+  await bob.route("**/api/v1/conversations*", (route) =>
+    route.fulfill({ json: { items: [], next_cursor: null } }));
+  assert.equal(await bob.locator("#conversations li").count(), 0);
+
+  // Alice looks Bob up by username, sees who he is, and writes.
+  await alice.locator("#dm-form input[name=username]").fill("bob");
+  await alice.locator("#dm-form button").click();
+  const found = alice.locator("#dm-lookup");
+  await found.locator(".handle", { hasText: "@bob" }).waitFor();
+  await found.locator(".dot.online").waitFor();
+  await found.getByRole("button", { name: "Message" }).click();
+  await alice.locator("#chat-title", { hasText: "@ Bob" }).waitFor();
+  await send(alice, "psst, bob");
+  await alice.locator("#conversations li", { hasText: "Bob" }).waitFor();
+
+  // Bob, in the lobby, sees the conversation appear, marked unread.
+  const row = bob.locator("#conversations li", { hasText: "Alice" });
+  await row.and(bob.locator("li.unread")).waitFor({ timeout: 5000 });
+  await row.locator(".handle", { hasText: "@alice" }).waitFor();
+  await row.click();
+  await bob.locator("#chat-title .handle", { hasText: "@alice" }).waitFor();
+  await bubbles(bob, "psst, bob").waitFor();
+  await send(bob, "hi, alice");
+  await bubbles(alice, "hi, alice").waitFor({ timeout: 5000 });
+  assert.equal(await row.count(), 1, "the conversation is still listed, once");
+  assert.equal(await bob.locator("#conversations li.unread").count(), 0);
+  await bob.unroute("**/api/v1/conversations*");
+});
+
+test("a person to message is picked from a room's members, from who is online, or by a lookup", async () => {
+  // A member's name in the room's member list opens a conversation with them.
+  await alice.locator("#my-rooms li", { hasText: "lobby" }).click();
+  await showMembers(alice);
+  await alice.locator("#member-list li.me-row", { hasText: "@alice" }).waitFor();
+  assert.equal(await alice.locator("#member-list li.me-row button").count(), 0, "no button to message yourself");
+  await alice.locator("#member-list li", { hasText: "Bob" }).getByRole("button").click();
+  await alice.locator("#chat-title", { hasText: "@ Bob" }).waitFor();
+  await send(alice, "found you in the member list");
+  await bubbles(bob, "found you in the member list").waitFor({ timeout: 5000 });
+
+  // Bob picks Alice among the people online (himself not among them).
+  await bob.locator("#my-rooms li", { hasText: "lobby" }).click();
+  await bob.locator("#chat-title", { hasText: "# lobby" }).waitFor();
+  await bob.locator("#online-refresh").click();
+  const aliceOnline = bob.locator("#online li", { hasText: "@alice" });
+  await aliceOnline.locator(".dot.online").waitFor();
+  assert.equal(await bob.locator("#online li", { hasText: "@bob" }).count(), 0);
+  await aliceOnline.getByRole("button").click();
+  await bob.locator("#chat-title", { hasText: "@ Alice" }).waitFor();
+  await bubbles(bob, "found you in the member list").waitFor();
+
+  // A username nobody has is said so, and opens nothing.
+  await bob.locator("#dm-form input[name=username]").fill("nobody-here");
+  await bob.locator("#dm-form button").click();
+  await bob.locator("#dm-lookup", { hasText: "No user is called @nobody-here" }).waitFor();
+  assert.equal(await bob.locator("#dm-lookup button").count(), 0);
+  await bob.locator("#chat-title", { hasText: "@ Alice" }).waitFor();
+});
+
+test("a reload reopens the room or conversation that was open, and Back returns to the one before", async () => {
+  await bob.locator("#my-rooms li", { hasText: "lobby" }).click();
+  await bob.locator("#chat-title", { hasText: "# lobby" }).waitFor();
+  await bob.reload();
+  await bob.locator("#chat-title", { hasText: "# lobby" }).waitFor();
+  await bubbles(bob, "hello from alice").waitFor();
+  await bob.locator("#composer").waitFor();
+  await bob.locator("#my-rooms li.active", { hasText: "lobby" }).waitFor();
+
+  // Alice is in her conversation with Bob.
+  assert.equal(new URL(alice.url()).hash, "#dm/bob");
+  await alice.reload();
+  await alice.locator("#chat-title", { hasText: "@ Bob" }).waitFor();
+  await bubbles(alice, "hi, alice").waitFor();
+  await alice.locator("#conversations li.active", { hasText: "Bob" }).waitFor();
+
+  // Back goes to the view before.
+  await bob.locator("#conversations li", { hasText: "Alice" }).click();
+  await bob.locator("#chat-title", { hasText: "@ Alice" }).waitFor();
+  await bob.goBack();
+  await bob.locator("#chat-title", { hasText: "# lobby" }).waitFor();
+  await bob.locator("#conn[data-state=on]").waitFor();
+  await alice.locator("#conn[data-state=on]").waitFor();
+});
+
+test("room lists and counts follow joins, leaves and messages live; a room made or joined is listed at once", async () => {
+  // Alice makes a room: it tops her rooms and joins the directory at once.
+  await alice.locator("#room-form input[name=name]").fill("side");
+  await alice.locator("#room-form button").click();
+  await alice.locator("#chat-title", { hasText: "# side" }).waitFor();
+  await alice.locator("#my-rooms li:first-child.active", { hasText: "side" }).waitFor();
+  await alice.locator("#rooms li", { hasText: "side" }).waitFor();
+  await alice.locator("#room-stats", { hasText: /^1 member · 0 messages$/ }).waitFor();
+
+  // Bob finds it by name and joins: at once in his rooms, and Alice sees
+  // two members in her list and in the room's header.
+  await bob.locator("#room-search").fill("side");
+  await bob.locator("#room-results li", { hasText: "side" }).click();
+  await bob.locator("#chat-title", { hasText: "# side" }).waitFor();
+  await bob.locator("#join").click();
+  await bob.locator("#my-rooms li:first-child", { hasText: "side" }).waitFor();
+  await roomWithCount(bob.locator("#my-rooms"), "side", 2).waitFor();
+  await roomWithCount(alice.locator("#my-rooms"), "side", 2).waitFor();
+  await alice.locator("#room-stats", { hasText: /^2 members/ }).waitFor();
+  await bob.locator("#room-search").fill("");
+  await bob.locator("#rooms").waitFor();
+
+  // A message moves its room to the top of the directory (rooms by
+  // activity), marked unread where the reader is elsewhere, and counts.
+  await bob.locator("#my-rooms li", { hasText: "lobby" }).click();
+  await bob.locator("#chat-title", { hasText: "# lobby" }).waitFor();
+  await bob.locator("#rooms li:first-child", { hasText: "lobby" }).waitFor();
+  await send(alice, "over here");
+  await bob.locator("#rooms li:first-child.unread", { hasText: "side" }).waitFor({ timeout: 5000 });
+  await alice.locator("#room-stats", { hasText: /· 1 message$/ }).waitFor();
+  const messagesIn = async (page) => Number(/(\d+) messages?$/.exec(await page.locator("#room-stats").textContent())[1]);
+  const before = await messagesIn(bob);
+  await alice.locator("#my-rooms li", { hasText: "lobby" }).click();
+  await alice.locator("#chat-title", { hasText: "# lobby" }).waitFor();
+  await send(alice, "and back here");
+  await bubbles(bob, "and back here").waitFor({ timeout: 5000 });
+  await bob.locator("#rooms li:first-child", { hasText: "lobby" }).waitFor();
+  await bob.locator("#room-stats", { hasText: new RegExp(`· ${before + 1} messages$`) }).waitFor();
+
+  // Someone joins and leaves the lobby (through the API): the counts and
+  // the member panel follow, for both.
+  await showMembers(bob);
+  const dana = await apiUser("dana");
+  const lobbyId = roomIdOf(bob);
+  await call(dana.token, "PUT", `/rooms/${lobbyId}/members/me`);
+  await bob.locator("#member-list li", { hasText: "@dana" }).waitFor({ timeout: 5000 });
+  await bob.locator("#room-stats", { hasText: /^3 members/ }).waitFor();
+  await roomWithCount(bob.locator("#my-rooms"), "lobby", 3).waitFor();
+  await roomWithCount(bob.locator("#rooms"), "lobby", 3).waitFor();
+  await roomWithCount(alice.locator("#my-rooms"), "lobby", 3).waitFor();
+  await call(dana.token, "DELETE", `/rooms/${lobbyId}/members/me`);
+  await bob.locator("#member-list li", { hasText: "@dana" }).waitFor({ state: "detached", timeout: 5000 });
+  await bob.locator("#room-stats", { hasText: /^2 members/ }).waitFor();
+  await roomWithCount(alice.locator("#rooms"), "lobby", 2).waitFor();
+
+  // Bob leaves the side room: gone from his rooms at once; Alice sees one member.
+  await bob.locator("#rooms li", { hasText: "side" }).click();
+  await bob.locator("#leave").click();
+  await bob.locator("#join").waitFor();
+  assert.equal(await bob.locator("#my-rooms li", { hasText: "side" }).count(), 0);
+  await roomWithCount(alice.locator("#my-rooms"), "side", 1).waitFor();
+  await roomWithCount(bob.locator("#rooms"), "side", 1).waitFor();
+});
+
+test("the notice of what came while away says where, opens it, and never covers Send", async () => {
+  const aliceToken = await tokenOf(alice);
+  await bob.locator("#my-rooms li", { hasText: "lobby" }).click();
+  await bob.locator("#chat-title", { hasText: "# lobby" }).waitFor();
+  const lobbyId = roomIdOf(bob);
+
+  // Bob closes his tab; while he is away, three messages in the lobby, one
+  // from Alice directly, and a notice from the operators.
+  const context = bob.context();
+  const hash = new URL(bob.url()).hash;
+  await bob.close();
+  await until("Bob to be offline", async () => !(await call(aliceToken, "GET", "/users/bob")).online);
+  for (const body of ["away 1", "away 2", "away 3"]) {
+    await call(aliceToken, "POST", `/rooms/${lobbyId}/messages`, { body });
+  }
+  await call(aliceToken, "POST", "/users/bob/messages", { body: "are you there?" });
+  const notified = await fetch(`${base()}/api/v1/admin/notifications`, {
+    method: "POST",
+    headers: { "X-Admin-Key": adminKey, "Content-Type": "application/json" },
+    body: JSON.stringify({ text: "Maintenance at 22:00", usernames: ["bob"] }),
+  });
+  assert.equal(notified.status, 202);
+
+  bob = await openPage(context, hash);
+  await bob.locator("#chat-title", { hasText: "# lobby" }).waitFor();
+  const away = bob.locator("#away");
+  await away.filter({ hasText: "3 new in #lobby" }).waitFor({ timeout: 5000 });
+  await away.filter({ hasText: "1 from @alice" }).waitFor();
+  await away.filter({ hasText: "1 notification" }).waitFor();
+  assert.match(await away.textContent(), /While you were away:\s*3 new in #lobby, 1 from @alice, 1 notification/);
+  await bob.locator(".toast", { hasText: "Maintenance at 22:00" }).waitFor();
+  // The room's count is the server's (the backlog is not counted twice).
+  const { message_count } = await call(aliceToken, "GET", `/rooms/${lobbyId}`);
+  await bob.locator("#room-stats", { hasText: new RegExp(`· ${message_count} messages$`) }).waitFor();
+  // The notices pushed the chat down; it still shows the newest message.
+  await bob.waitForFunction(() => {
+    const box = document.getElementById("messages").getBoundingClientRect();
+    const last = [...document.querySelectorAll("#messages .msg")].at(-1);
+    return last?.textContent.includes("away 3") && last.getBoundingClientRect().bottom <= box.bottom + 1;
+  }, null, { timeout: 5000 });
+
+  // The notices leave the composer free, on a wide screen and a narrow one.
+  await bob.screenshot({ path: join(artifacts, "away.png") });
+  await assertSendClickable(bob);
+  await bob.setViewportSize({ width: 380, height: 640 });
+  await assertSendClickable(bob);
+  await bob.setViewportSize({ width: 1200, height: 760 });
+  await send(bob, "back now");
+  await bubbles(alice, "back now").waitFor({ timeout: 5000 });
+
+  // Its parts open what they name; Dismiss removes it.
+  await away.getByRole("button", { name: "1 from @alice" }).click();
+  await bob.locator("#chat-title", { hasText: "@ Alice" }).waitFor();
+  await bubbles(bob, "are you there?").waitFor();
+  await away.getByRole("button", { name: "3 new in #lobby" }).click();
+  await bob.locator("#chat-title", { hasText: "# lobby" }).waitFor();
+  await bubbles(bob, "away 3").waitFor();
+  await bob.locator("#away-dismiss").click();
+  await away.waitFor({ state: "hidden" });
+  await bob.locator("#conn[data-state=on]").waitFor();
+});
+
+test("rooms beyond the first page are found by search and by paging, and your rooms page too", async () => {
+  // Carol makes an empty room, then 101 rooms with a message each: the empty
+  // one is then on neither list's first page (100 rooms), whether by
+  // activity (rooms with messages come first) or by creation.
+  const carol = await apiUser("carol");
+  const needle = await call(carol.token, "POST", "/rooms", { name: "needle-in-the-haystack" });
+  const names = Array.from({ length: 101 }, (_, i) => `hay-${String(i).padStart(3, "0")}`);
+  await inParallel(names, 8, async (name) => {
+    const room = await call(carol.token, "POST", "/rooms", { name });
+    await call(carol.token, "POST", `/rooms/${room.id}/messages`, { body: `straw in ${name}` });
+  });
+
+  // Search finds it (paging through the directory behind the scenes).
+  await bob.locator("#room-search").fill("NEEDLE");
+  const result = bob.locator("#room-results li", { hasText: "needle-in-the-haystack" });
+  await result.waitFor();
+  await bob.locator("#search-status", { hasText: /^1 room found \(all 1\d\d rooms searched\)\.$/ }).waitFor();
+  assert.equal(await bob.locator("#room-results li").count(), 1);
+  await result.click();
+  await bob.locator("#chat-title", { hasText: "# needle-in-the-haystack" }).waitFor();
+  await bob.locator("#join").waitFor();
+  await bob.locator("#room-search").fill("");
+  await bob.locator("#room-results").waitFor({ state: "hidden" });
+
+  // The directory shows 100 rooms, then the next page on demand.
+  await bob.reload();
+  await bob.locator("#chat-title", { hasText: "# needle-in-the-haystack" }).waitFor();
+  await until("the directory's first page", async () => (await bob.locator("#rooms li").count()) === 100);
+  assert.equal(await bob.locator("#rooms li", { hasText: "needle" }).count(), 0);
+  await bob.locator("#rooms-more").click();
+  await bob.locator("#rooms li.active", { hasText: "needle-in-the-haystack" }).waitFor();
+  await bob.locator("#rooms-more").waitFor({ state: "hidden" });
+  await bob.locator("#join").click();
+  await bob.locator("#my-rooms li:first-child", { hasText: "needle-in-the-haystack" }).waitFor();
+
+  // Carol, signing in from a link to the room, lands in it; her own rooms
+  // (102) show 100, then the rest, oldest joined (the needle) last.
+  const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
+  const page = await openPage(context, `#room/${needle.id}`);
+  await page.locator("#login-form input[name=username]").fill("carol");
+  await page.locator("#login-form input[name=password]").fill("carol-password");
+  await page.locator("#login-form button[type=submit]").click();
+  await page.locator("#chat-title", { hasText: "# needle-in-the-haystack" }).waitFor();
+  await page.locator("#composer").waitFor();
+  await until("Carol's first page of rooms", async () => (await page.locator("#my-rooms li").count()) === 100);
+  assert.equal(await page.locator("#my-rooms li", { hasText: "needle" }).count(), 0);
+  await page.locator("#my-rooms-more").click();
+  await page.locator("#my-rooms li:last-child.active", { hasText: "needle-in-the-haystack" }).waitFor();
+  assert.equal(await page.locator("#my-rooms li").count(), 102);
+  await context.close();
 
   await bob.screenshot({ path: join(artifacts, "chat.png") });
 });
