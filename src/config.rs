@@ -47,6 +47,51 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// The event stream.
     pub sse: SseSettings,
+    /// Outgoing webhooks.
+    pub webhooks: WebhookSettings,
+}
+
+/// Outgoing webhooks: delivery of room messages to HTTP receivers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Deliver to URLs that resolve to loopback, private, link-local or
+    /// other internal addresses (refused by default: a webhook must not
+    /// reach inside the network confab runs in). For tests, or receivers
+    /// inside a trusted network.
+    pub allow_private_addresses: bool,
+    /// Webhooks one room may have; one more is 429 `too_many_webhooks`.
+    pub max_per_room: u32,
+    /// Longest a delivery may take, connecting included (a slower receiver
+    /// counts as failed and is retried).
+    pub timeout_ms: u64,
+    /// Longest connecting to a receiver may take.
+    pub connect_timeout_ms: u64,
+    /// Longest wait between two attempts of one delivery (the wait starts at
+    /// about a second and doubles up to this).
+    pub max_backoff_secs: u64,
+    /// A message not delivered this long after it was sent is given up
+    /// (counted in `failed`).
+    pub give_up_after_secs: u64,
+    /// An instance holds a webhook's deliveries under a lease of this many
+    /// milliseconds, renewed while it works; when an instance stops, another
+    /// takes the webhook over once the lease has lapsed, claiming what the
+    /// stopped one held (`XAUTOCLAIM`) once it has been idle this long.
+    pub takeover_ms: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_private_addresses: false,
+            max_per_room: 10,
+            timeout_ms: 10_000,
+            connect_timeout_ms: 5_000,
+            max_backoff_secs: 600,
+            give_up_after_secs: 86_400,
+            takeover_ms: 30_000,
+        }
+    }
 }
 
 /// The event stream.
@@ -519,6 +564,15 @@ impl Settings {
                  limits.max_streams_per_user must be positive"
             );
         }
+        if self.webhooks.timeout_ms == 0
+            || self.webhooks.connect_timeout_ms == 0
+            || self.webhooks.takeover_ms <= self.webhooks.timeout_ms
+        {
+            bail!(
+                "webhooks.timeout_ms and webhooks.connect_timeout_ms must be positive, and \
+                 webhooks.takeover_ms longer than webhooks.timeout_ms (a lease must outlast a delivery)"
+            );
+        }
         if self.auth.hash_queue == 0 {
             bail!("auth.hash_queue must be positive");
         }
@@ -814,6 +868,7 @@ mod tests {
         for (setting, default) in &defaults {
             let (raw, want) = match default {
                 Value::Num(..) => ("7".to_string(), "7".to_string()),
+                Value::Bool(..) => ("true".to_string(), "true".to_string()),
                 Value::Array(..) => ("a, b".into(), r#"["a", "b"]"#.into()),
                 Value::Empty(..) => (
                     "secret-secret-secret-secret-secret".into(),

@@ -20,6 +20,8 @@
 //! - [`auth`]: password hashing, access tokens, the `AuthUser` extractor.
 //! - [`realtime`]: the SSE stream, Pub/Sub fan-out, offline queues, resume
 //!   and presence.
+//! - [`webhooks`]: delivering room messages to webhooks (consumer groups,
+//!   leases, retries, SSRF checks).
 //! - [`store`]: everything in Redis; `store::keys` names every key, Lua
 //!   scripts live beside the code that runs them.
 //! - [`error`]: the error table (one row per code), the one error type and
@@ -53,6 +55,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 
 #[cfg(test)]
 mod properties;

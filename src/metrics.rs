@@ -26,6 +26,14 @@ pub static MESSAGES_EDITED: AtomicU64 = AtomicU64::new(0);
 pub static MESSAGES_DELETED: AtomicU64 = AtomicU64::new(0);
 /// Typing notices forwarded (not held back by the 2-second throttle).
 pub static TYPING_FORWARDED: AtomicU64 = AtomicU64::new(0);
+/// Webhook deliveries acknowledged by their receiver (2xx).
+pub static WEBHOOK_DELIVERED: AtomicU64 = AtomicU64::new(0);
+/// Webhook delivery attempts that failed (non-2xx, timeout, unreachable).
+pub static WEBHOOK_FAILED_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
+/// Webhook deliveries scheduled for another attempt.
+pub static WEBHOOK_RETRIES: AtomicU64 = AtomicU64::new(0);
+/// Webhook deliveries given up (undelivered after the configured time).
+pub static WEBHOOK_GIVEN_UP: AtomicU64 = AtomicU64::new(0);
 /// Events written to streams (all streams together).
 pub static EVENTS_DELIVERED: AtomicU64 = AtomicU64::new(0);
 /// Queued events sent to streams as their backlog.
@@ -120,6 +128,17 @@ pub fn observe_request(route: &str, seconds: f64) {
     map.entry(route.to_owned()).or_default().observe(seconds);
 }
 
+/// Time from a message's sending to its webhook delivery's acknowledgement.
+static WEBHOOK_LAG: LazyLock<Mutex<Histogram>> = LazyLock::new(|| Mutex::new(Histogram::default()));
+
+/// Records a webhook delivery's lag (send to acknowledgement).
+pub fn observe_webhook_lag(seconds: f64) {
+    WEBHOOK_LAG
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .observe(seconds);
+}
+
 /// Records how long a Redis call took.
 pub fn observe_redis(seconds: f64) {
     REDIS_LATENCY
@@ -201,7 +220,36 @@ pub fn render(open_streams: usize, open_connections: usize) -> String {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .render(&mut out, "confab_redis_command_duration_seconds", "");
-    let counters: [(&str, &str, &AtomicU64); 17] = [
+    let _ = writeln!(
+        out,
+        "# HELP confab_webhook_delivery_lag_seconds Time from a message's sending to its webhook delivery's acknowledgement."
+    );
+    let _ = writeln!(out, "# TYPE confab_webhook_delivery_lag_seconds histogram");
+    WEBHOOK_LAG
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .render(&mut out, "confab_webhook_delivery_lag_seconds", "");
+    let counters: [(&str, &str, &AtomicU64); 21] = [
+        (
+            "confab_webhook_deliveries_total",
+            "Webhook deliveries acknowledged by their receiver (2xx).",
+            &WEBHOOK_DELIVERED,
+        ),
+        (
+            "confab_webhook_failed_attempts_total",
+            "Webhook delivery attempts that failed (non-2xx, timeout, unreachable).",
+            &WEBHOOK_FAILED_ATTEMPTS,
+        ),
+        (
+            "confab_webhook_retries_total",
+            "Webhook deliveries scheduled for another attempt.",
+            &WEBHOOK_RETRIES,
+        ),
+        (
+            "confab_webhook_given_up_total",
+            "Webhook deliveries given up after retrying for webhooks.give_up_after_secs.",
+            &WEBHOOK_GIVEN_UP,
+        ),
         (
             "confab_messages_edited_total",
             "Messages edited (room and direct).",

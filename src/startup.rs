@@ -42,6 +42,8 @@ pub struct Application {
     operations: Option<(u16, Server)>,
     /// Event streams, ended on shutdown.
     realtime: Arc<Realtime>,
+    /// Webhook deliverers, which give their leases up on shutdown.
+    webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl Application {
@@ -69,12 +71,14 @@ impl Application {
         let hasher = Hasher::start(settings.auth.hash_workers, settings.auth.hash_queue)?;
         let workers = settings.server.workers;
         let realtime = Realtime::start(&settings, store.clone())?;
+        let webhooks = crate::webhooks::Webhooks::start(&settings.webhooks, store.clone())?;
         let state = web::Data::new(AppState {
             store,
             tokens,
             hasher,
             settings: Arc::new(settings),
             realtime: realtime.clone(),
+            webhooks: webhooks.clone(),
             connections: Arc::clone(&connections),
         });
         let openapi = web::Data::new(openapi());
@@ -162,6 +166,7 @@ impl Application {
             server: server.run(),
             operations,
             realtime,
+            webhooks,
         })
     }
 
@@ -195,11 +200,13 @@ impl Application {
     pub async fn run_until_signalled(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let realtime = self.realtime.clone();
+        let webhooks = self.webhooks.clone();
         actix_web::rt::spawn(async move {
             shutdown_signal().await;
             tracing::info!(streams = realtime.hub.len(), "shutting down");
             let stopping = handle.stop(true);
             realtime.shutdown();
+            webhooks.shutdown();
             stopping.await;
         });
         self.run_until_stopped().await

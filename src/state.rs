@@ -26,6 +26,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// This instance's event streams and their delivery.
     pub realtime: Arc<Realtime>,
+    /// This instance's webhook deliverers.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
     /// This instance's client connections, counted against its caps.
     pub connections: Arc<Connections>,
 }

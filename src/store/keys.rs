@@ -123,6 +123,31 @@ impl Keys {
         format!("{}{{r:{room_id}}}:changes", self.prefix)
     }
 
+    /// HASH webhook id -> the webhook (JSON, `store::webhooks::WebhookRecord`,
+    /// secret included): a room's webhooks. Each has a consumer group
+    /// `webhook:<id>` on the room's messages and changes streams.
+    pub fn room_webhooks(&self, room_id: &str) -> String {
+        format!("{}{{r:{room_id}}}:webhooks", self.prefix)
+    }
+
+    /// HASH: a webhook's delivery counters (`delivered`, `failed`) and
+    /// `last_error`, `last_delivered_at` (ms).
+    pub fn webhook_stats(&self, room_id: &str, webhook_id: &str) -> String {
+        format!("{}{{r:{room_id}}}:webhook:{webhook_id}", self.prefix)
+    }
+
+    /// STRING with TTL: the instance that delivers a webhook's messages now
+    /// (a lease, renewed while it works).
+    pub fn webhook_lease(&self, room_id: &str, webhook_id: &str) -> String {
+        format!("{}{{r:{room_id}}}:webhook:{webhook_id}:lease", self.prefix)
+    }
+
+    /// ZSET `<room id>/<webhook id>` -> created at (ms): every webhook, for
+    /// the delivery workers of every instance to find.
+    pub fn all_webhooks(&self) -> String {
+        format!("{}{{webhooks}}:all", self.prefix)
+    }
+
     /// STRING with TTL: message id of a room send with this `client_id`.
     pub fn room_idempotency(&self, room_id: &str, sender_id: &str, client_id: &str) -> String {
         format!(
@@ -402,6 +427,9 @@ mod tests {
             k.room_deleted("r1"),
             k.room_edits("r1"),
             k.room_changes("r1"),
+            k.room_webhooks("r1"),
+            k.webhook_stats("r1", "w1"),
+            k.webhook_lease("r1", "w1"),
         ] {
             assert_eq!(hash_tag(&key), tag);
         }

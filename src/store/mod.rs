@@ -33,6 +33,7 @@ pub mod streams;
 pub mod tickets;
 pub mod typing;
 pub mod users;
+pub mod webhooks;
 
 use std::future::Future;
 use std::time::Duration;

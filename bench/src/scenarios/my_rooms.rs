@@ -118,7 +118,11 @@ impl Bench {
             if status != 200 || items.len() != rooms.min(100) {
                 bail!("my-rooms: {status}, {} rooms", items.len());
             }
-            if n == 0 && items.iter().any(|room| room["unread_count"].as_u64().is_none()) {
+            if n == 0
+                && items
+                    .iter()
+                    .any(|room| room["unread_count"].as_u64().is_none())
+            {
                 bail!("my-rooms: a room without unread_count");
             }
         }

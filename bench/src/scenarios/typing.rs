@@ -52,7 +52,8 @@ impl Bench {
                     let v: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
                     let user = v["user"]["id"].as_str().unwrap_or_default();
                     let sent = sent_at.lock().ok().and_then(|m| m.get(user).copied());
-                    let _ = h.record((arrived.saturating_sub(sent.unwrap_or(arrived)) / 1000) as u64);
+                    let _ =
+                        h.record((arrived.saturating_sub(sent.unwrap_or(arrived)) / 1000) as u64);
                     got += 1;
                 }
                 (h, got)
