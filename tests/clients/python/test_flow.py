@@ -168,7 +168,10 @@ class EventStream:
         deadline = time.monotonic() + timeout
         skipped: list[str] = []
         while time.monotonic() < deadline:
-            event, data, last_id = next(self._events)  # httpx's read timeout bounds the wait
+            try:
+                event, data, last_id = next(self._events)
+            except httpx.ReadTimeout:  # nothing at all for the stream's read timeout
+                break
             assert event in EVENT_MODELS, f"event {event} is not in the document"
             parsed = exact(EVENT_MODELS[event](json.loads(data)))
             if event == name and match(parsed):
