@@ -4,8 +4,9 @@
 # (openapi-python-client) and a TypeScript fetch client (@hey-api/openapi-ts,
 # compiled with `tsc --strict`) from it, and drives a live confab with each:
 # accounts, rooms, idempotent sends, paging, direct messages, conversations,
-# members, online users, stats, tickets, the event stream and typed problem
-# documents (tests/clients/). Every tool is pinned:
+# members, online users, stats, tickets, the event stream, read markers and
+# unread counts, typing notices, edits and deletes (with their events), and
+# typed problem documents (tests/clients/). Every tool is pinned:
 # tests/clients/python/requirements.txt (a venv under target/) and
 # tests/clients/typescript/package-lock.json (npm ci). Generated code goes to
 # git-ignored folders (tests/clients/*/generated, tests/clients/typescript/build),

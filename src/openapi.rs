@@ -5,9 +5,10 @@
 //! keeps `openapi/openapi.json` equal to it.
 
 use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::AnyOfBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
-    ContentBuilder, ObjectBuilder, OpenApi as Document, RefOr, ResponseBuilder, Type,
+    ContentBuilder, ObjectBuilder, OpenApi as Document, RefOr, ResponseBuilder, Schema, Type,
 };
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
@@ -101,13 +102,29 @@ impl ApiDoc {
     /// depend on it (401 where it takes a bearer token, 408 and 413 where it
     /// takes a body, 503 except on the liveness probe) and the headers that
     /// come with them (`WWW-Authenticate` on 401, `Retry-After` on 429 and
-    /// 503); operations open to anyone say so (`security: []`).
+    /// 503); operations open to anyone say so (`security: []`). The
+    /// `StreamEvent` union is an `anyOf`: its schemas are told apart by the
+    /// `event:` name, not by shape (a member event's data also fits
+    /// `TypingEvent`, a `PublicUser` being a `UserLite` and more), so a
+    /// `oneOf` would call that data invalid.
     pub fn finish(mut api: Document) -> Document {
         let components = api.components.get_or_insert_with(Default::default);
         components.schemas.insert(
             Problem::name().into_owned(),
             <Problem as PartialSchema>::schema(),
         );
+        if let Some(RefOr::T(Schema::OneOf(union))) = components.schemas.get_mut("StreamEvent") {
+            let items = std::mem::take(&mut union.items);
+            let mut any_of = items
+                .into_iter()
+                .fold(AnyOfBuilder::new(), AnyOfBuilder::item)
+                .description(union.description.take())
+                .build();
+            any_of.example = union.example.take();
+            components
+                .schemas
+                .insert("StreamEvent".into(), RefOr::T(Schema::AnyOf(any_of)));
+        }
         let problem = |description: &str| {
             RefOr::T(
                 ResponseBuilder::new()

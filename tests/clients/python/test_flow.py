@@ -11,6 +11,9 @@ document lacks), recursively.
 import json
 import os
 import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any
 
@@ -21,11 +24,19 @@ import pytest
 from confab_client import AuthenticatedClient, Client
 from confab_client.api.accounts import login, logout, register
 from confab_client.api.messages import (
+    delete_direct_message,
+    delete_room_message,
+    edit_direct_message,
+    edit_room_message,
     list_conversations,
     list_direct_messages,
     list_room_messages,
+    mark_conversation_read,
+    mark_room_read,
     send_direct_message,
+    send_direct_typing,
     send_room_message,
+    send_room_typing,
 )
 from confab_client.api.realtime import create_ticket
 from confab_client.api.rooms import (
@@ -39,18 +50,26 @@ from confab_client.api.rooms import (
 )
 from confab_client.api.users import get_me, get_user, list_online_users
 from confab_client.models import (
+    Conversation,
     ConversationList,
     CreateRoomRequest,
     DirectMessage,
     DirectMessagePage,
+    EditMessageRequest,
     LoginRequest,
     LoginResponse,
+    MemberEvent,
     MemberList,
     Message,
     MessagePage,
+    MyRoom,
+    MyRoomList,
+    Notification,
     Problem,
     PublicUser,
     PublicUserList,
+    ReadEvent,
+    ReadRequest,
     Ready,
     RegisterRequest,
     Room,
@@ -60,6 +79,7 @@ from confab_client.models import (
     SendMessageRequest,
     Ticket,
     TokenType,
+    TypingEvent,
     User,
 )
 from confab_client.types import Response
@@ -103,6 +123,75 @@ def problem(response: Response[Any], status: HTTPStatus, code: str) -> Problem:
     assert parsed.status == int(status)
     assert parsed.type_ == f"/problems/{code}"
     return parsed
+
+
+def no_content(response: Response[Any]) -> None:
+    """Asserts a 204 answer without a body."""
+    assert response.status_code == HTTPStatus.NO_CONTENT, (response.status_code, response.content)
+    assert response.content == b"" and response.parsed is None
+
+
+# The model of each event's data, by its `event:` name (the table in the
+# document's StreamEvent description). message_edited and message_deleted
+# carry a Message for a room and a DirectMessage for a conversation: nothing
+# but the shape tells them apart (a Message has `room_id`).
+EVENT_MODELS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "ready": Ready.from_dict,
+    "message": Message.from_dict,
+    "direct_message": DirectMessage.from_dict,
+    "member_joined": MemberEvent.from_dict,
+    "member_left": MemberEvent.from_dict,
+    "notification": Notification.from_dict,
+    "message_edited": lambda d: (Message if "room_id" in d else DirectMessage).from_dict(d),
+    "message_deleted": lambda d: (Message if "room_id" in d else DirectMessage).from_dict(d),
+    "typing": TypingEvent.from_dict,
+    "read": ReadEvent.from_dict,
+}
+
+
+class EventStream:
+    """An account's open event stream, read with a deadline (never a sleep)."""
+
+    def __init__(self, events: Iterator[tuple[str, str, str | None]]) -> None:
+        self._events = events
+        name, data, _ = next(events)
+        assert name == "ready"
+        self.ready: Ready = exact(Ready.from_dict(json.loads(data)))
+        for _ in range(self.ready.offline_count):  # what arrived before this stream
+            next(events)
+
+    def expect(
+        self, name: str, match: Callable[[Any], bool] = lambda _: True, timeout: float = 10.0
+    ) -> tuple[Any, str | None]:
+        """Reads until an event `name` whose parsed data `match`es (each event
+        on the way is parsed and checked too); returns its data and `id:`."""
+        deadline = time.monotonic() + timeout
+        skipped: list[str] = []
+        while time.monotonic() < deadline:
+            try:
+                event, data, last_id = next(self._events)
+            except httpx.ReadTimeout:  # nothing at all for the stream's read timeout
+                break
+            assert event in EVENT_MODELS, f"event {event} is not in the document"
+            parsed = exact(EVENT_MODELS[event](json.loads(data)))
+            if event == name and match(parsed):
+                return parsed, last_id
+            skipped.append(event)
+        raise AssertionError(f"no matching {name} event within {timeout} s (skipped {skipped})")
+
+
+@contextmanager
+def event_stream(account: "Account") -> Iterator[EventStream]:
+    """Opens `account`'s event stream with a fresh ticket, past its ready and backlog."""
+    ticket = ok(create_ticket.sync_detailed(client=account.client), HTTPStatus.CREATED, Ticket)
+    with httpx.stream(
+        "GET",
+        f"{BASE_URL}/api/v1/events",
+        params={"ticket": ticket.ticket},
+        timeout=httpx.Timeout(10.0),
+    ) as response:
+        assert response.status_code == 200
+        yield EventStream(sse_events(response))
 
 
 class Account:
@@ -188,8 +277,10 @@ def test_accounts(alice: Account, bob: Account) -> None:
 def test_rooms_and_members(alice: Account, bob: Account, room: Room) -> None:
     fetched = ok(get_room.sync_detailed(room.id, client=bob.client), HTTPStatus.OK, Room)
     assert fetched.name == room.name
-    mine = ok(list_my_rooms.sync_detailed(client=bob.client), HTTPStatus.OK, RoomList)
+    mine = ok(list_my_rooms.sync_detailed(client=bob.client), HTTPStatus.OK, MyRoomList)
     assert [r.id for r in mine.items] == [room.id] and mine.next_cursor is None
+    # A MyRoom is a Room (allOf, flattened by the generator) plus read state.
+    assert mine.items[0].name == room.name and mine.items[0].last_read_id is None
     directory = ok(
         list_rooms.sync_detailed(client=bob.client, sort=RoomOrder.RECENT, limit=100),
         HTTPStatus.OK,
@@ -375,6 +466,231 @@ def test_ticket_stream_and_online_users(alice: Account, bob: Account, room: Room
             assert refused.status_code == 401
             body = exact(Problem.from_dict(json.loads(refused.read())))
             assert body.code == "invalid_token"
+
+
+def my_room(account: Account, room_id: str) -> MyRoom:
+    mine = ok(list_my_rooms.sync_detailed(client=account.client), HTTPStatus.OK, MyRoomList)
+    [found] = [r for r in mine.items if r.id == room_id]
+    return found
+
+
+def conversation_with(account: Account, other: Account) -> Conversation:
+    listed = ok(list_conversations.sync_detailed(client=account.client), HTTPStatus.OK, ConversationList)
+    [found] = [c for c in listed.items if c.user.username == other.username]
+    return found
+
+
+def test_read_state_typing_edits_and_deletes() -> None:
+    """API v1.1 through the generated client, between two fresh users, each
+    with an open stream: unread counts and read markers (and the `read`
+    event on the reader's stream), typing notices (room and direct) on the
+    other user's stream, edits and deletes (their events, history, and the
+    problems for someone else's or a missing message)."""
+    carol, dave = Account("carol", "Carol"), Account("dave", "Dave")
+    room = ok(
+        create_room.sync_detailed(client=carol.client, body=CreateRoomRequest(name=f"py-v11-{RUN}")),
+        HTTPStatus.CREATED,
+        Room,
+    )
+    ok(join_room.sync_detailed(room.id, client=dave.client), HTTPStatus.OK, Room)
+
+    with event_stream(carol) as carols, event_stream(dave) as daves:
+        assert carols.ready.offline_count == 0 and daves.ready.offline_count == 0
+
+        def say(text: str) -> Message:
+            sent = ok(
+                send_room_message.sync_detailed(
+                    room.id, client=carol.client, body=SendMessageRequest(body=text)
+                ),
+                HTTPStatus.CREATED,
+                Message,
+            )
+            assert sent.edited_at is None and sent.deleted_at is None
+            daves.expect("message", lambda m: m.id == sent.id)
+            return sent
+
+        last_token: list[str | None] = [None]  # the resume token of the latest direct_message
+
+        def whisper(text: str) -> DirectMessage:
+            sent = ok(
+                send_direct_message.sync_detailed(
+                    dave.username, client=carol.client, body=SendMessageRequest(body=text)
+                ),
+                HTTPStatus.CREATED,
+                DirectMessage,
+            )
+            _, last_token[0] = daves.expect("direct_message", lambda m: m.id == sent.id)
+            return sent
+
+        m1, m2, m3 = say("one"), say("two"), say("three")
+        d1, d2 = whisper("psst"), whisper("still there?")
+
+        # Unread counts: messages from others after the marker (none yet).
+        mine = my_room(dave, room.id)
+        assert (mine.unread_count, mine.last_read_id) == (3, None)
+        assert mine.name == room.name and mine.message_count == 3
+        assert my_room(carol, room.id).unread_count == 0  # her own messages
+        talk = conversation_with(dave, carol)
+        assert (talk.unread_count, talk.last_read_id, talk.last_message.id) == (2, None, d2.id)
+        assert conversation_with(carol, dave).unread_count == 0
+
+        # Mark read: 204, a `read` event on the reader's own stream, counts drop.
+        no_content(
+            mark_room_read.sync_detailed(room.id, client=dave.client, body=ReadRequest(message_id=m2.id))
+        )
+        read, _ = daves.expect("read")
+        assert (read.room_id, read.username, read.message_id) == (room.id, None, m2.id)
+        mine = my_room(dave, room.id)
+        assert (mine.unread_count, mine.last_read_id) == (1, m2.id)
+        # Never backwards: an older id is accepted and changes nothing.
+        no_content(
+            mark_room_read.sync_detailed(room.id, client=dave.client, body=ReadRequest(message_id=m1.id))
+        )
+        assert my_room(dave, room.id).last_read_id == m2.id
+        no_content(
+            mark_room_read.sync_detailed(room.id, client=dave.client, body=ReadRequest(message_id=m3.id))
+        )
+        read, _ = daves.expect("read", lambda r: r.message_id == m3.id)
+        assert read.room_id == room.id
+        assert my_room(dave, room.id).unread_count == 0
+
+        no_content(
+            mark_conversation_read.sync_detailed(
+                carol.username, client=dave.client, body=ReadRequest(message_id=d2.id)
+            )
+        )
+        read, _ = daves.expect("read")
+        assert (read.room_id, read.username, read.message_id) == (None, carol.username, d2.id)
+        talk = conversation_with(dave, carol)
+        assert (talk.unread_count, talk.last_read_id) == (0, d2.id)
+        # A message of another conversation or room is not a marker: 400.
+        elsewhere = mark_room_read.sync_detailed(
+            room.id, client=dave.client, body=ReadRequest(message_id=d1.id)
+        )
+        problem(elsewhere, HTTPStatus.BAD_REQUEST, "validation_failed")
+
+        # Typing: the other user's stream gets it, room and direct.
+        no_content(send_room_typing.sync_detailed(room.id, client=carol.client))
+        typing, _ = daves.expect("typing")
+        assert typing.room_id == room.id
+        assert (typing.user.id, typing.user.username, typing.user.display_name) == (
+            carol.user.id,
+            carol.username,
+            "Carol",
+        )
+        no_content(send_direct_typing.sync_detailed(dave.username, client=carol.client))
+        typing, _ = daves.expect("typing", lambda t: t.room_id is None)
+        assert typing.user.username == carol.username
+        to_myself = send_direct_typing.sync_detailed(carol.username, client=carol.client)
+        problem(to_myself, HTTPStatus.BAD_REQUEST, "validation_failed")
+
+        # Edit: 200 with edited_at; the other user's stream and history show it.
+        edited = ok(
+            edit_room_message.sync_detailed(
+                room.id, m3.id, client=carol.client, body=EditMessageRequest(body="three, edited")
+            ),
+            HTTPStatus.OK,
+            Message,
+        )
+        assert (edited.id, edited.body, edited.created_at) == (m3.id, "three, edited", m3.created_at)
+        assert edited.edited_at is not None and edited.deleted_at is None
+        seen, token = daves.expect("message_edited")
+        assert isinstance(seen, Message) and seen.id == m3.id and seen.body == "three, edited"
+        assert seen.edited_at == edited.edited_at
+        # Its own `id:`, a resume token (events without one, such as read and
+        # typing, leave the last id in place, as EventSource does).
+        assert token and token != last_token[0] and token != seen.id
+        history = ok(
+            list_room_messages.sync_detailed(room.id, client=dave.client), HTTPStatus.OK, MessagePage
+        )
+        assert [(m.id, m.body) for m in history.messages] == [
+            (m1.id, "one"),
+            (m2.id, "two"),
+            (m3.id, "three, edited"),
+        ]
+        assert history.messages[2].edited_at == edited.edited_at
+
+        dm_edited = ok(
+            edit_direct_message.sync_detailed(
+                dave.username, d2.id, client=carol.client, body=EditMessageRequest(body="you there?")
+            ),
+            HTTPStatus.OK,
+            DirectMessage,
+        )
+        assert dm_edited.edited_at is not None
+        seen, _ = daves.expect("message_edited", lambda m: m.id == d2.id)
+        assert isinstance(seen, DirectMessage) and seen.body == "you there?"
+
+        # Only the sender edits or deletes; another room's message is not found.
+        theirs = edit_room_message.sync_detailed(
+            room.id, m2.id, client=dave.client, body=EditMessageRequest(body="mine now")
+        )
+        problem(theirs, HTTPStatus.FORBIDDEN, "not_your_message")
+        problem(
+            delete_room_message.sync_detailed(room.id, m2.id, client=dave.client),
+            HTTPStatus.FORBIDDEN,
+            "not_your_message",
+        )
+        problem(
+            delete_direct_message.sync_detailed(carol.username, d1.id, client=dave.client),
+            HTTPStatus.FORBIDDEN,
+            "not_your_message",
+        )
+        missing = edit_room_message.sync_detailed(
+            room.id, d1.id, client=carol.client, body=EditMessageRequest(body="where?")
+        )
+        problem(missing, HTTPStatus.NOT_FOUND, "message_not_found")
+
+        # Delete: 204 (again too); message_deleted; history keeps the place.
+        no_content(delete_room_message.sync_detailed(room.id, m1.id, client=carol.client))
+        seen, _ = daves.expect("message_deleted")
+        assert isinstance(seen, Message) and seen.id == m1.id
+        assert seen.body is None and seen.deleted_at is not None
+        no_content(delete_room_message.sync_detailed(room.id, m1.id, client=carol.client))
+        history = ok(
+            list_room_messages.sync_detailed(room.id, client=dave.client), HTTPStatus.OK, MessagePage
+        )
+        assert [m.id for m in history.messages] == [m1.id, m2.id, m3.id]
+        gone = history.messages[0]
+        assert gone.body is None and gone.deleted_at == seen.deleted_at
+        deleted_edit = edit_room_message.sync_detailed(
+            room.id, m1.id, client=carol.client, body=EditMessageRequest(body="back?")
+        )
+        problem(deleted_edit, HTTPStatus.NOT_FOUND, "message_not_found")
+
+        no_content(delete_direct_message.sync_detailed(dave.username, d1.id, client=carol.client))
+        seen, _ = daves.expect("message_deleted", lambda m: m.id == d1.id)
+        assert isinstance(seen, DirectMessage) and seen.body is None
+        dms = ok(
+            list_direct_messages.sync_detailed(carol.username, client=dave.client),
+            HTTPStatus.OK,
+            DirectMessagePage,
+        )
+        assert [(m.id, m.body) for m in dms.messages] == [(d1.id, None), (d2.id, "you there?")]
+        assert dms.messages[0].deleted_at is not None
+
+        # A deleted message stops counting as unread.
+        m4 = say("four")
+        assert my_room(dave, room.id).unread_count == 1
+        no_content(delete_room_message.sync_detailed(room.id, m4.id, client=carol.client))
+        daves.expect("message_deleted", lambda m: m.id == m4.id)
+        assert my_room(dave, room.id).unread_count == 0
+
+        # The sender's own stream gets her edits and deletes too.
+        carols.expect("message_edited", lambda m: m.id == m3.id)
+        carols.expect("message_deleted", lambda m: m.id == m4.id)
+
+    # A typing flood: beyond 30 a minute, 429 rate_limited with Retry-After.
+    statuses = []
+    for _ in range(40):
+        answer = send_room_typing.sync_detailed(room.id, client=dave.client)
+        statuses.append(answer.status_code)
+        if answer.status_code == HTTPStatus.TOO_MANY_REQUESTS:
+            problem(answer, HTTPStatus.TOO_MANY_REQUESTS, "rate_limited")
+            assert int(answer.headers["retry-after"]) > 0
+            break
+    assert statuses[-1] == HTTPStatus.TOO_MANY_REQUESTS, statuses
+    assert set(statuses[:-1]) == {HTTPStatus.NO_CONTENT} and len(statuses) > 30
 
 
 def test_unauthorized_and_logout(alice: Account) -> None:

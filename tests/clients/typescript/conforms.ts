@@ -3,7 +3,8 @@
 // what the typed client hands out is what its types say: every required
 // property present, no property the schema lacks, each value of the
 // declared type (null only where allowed, date-times that parse, integers,
-// enums), through $refs, arrays and oneOf.
+// enums), through $refs, arrays, oneOf, anyOf and allOf (whose parts are
+// taken together as one object: a property of any part is known).
 
 import * as schemas from './generated/schemas.gen';
 
@@ -15,6 +16,8 @@ type Schema = {
   readonly items?: Schema;
   readonly $ref?: string;
   readonly oneOf?: readonly Schema[];
+  readonly anyOf?: readonly Schema[];
+  readonly allOf?: readonly Schema[];
   readonly enum?: readonly unknown[];
   readonly minimum?: number;
 };
@@ -40,6 +43,21 @@ function typeOf(value: unknown): string {
   return typeof value;
 }
 
+/** The parts of an allOf as one object schema: their properties and required names together. */
+function merged(parts: readonly Schema[]): Schema {
+  const properties: { [name: string]: Schema } = {};
+  const required: string[] = [];
+  for (const part of parts) {
+    const schema = part.$ref ? schemaNamed(part.$ref.replace('#/components/schemas/', '')) : part;
+    if (schema.type !== 'object' || schema.allOf || schema.oneOf || schema.anyOf) {
+      throw new Error(`an allOf part that is not a plain object schema: ${JSON.stringify(part)}`);
+    }
+    Object.assign(properties, schema.properties);
+    required.push(...(schema.required ?? []));
+  }
+  return { type: 'object', properties, required };
+}
+
 /** The ways `value` breaks `schema` (named `where` in messages); empty when it conforms. */
 export function violations(value: unknown, schema: Schema, where: string, name = ''): string[] {
   if (schema.$ref) {
@@ -50,6 +68,11 @@ export function violations(value: unknown, schema: Schema, where: string, name =
     const matching = schema.oneOf.filter((s) => violations(value, s, where).length === 0);
     return matching.length === 1 ? [] : [`${where}: matches ${matching.length} of oneOf, not 1`];
   }
+  if (schema.anyOf) {
+    const matching = schema.anyOf.filter((s) => violations(value, s, where).length === 0);
+    return matching.length > 0 ? [] : [`${where}: matches none of anyOf`];
+  }
+  if (schema.allOf) return violations(value, merged(schema.allOf), where, name);
   const problems: string[] = [];
   const actual = typeOf(value);
   if (schema.type !== undefined) {

@@ -9,11 +9,15 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 
-import { conforms, optionalSeen } from './conforms';
+import { conforms, optionalSeen, violations, schemaNamed } from './conforms';
 import { type Client, createClient, createConfig } from './generated/client';
 import {
   createRoom,
   createTicket,
+  deleteDirectMessage,
+  deleteRoomMessage,
+  editDirectMessage,
+  editRoomMessage,
   getMe,
   getRoom,
   getRoomStats,
@@ -29,21 +33,29 @@ import {
   listRooms,
   login,
   logout,
+  markConversationRead,
+  markRoomRead,
   openEvents,
   register,
   sendDirectMessage,
+  sendDirectTyping,
   sendNotification,
   sendRoomMessage,
+  sendRoomTyping,
 } from './generated/sdk.gen';
 import type {
+  Conversation,
   DirectMessage,
   MemberEvent,
   Message,
+  MyRoom,
   Notification,
   Problem,
+  ReadEvent,
   Ready,
   Room,
   StreamEvent,
+  TypingEvent,
   User,
 } from './generated/types.gen';
 
@@ -63,6 +75,12 @@ type EventData = {
   member_joined: MemberEvent;
   member_left: MemberEvent;
   notification: Notification;
+  // A room's message or a conversation's, as it is after the change: only
+  // the shape tells them apart (`'room_id' in data`).
+  message_edited: Message | DirectMessage;
+  message_deleted: Message | DirectMessage;
+  typing: TypingEvent;
+  read: ReadEvent;
 };
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const streamEventIsTheUnion: Equals<EventData[keyof EventData], StreamEvent> = true;
@@ -70,15 +88,33 @@ void streamEventIsTheUnion;
 
 /** An event with its data typed by its name. */
 type TypedEvent = { [K in keyof EventData]: { event: K; id: string | undefined; data: EventData[K] } }[keyof EventData];
+type EventOf<K extends keyof EventData> = Extract<TypedEvent, { event: K }>;
 
-const schemaOf: { [K in keyof EventData]: string } = {
-  ready: 'Ready',
-  message: 'Message',
-  direct_message: 'DirectMessage',
-  member_joined: 'MemberEvent',
-  member_left: 'MemberEvent',
-  notification: 'Notification',
+// The generated schemas each event name's data must match exactly one of;
+// a name missing here (or one EventData lacks) fails the build.
+const schemasOf: { [K in keyof EventData]: readonly string[] } = {
+  ready: ['Ready'],
+  message: ['Message'],
+  direct_message: ['DirectMessage'],
+  member_joined: ['MemberEvent'],
+  member_left: ['MemberEvent'],
+  notification: ['Notification'],
+  message_edited: ['Message', 'DirectMessage'],
+  message_deleted: ['Message', 'DirectMessage'],
+  typing: ['TypingEvent'],
+  read: ['ReadEvent'],
 };
+
+/** Checks an event's data against the schemas of its name: exactly one must match. */
+function conformsToOne(data: unknown, names: readonly string[], event: string): void {
+  const failures = names.map((name) => violations(data, schemaNamed(name), name, name));
+  const matching = failures.filter((problems) => problems.length === 0).length;
+  if (matching !== 1) {
+    throw new Error(
+      `${event} data matches ${matching} of ${names.join(', ')}:\n  ${failures.flat().join('\n  ')}\n${JSON.stringify(data)}`,
+    );
+  }
+}
 
 // ---- Every request goes through this fetch, to check URLs -----------------
 
@@ -120,6 +156,7 @@ function problem(result: { error?: Problem; response: Response }, status: number
 }
 
 type Account = { username: string; user: User; token: string; client: Client };
+const accounts: Account[] = [];
 
 async function account(name: string, displayName: string): Promise<Account> {
   const username = `ts_${name}_${RUN}`;
@@ -133,7 +170,79 @@ async function account(name: string, displayName: string): Promise<Account> {
   const session = ok(await login({ client: anonymous, body: { username, password: PASSWORD } }), 200, 'LoginResponse');
   assert.equal(session.token_type, 'Bearer');
   assert.equal(session.user.id, user.id);
-  return { username, user, token: session.access_token, client: newClient(session.access_token) };
+  const created = { username, user, token: session.access_token, client: newClient(session.access_token) };
+  accounts.push(created);
+  return created;
+}
+
+/** Asserts a 204 answer: no error, no body. */
+function noContent(result: { error?: unknown; response: Response }): void {
+  assert.equal(result.response.status, 204, JSON.stringify(result.error));
+  assert.equal(result.error, undefined);
+}
+
+// ---- The event stream, read through the generated openEvents -------------
+
+type EventStream = {
+  /** The stream's `ready` (its backlog already read). */
+  ready: Ready;
+  /** The next event, typed by its name, its data checked against that name's schemas. */
+  next(): Promise<TypedEvent>;
+  /** Reads until an event `name` whose data `match`es; returns it. */
+  expect<K extends keyof EventData>(name: K, match?: (data: EventData[K]) => boolean): Promise<EventOf<K>>;
+  close(): void;
+};
+
+/**
+ * Opens a stream with the client's bearer token (or, given one, a ticket
+ * alone) and reads its `ready` and backlog. A read that takes more than 10 s
+ * aborts the stream, which fails the test: nothing here sleeps.
+ */
+async function openStream(client: Client, ticket?: string): Promise<EventStream> {
+  const abort = new AbortController();
+  let last: { event: string | undefined; id: string | undefined } = { event: undefined, id: undefined };
+  const { stream } = await openEvents({
+    client,
+    query: ticket === undefined ? undefined : { ticket },
+    signal: abort.signal,
+    sseMaxRetryAttempts: 1,
+    // Called for each event before the stream yields its data: the event's name and id.
+    onSseEvent: (event) => {
+      if (event.data !== undefined) last = { event: event.event, id: event.id };
+    },
+  });
+
+  async function read(waitingFor: string): Promise<TypedEvent> {
+    const { value, done } = await stream.next();
+    assert.ok(!done, `the stream ended (or 10 s passed) waiting for ${waitingFor}`);
+    const data: StreamEvent = value;
+    const event = last.event;
+    assert.ok(event !== undefined && event in schemasOf, `unknown event ${event}`);
+    conformsToOne(data, schemasOf[event as keyof EventData], event);
+    return { event, id: last.id, data } as TypedEvent;
+  }
+  async function within10s<T>(work: () => Promise<T>): Promise<T> {
+    const timeout = setTimeout(() => abort.abort(), 10_000);
+    try {
+      return await work();
+    } finally {
+      clearTimeout(timeout);
+    }
+  }
+  const next = () => within10s(() => read('the next event'));
+  const expect = <K extends keyof EventData>(name: K, match: (data: EventData[K]) => boolean = () => true) =>
+    within10s(async () => {
+      for (;;) {
+        const event = await read(name);
+        if (event.event === name && match(event.data as EventData[K])) return event as EventOf<K>;
+      }
+    });
+
+  const first = await next();
+  assert.equal(first.event, 'ready');
+  const ready = first.data as Ready;
+  for (let i = 0; i < ready.offline_count; i++) await next(); // what arrived before this stream
+  return { ready, next, expect, close: () => abort.abort() };
 }
 
 let alice: Account;
@@ -150,6 +259,9 @@ after(() => {
   assert.ok(requests.length > 20);
   for (const { url } of requests) {
     assert.ok(!url.includes(alice.token) && !url.includes(bob.token), `token in a URL: ${url}`);
+  }
+  for (const { url } of requests) {
+    for (const { token } of accounts) assert.ok(!url.includes(token), `token in a URL: ${url}`);
   }
   const always = [...optionalSeen].filter(([, seen]) => seen.absent === 0).map(([name]) => name);
   if (always.length > 0) console.log(`# optional fields that were always present: ${always.join(', ')}`);
@@ -195,11 +307,15 @@ test('rooms: create, join, members, directory, room_not_found, room_name_taken',
 
   const fetched = ok(await getRoom({ client: bob.client, path: { room_id: room.id } }), 200, 'Room');
   assert.equal(fetched.name, room.name);
-  const mine = ok(await listMyRooms({ client: bob.client }), 200, 'RoomList');
+  const mine = ok(await listMyRooms({ client: bob.client }), 200, 'MyRoomList');
   assert.deepEqual(
     mine.items.map((r) => r.id),
     [room.id],
   );
+  // A MyRoom is a Room (allOf) with the caller's read state.
+  const [myRoom]: MyRoom[] = mine.items;
+  assert.equal(myRoom?.name, room.name);
+  assert.equal(myRoom?.last_read_id, null);
   assert.equal(mine.next_cursor, null);
   const directory = ok(await listRooms({ client: bob.client, query: { sort: 'recent', limit: 100 } }), 200, 'RoomList');
   assert.ok(directory.items.some((r) => r.id === room.id));
@@ -325,41 +441,13 @@ test('direct messages and conversations', async () => {
 });
 
 test('stream: openEvents with the bearer token yields typed ready, message, direct_message, member_left/joined, notification', async () => {
-  const abort = new AbortController();
-  let last: { event: string | undefined; id: string | undefined } = { event: undefined, id: undefined };
-  const { stream } = await openEvents({
-    client: alice.client,
-    signal: abort.signal,
-    sseMaxRetryAttempts: 1,
-    // Called for each event before the stream yields its data: the event's name and id.
-    onSseEvent: (event) => {
-      if (event.data !== undefined) last = { event: event.event, id: event.id };
-    },
-  });
-
-  // Each data the stream yields, typed by its event name after checking it
-  // against that name's generated schema.
-  async function next(): Promise<TypedEvent> {
-    const timeout = setTimeout(() => abort.abort(), 10_000);
-    const { value, done } = await stream.next();
-    clearTimeout(timeout);
-    assert.ok(!done, 'the stream ended');
-    const data: StreamEvent = value;
-    const event = last.event;
-    assert.ok(event !== undefined && event in schemaOf, `unknown event ${event}`);
-    conforms(data, schemaOf[event as keyof EventData]);
-    return { event, id: last.id, data } as TypedEvent;
-  }
-
+  const events = await openStream(alice.client);
+  const next = events.next;
   try {
-    const first = await next();
-    assert.equal(first.event, 'ready');
-    if (first.event !== 'ready') return;
-    const ready: Ready = first.data;
+    const ready: Ready = events.ready;
     assert.equal(ready.user_id, alice.user.id);
     assert.ok(ready.rooms.includes(room.id));
     assert.equal(ready.resumed, false);
-    for (let i = 0; i < ready.offline_count; i++) await next(); // what arrived before this stream
 
     const online = ok(await listOnlineUsers({ client: bob.client, query: { limit: 100 } }), 200, 'PublicUserList');
     const me = online.items.find((u) => u.id === alice.user.id);
@@ -425,7 +513,7 @@ test('stream: openEvents with the bearer token yields typed ready, message, dire
       console.log('# CONFAB_ADMIN_KEY unset: the notification event was not checked');
     }
   } finally {
-    abort.abort();
+    events.close();
   }
 
   // The stream went out with the token in the Authorization header only.
@@ -460,6 +548,212 @@ test('ticket: createTicket, then openEvents with only ?ticket= (the EventSource 
     clearTimeout(timeout);
     abort.abort();
   }
+});
+
+async function myRoom(who: Account, roomId: string): Promise<MyRoom> {
+  const mine = ok(await listMyRooms({ client: who.client }), 200, 'MyRoomList');
+  const found = mine.items.filter((r) => r.id === roomId);
+  assert.equal(found.length, 1);
+  return found[0]!;
+}
+
+async function conversationWith(who: Account, other: Account): Promise<Conversation> {
+  const listed = ok(await listConversations({ client: who.client }), 200, 'ConversationList');
+  const found = listed.items.filter((c) => c.user.username === other.username);
+  assert.equal(found.length, 1);
+  return found[0]!;
+}
+
+test('v1.1: unread counts and read markers, typing, edits and deletes, as two users see them', async () => {
+  const carol = await account('carol', 'Carol');
+  const dave = await account('dave', 'Dave');
+  const v11 = ok(await createRoom({ client: carol.client, body: { name: `ts-v11-${RUN}` } }), 201, 'Room');
+  ok(await joinRoom({ client: dave.client, path: { room_id: v11.id } }), 200, 'Room');
+  const inRoom = { room_id: v11.id };
+  const toDave = { username: dave.username };
+  const toCarol = { username: carol.username };
+
+  const carols = await openStream(carol.client);
+  const ticket = ok(await createTicket({ client: dave.client }), 201, 'Ticket');
+  const daves = await openStream(newClient(), ticket.ticket);
+  try {
+    assert.equal(carols.ready.offline_count, 0);
+    assert.equal(daves.ready.offline_count, 0);
+
+    const say = async (text: string): Promise<Message> => {
+      const sent = ok(await sendRoomMessage({ client: carol.client, path: inRoom, body: { body: text } }), 201, 'Message');
+      assert.equal(sent.edited_at, null);
+      assert.equal(sent.deleted_at, null);
+      await daves.expect('message', (m) => m.id === sent.id);
+      return sent;
+    };
+    let lastToken: string | undefined; // the resume token of the latest direct_message
+    const whisper = async (text: string): Promise<DirectMessage> => {
+      const sent = ok(
+        await sendDirectMessage({ client: carol.client, path: toDave, body: { body: text } }),
+        201,
+        'DirectMessage',
+      );
+      lastToken = (await daves.expect('direct_message', (m) => m.id === sent.id)).id;
+      return sent;
+    };
+    const m1 = await say('one');
+    const m2 = await say('two');
+    const m3 = await say('three');
+    const d1 = await whisper('psst');
+    const d2 = await whisper('still there?');
+
+    // Unread counts: messages from others after the marker (none yet).
+    let mine = await myRoom(dave, v11.id);
+    assert.deepEqual([mine.unread_count, mine.last_read_id, mine.name, mine.message_count], [3, null, v11.name, 3]);
+    assert.equal((await myRoom(carol, v11.id)).unread_count, 0); // her own messages
+    let talk = await conversationWith(dave, carol);
+    assert.deepEqual([talk.unread_count, talk.last_read_id, talk.last_message.id], [2, null, d2.id]);
+    assert.equal((await conversationWith(carol, dave)).unread_count, 0);
+
+    // Mark read: 204, a `read` event on the reader's own stream, counts drop.
+    noContent(await markRoomRead({ client: dave.client, path: inRoom, body: { message_id: m2.id } }));
+    let read: ReadEvent = (await daves.expect('read')).data;
+    assert.deepEqual(read, { room_id: v11.id, username: null, message_id: m2.id });
+    mine = await myRoom(dave, v11.id);
+    assert.deepEqual([mine.unread_count, mine.last_read_id], [1, m2.id]);
+    // Never backwards: an older id is accepted and changes nothing.
+    noContent(await markRoomRead({ client: dave.client, path: inRoom, body: { message_id: m1.id } }));
+    assert.equal((await myRoom(dave, v11.id)).last_read_id, m2.id);
+    noContent(await markRoomRead({ client: dave.client, path: inRoom, body: { message_id: m3.id } }));
+    read = (await daves.expect('read', (r) => r.message_id === m3.id)).data;
+    assert.equal(read.room_id, v11.id);
+    assert.equal((await myRoom(dave, v11.id)).unread_count, 0);
+
+    noContent(await markConversationRead({ client: dave.client, path: toCarol, body: { message_id: d2.id } }));
+    read = (await daves.expect('read')).data;
+    assert.deepEqual(read, { room_id: null, username: carol.username, message_id: d2.id });
+    talk = await conversationWith(dave, carol);
+    assert.deepEqual([talk.unread_count, talk.last_read_id], [0, d2.id]);
+    // A message of another conversation or room is not a marker: 400.
+    problem(
+      await markRoomRead({ client: dave.client, path: inRoom, body: { message_id: d1.id } }),
+      400,
+      'validation_failed',
+    );
+
+    // Typing: the other user's stream gets it, room and direct.
+    noContent(await sendRoomTyping({ client: carol.client, path: inRoom }));
+    let typing: TypingEvent = (await daves.expect('typing')).data;
+    assert.deepEqual(typing, {
+      room_id: v11.id,
+      user: { id: carol.user.id, username: carol.username, display_name: 'Carol' },
+    });
+    noContent(await sendDirectTyping({ client: carol.client, path: toDave }));
+    typing = (await daves.expect('typing', (t) => t.room_id === null)).data;
+    assert.equal(typing.user.username, carol.username);
+    problem(await sendDirectTyping({ client: carol.client, path: toCarol }), 400, 'validation_failed');
+
+    // Edit: 200 with edited_at; the other user's stream and history show it.
+    const edited = ok(
+      await editRoomMessage({
+        client: carol.client,
+        path: { ...inRoom, message_id: m3.id },
+        body: { body: 'three, edited' },
+      }),
+      200,
+      'Message',
+    );
+    assert.deepEqual([edited.id, edited.body, edited.created_at], [m3.id, 'three, edited', m3.created_at]);
+    assert.ok(edited.edited_at !== null);
+    assert.equal(edited.deleted_at, null);
+    const change = await daves.expect('message_edited');
+    assert.ok('room_id' in change.data, 'a room message');
+    assert.deepEqual(change.data, edited);
+    // Its own `id:` (a resume token): events without one (read, typing) leave
+    // the last id in place, as EventSource does.
+    assert.ok(
+      change.id && change.id !== lastToken && change.id !== edited.id,
+      'message_edited carries a resume token',
+    );
+    let history = ok(await listRoomMessages({ client: dave.client, path: inRoom }), 200, 'MessagePage');
+    assert.deepEqual(history.messages, [m1, m2, edited]);
+
+    const dmEdited = ok(
+      await editDirectMessage({ client: carol.client, path: { ...toDave, message_id: d2.id }, body: { body: 'you there?' } }),
+      200,
+      'DirectMessage',
+    );
+    assert.ok(dmEdited.edited_at !== null);
+    const dmChange = await daves.expect('message_edited', (m) => m.id === d2.id);
+    assert.ok('recipient' in dmChange.data, 'a direct message');
+    assert.deepEqual(dmChange.data, dmEdited);
+
+    // Only the sender edits or deletes; another room's message is not found.
+    problem(
+      await editRoomMessage({ client: dave.client, path: { ...inRoom, message_id: m2.id }, body: { body: 'mine now' } }),
+      403,
+      'not_your_message',
+    );
+    problem(await deleteRoomMessage({ client: dave.client, path: { ...inRoom, message_id: m2.id } }), 403, 'not_your_message');
+    problem(
+      await deleteDirectMessage({ client: dave.client, path: { ...toCarol, message_id: d1.id } }),
+      403,
+      'not_your_message',
+    );
+    problem(
+      await editRoomMessage({ client: carol.client, path: { ...inRoom, message_id: d1.id }, body: { body: 'where?' } }),
+      404,
+      'message_not_found',
+    );
+
+    // Delete: 204 (again too); message_deleted; history keeps the place.
+    noContent(await deleteRoomMessage({ client: carol.client, path: { ...inRoom, message_id: m1.id } }));
+    const deletion = await daves.expect('message_deleted');
+    const deleted = deletion.data;
+    assert.ok('room_id' in deleted);
+    assert.equal(deleted.id, m1.id);
+    assert.equal(deleted.body, null);
+    assert.ok(deleted.deleted_at !== null);
+    noContent(await deleteRoomMessage({ client: carol.client, path: { ...inRoom, message_id: m1.id } }));
+    history = ok(await listRoomMessages({ client: dave.client, path: inRoom }), 200, 'MessagePage');
+    assert.deepEqual(history.messages, [deleted, m2, edited]);
+    problem(
+      await editRoomMessage({ client: carol.client, path: { ...inRoom, message_id: m1.id }, body: { body: 'back?' } }),
+      404,
+      'message_not_found',
+    );
+
+    noContent(await deleteDirectMessage({ client: carol.client, path: { ...toDave, message_id: d1.id } }));
+    const dmDeleted = (await daves.expect('message_deleted', (m) => m.id === d1.id)).data;
+    assert.ok('recipient' in dmDeleted);
+    assert.equal(dmDeleted.body, null);
+    const dms = ok(await listDirectMessages({ client: dave.client, path: toCarol }), 200, 'DirectMessagePage');
+    assert.deepEqual(dms.messages, [dmDeleted, dmEdited]);
+
+    // A deleted message stops counting as unread.
+    const m4 = await say('four');
+    assert.equal((await myRoom(dave, v11.id)).unread_count, 1);
+    noContent(await deleteRoomMessage({ client: carol.client, path: { ...inRoom, message_id: m4.id } }));
+    await daves.expect('message_deleted', (m) => m.id === m4.id);
+    assert.equal((await myRoom(dave, v11.id)).unread_count, 0);
+
+    // The sender's own stream gets her edits and deletes too.
+    await carols.expect('message_edited', (m) => m.id === m3.id);
+    await carols.expect('message_deleted', (m) => m.id === m4.id);
+  } finally {
+    carols.close();
+    daves.close();
+  }
+
+  // A typing flood: beyond 30 a minute, 429 rate_limited with Retry-After.
+  const statuses: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const result = await sendRoomTyping({ client: dave.client, path: inRoom });
+    statuses.push(result.response.status);
+    if (result.response.status === 429) {
+      problem(result, 429, 'rate_limited');
+      assert.ok(Number(result.response.headers.get('Retry-After')) > 0);
+      break;
+    }
+  }
+  assert.equal(statuses.at(-1), 429, JSON.stringify(statuses));
+  assert.ok(statuses.length > 30 && statuses.slice(0, -1).every((status) => status === 204), JSON.stringify(statuses));
 });
 
 test('401: missing_token, invalid_token, and after logout', async () => {
