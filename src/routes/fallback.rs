@@ -29,6 +29,7 @@ impl KnownRoutes {
                     ("GET", item.get.is_some()),
                     ("POST", item.post.is_some()),
                     ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
                     ("DELETE", item.delete.is_some()),
                 ]
                 .into_iter()

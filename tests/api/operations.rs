@@ -139,10 +139,15 @@ async fn a_wrong_method_on_a_known_path_is_405_with_allow_and_an_unknown_path_is
     let wrong_with_id = app
         .request(Method::POST, "/api/v1/rooms/some-id", None, None)
         .await;
+    let wrong_on_a_message = app
+        .request(Method::PUT, "/api/v1/rooms/r/messages/1-0", None, None)
+        .await;
     let unknown = app.get_anonymous("/api/v1/nothing/here").await;
 
     assert_eq!(wrong.headers["allow"], "GET, POST");
     assert_eq!(wrong_with_id.headers["allow"], "GET");
+    assert_eq!(wrong_on_a_message.headers["allow"], "DELETE, PATCH");
+    wrong_on_a_message.assert_problem(405, "method_not_allowed");
     wrong.assert_problem(405, "method_not_allowed");
     wrong_with_id.assert_problem(405, "method_not_allowed");
     unknown.assert_problem(404, "not_found");
