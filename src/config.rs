@@ -62,6 +62,9 @@ pub struct WebhookSettings {
     pub allow_private_addresses: bool,
     /// Webhooks one room may have; one more is 429 `too_many_webhooks`.
     pub max_per_room: u32,
+    /// Webhooks one user may add per minute (a burst of as many); more get
+    /// 429 `rate_limited`.
+    pub creates_per_min: u32,
     /// Longest a delivery may take, connecting included (a slower receiver
     /// counts as failed and is retried).
     pub timeout_ms: u64,
@@ -85,6 +88,7 @@ impl Default for WebhookSettings {
         Self {
             allow_private_addresses: false,
             max_per_room: 10,
+            creates_per_min: 10,
             timeout_ms: 10_000,
             connect_timeout_ms: 5_000,
             max_backoff_secs: 600,
@@ -566,11 +570,11 @@ impl Settings {
         }
         if self.webhooks.timeout_ms == 0
             || self.webhooks.connect_timeout_ms == 0
-            || self.webhooks.takeover_ms <= self.webhooks.timeout_ms
+            || self.webhooks.takeover_ms < self.webhooks.timeout_ms
         {
             bail!(
                 "webhooks.timeout_ms and webhooks.connect_timeout_ms must be positive, and \
-                 webhooks.takeover_ms longer than webhooks.timeout_ms (a lease must outlast a delivery)"
+                 webhooks.takeover_ms at least webhooks.timeout_ms (a lease must outlast a delivery)"
             );
         }
         if self.auth.hash_queue == 0 {

@@ -264,6 +264,26 @@ impl Topic {
     }
 }
 
+/// A webhook's description: up to 256 characters, no control characters;
+/// an empty one is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDescription(String);
+
+impl WebhookDescription {
+    /// Checks the description rules; an empty description is `None`.
+    pub fn parse(value: &str) -> Result<Option<Self>, Invalid> {
+        const FIELD: &str = "description";
+        let value = trimmed_between(FIELD, value, 0, 256)?;
+        no_control_chars(FIELD, value, false)?;
+        Ok((!value.is_empty()).then(|| Self(value.to_owned())))
+    }
+
+    /// The checked value.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
 /// A message body: 1..=4000 characters, not only whitespace. Newlines are
 /// kept; other control characters are refused.
 #[derive(Debug, Clone, PartialEq, Eq)]

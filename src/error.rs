@@ -112,6 +112,8 @@ error_codes! {
     RoomNotFound = (NOT_FOUND, "room_not_found", "Room not found", "no such room");
     /// The message id names no message of this room or conversation.
     MessageNotFound = (NOT_FOUND, "message_not_found", "Message not found", "no such message here");
+    /// The webhook id names no webhook of this room.
+    WebhookNotFound = (NOT_FOUND, "webhook_not_found", "Webhook not found", "no such webhook in this room");
     /// The route exists but not with this method.
     MethodNotAllowed = (METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed", "method not allowed");
     /// The request body did not arrive within `server.body_timeout_ms`; the
@@ -129,6 +131,8 @@ error_codes! {
     TooManyStreams = (TOO_MANY_REQUESTS, "too_many_streams", "Too many streams", "too many open event streams; close one first");
     /// The user already belongs to the maximum number of rooms.
     TooManyRooms = (TOO_MANY_REQUESTS, "too_many_rooms", "Too many rooms", "you belong to the maximum number of rooms; leave one first");
+    /// The room has the maximum number of webhooks.
+    TooManyWebhooks = (TOO_MANY_REQUESTS, "too_many_webhooks", "Too many webhooks", "this room has the maximum number of webhooks; delete one first");
     /// Redis is unreachable or too slow, or this instance is full (streams
     /// or connections).
     Unavailable = (SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "the message store is unreachable; retry shortly");

@@ -362,6 +362,7 @@ list_type!(
     "A page of room members, latest joined first."
 );
 list_type!(PublicUserList, PublicUser, "A page of users.");
+list_type!(WebhookList, Webhook, "A page of a room's webhooks.");
 list_type!(
     ConversationList,
     Conversation,
@@ -410,6 +411,66 @@ pub struct SendMessageRequest {
     /// room or user within 24 hours returns the original message with 200.
     #[schema(min_length = 1, max_length = 64)]
     pub client_id: Option<String>,
+}
+
+/// An outgoing webhook: a room's messages POSTed to `url`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "5b0d3c2e-7f1a-4e8b-9c6d-2a1b0c9d8e7f", "room_id": "0b7e6a52-3c1d-4f5e-8a9b-1c2d3e4f5a6b", "url": "https://bots.example.com/confab", "description": "CI notifier", "created_by": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "created_at": "2026-11-30T10:00:00.000Z", "pending": 0, "delivered": 42, "failed": 0, "last_error": null, "last_delivered_at": "2026-11-30T10:25:00.123Z"}))]
+pub struct Webhook {
+    /// Stable webhook id (`Confab-Webhook-Id` on its deliveries).
+    pub id: String,
+    /// The room whose messages it receives.
+    pub room_id: String,
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// What it is for; null if its creator said nothing.
+    #[schema(required = true)]
+    pub description: Option<String>,
+    /// Id of the member who added it.
+    pub created_by: String,
+    /// When it was added; messages sent after this are delivered.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// Messages (and edits, deletes) not yet delivered or given up.
+    pub pending: u64,
+    /// Delivered: the receiver answered 2xx.
+    pub delivered: u64,
+    /// Given up after 24 hours of retries.
+    pub failed: u64,
+    /// Why the last failed attempt failed (a status and the start of the
+    /// answer, a timeout, an unreachable host); null before any failure.
+    #[schema(required = true)]
+    pub last_error: Option<String>,
+    /// When the last delivery was acknowledged; null before the first.
+    #[schema(required = true, format = DateTime)]
+    pub last_delivered_at: Option<String>,
+}
+
+/// A webhook just added, with its signing secret: shown only this once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "5b0d3c2e-7f1a-4e8b-9c6d-2a1b0c9d8e7f", "room_id": "0b7e6a52-3c1d-4f5e-8a9b-1c2d3e4f5a6b", "url": "https://bots.example.com/confab", "description": "CI notifier", "created_by": "6f1c2b1e-8a4d-4d0b-9b3e-2f1a7c9d0e11", "created_at": "2026-11-30T10:00:00.000Z", "pending": 0, "delivered": 0, "failed": 0, "last_error": null, "last_delivered_at": null, "secret": "whsec_9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}))]
+pub struct NewWebhook {
+    /// The webhook.
+    #[serde(flatten)]
+    pub webhook: Webhook,
+    /// Keys the HMAC-SHA256 in each delivery's `Confab-Signature`
+    /// (`t=<unix seconds>,v1=<hex of HMAC("<t>.<body>")>`). Keep it: it is
+    /// never shown again.
+    pub secret: String,
+}
+
+/// Body of a webhook creation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"url": "https://bots.example.com/confab", "description": "CI notifier"}))]
+pub struct CreateWebhookRequest {
+    /// An `http` or `https` URL, at most 2048 characters, that resolves to
+    /// public addresses (unless the server allows private ones).
+    #[schema(max_length = 2048)]
+    pub url: String,
+    /// Up to 256 characters.
+    #[schema(max_length = 256)]
+    pub description: Option<String>,
 }
 
 /// A short-lived credential that opens event streams.

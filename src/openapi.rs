@@ -53,6 +53,7 @@ is JSON, one of the `StreamEvent` schemas, chosen by its `event:` name."
         (name = "rooms", description = "Rooms and membership"),
         (name = "messages", description = "Room and direct messages"),
         (name = "realtime", description = "The event stream (Server-Sent Events)"),
+        (name = "webhooks", description = "Outgoing webhooks: a room's messages POSTed to bots and integrations"),
         (name = "admin", description = "Operator notifications (`X-Admin-Key`)"),
         (name = "operations", description = "Health probes and metrics"),
     )

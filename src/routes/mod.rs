@@ -14,6 +14,7 @@ pub mod read_state;
 pub mod rooms;
 pub mod users;
 pub mod web;
+pub mod webhooks;
 
 use actix_web::HttpResponse;
 use serde::Serialize;
@@ -38,6 +39,10 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(rooms::leave_room)
         .service(rooms::list_members)
         .service(rooms::get_room_stats)
+        .service(webhooks::create_webhook)
+        .service(webhooks::list_webhooks)
+        .service(webhooks::get_webhook)
+        .service(webhooks::delete_webhook)
         .service(messages::send_room_message)
         .service(messages::list_room_messages)
         .service(messages::edit_room_message)

@@ -16,6 +16,7 @@ pub mod read_state;
 pub mod realtime;
 pub mod rooms;
 pub mod users;
+pub mod webhooks;
 
 use crate::domain::is_valid_id;
 use crate::error::{ApiError, Code};

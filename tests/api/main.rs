@@ -24,3 +24,4 @@ mod rooms;
 mod slow_clients;
 mod typing;
 mod users;
+mod webhooks;

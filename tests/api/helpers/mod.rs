@@ -5,6 +5,8 @@
 //!   request helpers;
 //! - [`sse`]: reading an event stream as a browser would;
 //! - [`raw`]: HTTP by hand over a socket (slow bodies, held connections);
+//! - [`receiver`]: a webhook receiver that records deliveries and answers
+//!   as told;
 //! - [`json`]: digging values out of reply bodies, and expected shapes;
 //! - [`wait`]: polling until something happens in the background.
 //!
@@ -13,6 +15,7 @@
 mod app;
 mod json;
 mod raw;
+mod receiver;
 mod redis_server;
 mod sse;
 mod wait;
@@ -20,6 +23,7 @@ mod wait;
 pub use app::*;
 pub use json::*;
 pub use raw::*;
+pub use receiver::*;
 pub use redis_server::*;
 pub use sse::*;
 pub use wait::*;
