@@ -170,9 +170,12 @@ pub async fn check_url(text: &str, allow_private: bool) -> Result<Url, String> {
     }
     let port = url.port_or_known_default().unwrap_or(443);
     let host = host.to_owned();
-    let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+    let unresolved = || format!("names a host that cannot be resolved ({host})");
+    let lookup = tokio::net::lookup_host((host.as_str(), port));
+    let found: Vec<SocketAddr> = tokio::time::timeout(Duration::from_secs(3), lookup)
         .await
-        .map_err(|_| format!("names a host that cannot be resolved ({host})"))?
+        .map_err(|_| unresolved())?
+        .map_err(|_| unresolved())?
         .collect();
     if found.is_empty() || found.iter().any(|a| !is_public(a.ip())) {
         return Err(format!(
