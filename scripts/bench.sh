@@ -5,7 +5,7 @@
 # - starts a throwaway redis-server on a free port (no persistence);
 # - starts confab with limits raised for load (send rate, streams per user);
 # - runs `confab-bench all` (ceiling, send, members, fanout, history, offline,
-#   offline-rooms, quiet-rooms, resume, idle);
+#   offline-rooms, quiet-rooms, resume, idle, typing, my-rooms, webhooks);
 # - writes BENCHMARKS.md: machine, commands, results.
 # Everything runs on this machine: the load generator shares its cores with
 # confab and Redis.
@@ -37,6 +37,7 @@ start_confab() {
     CONFAB_SEND_RATE_PER_SEC=1000000 CONFAB_SEND_BURST=1000000 \
     CONFAB_MAX_STREAMS_PER_USER=100000 \
     CONFAB_SERVER__MAX_CONNECTIONS_PER_ADDRESS=0 \
+    CONFAB_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES=true CONFAB_WEBHOOKS__MAX_BACKOFF_SECS=1 \
     RUST_LOG=warn \
     target/release/confab serve > "$log" 2>&1 &
   CONFAB_PID=$!
@@ -106,6 +107,10 @@ Scenarios (see \`bench/src/main.rs\`):
 - **send**: 64 senders (each its own user) post to 8 rooms for 10 s.
 - **members**: the send load into 8 rooms that also have 8, 64 or 1,000 more members without streams (one run each; the members are written by confab's join scripts directly, registering 1,000 users over the API would take ~30 s of Argon2): Redis CPU and memory (\`used_memory\` after − before) per message should not grow with the members.
 - **fanout**: 2,000 streams in one room, 50 messages/s for 10 s; every stream must get every message once, in order.
+- **typing**: 2,000 streams in one room while 20 other members take turns typing (one notice every 110 ms, each typist every 2.2 s, so none is throttled) for 10 s: post-to-receive latency (goal p99 < 50 ms) and every stream getting every notice.
+- **my-rooms**: a user in 100 rooms of 150 messages each (half marked read half-way) lists them with unread counts (\`GET /users/me/rooms?limit=100\`) 300 times while another user keeps posting to them (goal p99 < 10 ms).
+- **webhooks**: 10 webhooks, one per room, delivering to a receiver in the load generator: 200 messages/s for 10 s (send-to-delivery latency, every message once and in order), then 500 messages per room held back by a failing receiver and drained (deliveries/s, and confab's CPU over the drain per delivery).
+- **send [10 webhooks on other rooms]**: the send scenario again while those webhooks exist (goal: within 5 % of **send**).
 - **history**: a room seeded with 1,000,000 messages, paged end to end with \`before\`, 50 a page.
 - **offline**: a user with 1,000 queued messages connects.
 - **offline-rooms**: a user in 50 rooms who missed 20 messages in each since their last stream closed connects; all 1,000 must arrive (goal: last one < 100 ms).

@@ -3,7 +3,7 @@
 //! own rooms, logs in and opens streams), records latencies in HDR
 //! histograms, prints a table and can write JSON.
 //!
-//! Scenarios: `send`, `members`, `fanout`, `typing`, `my-rooms`, `history`,
+//! Scenarios: `send`, `members`, `fanout`, `typing`, `my-rooms`, `webhooks`, `history`,
 //! `idle`, `offline`, `offline-rooms`, `quiet-rooms`, `resume`, and `ceiling` (the send script
 //! run directly against Redis: what Redis alone allows). `all` runs every one
 //! with the goals' parameters. `scripts/bench.sh` starts Redis and a release
@@ -153,6 +153,18 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// W webhooks on W busy rooms delivering to a local receiver: lag at a
+    /// fixed rate, then deliveries/s and CPU per delivery draining a backlog.
+    Webhooks {
+        #[arg(long, default_value_t = 10)]
+        webhooks: usize,
+        #[arg(long, default_value_t = 200)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 500)]
+        backlog: usize,
+    },
     /// The send script run directly on Redis by C concurrent clients.
     Ceiling {
         #[arg(long, default_value_t = 64)]
@@ -215,6 +227,12 @@ async fn main() -> anyhow::Result<()> {
             typists,
             seconds,
         } => bench.typing(streams, typists, seconds).await?,
+        Scenario::Webhooks {
+            webhooks,
+            rate,
+            seconds,
+            backlog,
+        } => bench.webhooks(webhooks, rate, seconds, backlog).await?,
         Scenario::Ceiling {
             concurrency,
             seconds,
@@ -226,6 +244,15 @@ async fn main() -> anyhow::Result<()> {
             bench.fanout(2000, 50, 10).await?;
             bench.typing(2000, 20, 10).await?;
             bench.my_rooms(100, 150, 300).await?;
+            bench.webhooks(10, 200, 10, 500).await?;
+            // `send` again, the webhooks still there (on other rooms).
+            let label = bench.label.take();
+            bench.label = Some(match &label {
+                Some(l) => format!("{l}, 10 webhooks on other rooms"),
+                None => "10 webhooks on other rooms".to_owned(),
+            });
+            bench.send(64, 8, 10).await?;
+            bench.label = label;
             bench.history(1_000_000).await?;
             bench.offline(1000).await?;
             bench.offline_rooms(50, 20).await?;

@@ -404,37 +404,43 @@ impl Store {
             .transpose()
     }
 
-    /// Reads the next entry of `feed` no consumer of the webhook's group has
-    /// read yet, for `consumer`.
-    pub async fn read_webhook_entry(
+    /// Reads the next entry of each of `feeds` that no consumer of the
+    /// webhook's groups has read yet, for `consumer`: one command for both
+    /// streams (they share the room's slot).
+    pub async fn read_webhook_entries(
         &self,
         room_id: &str,
         webhook_id: &str,
-        feed: Feed,
+        feeds: &[Feed],
         consumer: &str,
-    ) -> StoreResult<Option<WebhookEntry>> {
+    ) -> StoreResult<Vec<WebhookEntry>> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(group(webhook_id))
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(1)
+            .arg("STREAMS");
+        for feed in feeds {
+            cmd.arg(self.feed_key(room_id, *feed));
+        }
+        for _ in feeds {
+            cmd.arg(">");
+        }
         let mut conn = self.conn().await?;
-        let reply: Option<Vec<(String, Entries)>> = self
-            .run(
-                redis::cmd("XREADGROUP")
-                    .arg("GROUP")
-                    .arg(group(webhook_id))
-                    .arg(consumer)
-                    .arg("COUNT")
-                    .arg(1)
-                    .arg("STREAMS")
-                    .arg(self.feed_key(room_id, feed))
-                    .arg(">")
-                    .query_async(&mut conn),
-            )
-            .await?;
-        reply
-            .into_iter()
-            .flatten()
-            .flat_map(|(_, entries)| entries)
-            .next()
-            .map(|(id, fields)| WebhookEntry::read(room_id, feed, &id, &fields))
-            .transpose()
+        let reply: Option<Vec<(String, Entries)>> = self.run(cmd.query_async(&mut conn)).await?;
+        let mut entries = Vec::new();
+        for (key, read) in reply.into_iter().flatten() {
+            let feed = if key == self.feed_key(room_id, Feed::Changes) {
+                Feed::Changes
+            } else {
+                Feed::Messages
+            };
+            for (id, fields) in read {
+                entries.push(WebhookEntry::read(room_id, feed, &id, &fields)?);
+            }
+        }
+        Ok(entries)
     }
 
     /// Acknowledges an entry and counts it delivered or given up (with

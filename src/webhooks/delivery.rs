@@ -23,8 +23,10 @@ use crate::metrics;
 use crate::model::Message;
 use crate::store::webhooks::{Feed, Lease, WebhookEntry, WebhookRecord};
 
-/// How long a deliverer with nothing to deliver waits before looking again.
-const IDLE_POLL: Duration = Duration::from_millis(100);
+/// How long a deliverer with nothing to deliver waits before looking again
+/// (a shared connection cannot block in `XREADGROUP`; one connection per
+/// webhook would not scale to many webhooks).
+const IDLE_POLL: Duration = Duration::from_millis(50);
 
 /// What a deliverer does next.
 enum Next {
@@ -70,33 +72,46 @@ impl Webhooks {
     pub(super) async fn deliver(self: Arc<Self>, room_id: &str, webhook_id: &str) {
         let mut heads = Heads::default();
         let mut renewed = None;
+        // The webhook's record, read again after any failure (a deleted
+        // webhook's groups are gone, so reading fails, and the record with
+        // them).
+        let mut hook: Option<WebhookRecord> = None;
+        // Whether entries another consumer held (a stopped instance's) may
+        // remain: true until every pending entry is one of ours. While this
+        // instance holds the lease nobody else reads, so once clear it stays
+        // clear.
+        let mut foreign = true;
         loop {
             match self.keep_lease(room_id, webhook_id, &mut renewed).await {
                 Next::Continue => {}
                 Next::Stop => break,
             }
-            let hook = match self.store.webhook(room_id, webhook_id).await {
-                Ok(Some(hook)) => hook,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::debug!(error = %e, "webhook deliverer: Redis unavailable");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
+            let current = match &hook {
+                Some(hook) => hook.clone(),
+                None => match self.store.webhook(room_id, webhook_id).await {
+                    Ok(Some(found)) => {
+                        hook = Some(found.clone());
+                        found
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "webhook deliverer: Redis unavailable");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                },
             };
-            match self.fill(&hook, &mut heads).await {
-                Ok(()) => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, "webhook deliverer: could not read");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
+            if let Err(e) = self.fill(&current, &mut heads, &mut foreign).await {
+                tracing::debug!(error = %e, "webhook deliverer: could not read");
+                hook = None;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
             }
             let Some(entry) = heads.take_oldest() else {
                 tokio::time::sleep(IDLE_POLL).await;
                 continue;
             };
-            match self.deliver_entry(&hook, entry, &mut renewed).await {
+            match self.deliver_entry(&current, entry, &mut renewed).await {
                 Next::Continue => {}
                 Next::Stop => break,
             }
@@ -150,28 +165,48 @@ impl Webhooks {
     }
 
     /// Completes the heads: first what a stopped instance held (once idle
-    /// for the take-over time), then, only when nothing else is held, new
-    /// entries.
-    async fn fill(&self, hook: &WebhookRecord, heads: &mut Heads) -> crate::store::StoreResult<()> {
+    /// for the take-over time), then, only when no one else holds anything,
+    /// new entries (one read for both streams).
+    async fn fill(
+        &self,
+        hook: &WebhookRecord,
+        heads: &mut Heads,
+        foreign: &mut bool,
+    ) -> crate::store::StoreResult<()> {
         let (room, id) = (&hook.room_id, &hook.id);
         let store = &self.store;
-        for feed in [Feed::Messages, Feed::Changes] {
-            if heads.slot(feed).is_none() {
-                *heads.slot(feed) = store
-                    .claim_webhook_entry(room, id, feed, &self.instance, self.settings.takeover_ms)
-                    .await?;
+        if *foreign {
+            for feed in [Feed::Messages, Feed::Changes] {
+                if heads.slot(feed).is_none() {
+                    *heads.slot(feed) = store
+                        .claim_webhook_entry(
+                            room,
+                            id,
+                            feed,
+                            &self.instance,
+                            self.settings.takeover_ms,
+                        )
+                        .await?;
+                }
             }
+            // Entries held by another consumer and not claimable yet come
+            // before anything new: wait for them.
+            if store.webhook_pending(room, id).await? > heads.count() {
+                return Ok(());
+            }
+            *foreign = false;
         }
-        // Entries held by another consumer and not claimable yet come before
-        // anything new: wait for them.
-        if store.webhook_pending(room, id).await? > heads.count() {
-            return Ok(());
-        }
-        for feed in [Feed::Messages, Feed::Changes] {
-            if heads.slot(feed).is_none() {
-                *heads.slot(feed) = store
-                    .read_webhook_entry(room, id, feed, &self.instance)
-                    .await?;
+        let wanted: Vec<Feed> = [Feed::Messages, Feed::Changes]
+            .into_iter()
+            .filter(|feed| heads.slot(*feed).is_none())
+            .collect();
+        if !wanted.is_empty() {
+            for entry in store
+                .read_webhook_entries(room, id, &wanted, &self.instance)
+                .await?
+            {
+                let feed = entry.feed;
+                *heads.slot(feed) = Some(entry);
             }
         }
         Ok(())

@@ -19,6 +19,8 @@
 //! - [`my_rooms`]: listing 100 busy rooms with unread counts while they
 //!   keep getting messages;
 //! - [`typing`]: typing notices to 2,000 streams in one room;
+//! - [`webhooks`]: webhook deliveries from busy rooms to a local receiver
+//!   (lag, deliveries/s, CPU per delivery), then `send` beside them;
 //! - [`ceiling`]: confab's send script run on Redis directly (what Redis
 //!   alone allows, to compare `send` with).
 
@@ -34,6 +36,7 @@ mod quiet_rooms;
 mod resume;
 mod send;
 mod typing;
+mod webhooks;
 
 /// The body `send`, `members` and `ceiling` post: about as long as a typical
 /// chat line, so all three measure the same message.
