@@ -911,15 +911,23 @@ new ResizeObserver(() => {
   if (pinned) $("messages").scrollTop = $("messages").scrollHeight;
 }).observe($("messages"));
 
-$("messages").addEventListener("scroll", guarded(async () => {
+// (Not `guarded`: scrolling, which a notice appearing can cause, must not
+// take away an error the user has not read yet.)
+$("messages").addEventListener("scroll", async () => {
   const box = $("messages");
   pinned = atBottom(box);
   if (pinned) markViewRead(); // scrolled down to what arrived meanwhile
   if (box.scrollTop < 60 && state.hasMore && !state.loadingOlder && state.oldest) {
     state.loadingOlder = true;
-    try { await loadPage(true); } finally { state.loadingOlder = false; }
+    try {
+      await loadPage(true);
+    } catch (err) {
+      showError(err);
+    } finally {
+      state.loadingOlder = false;
+    }
   }
-}));
+});
 
 /** A message element, or null when this id is already shown (then the
  *  one shown is brought up to date, if `m` is a later version of it). */
