@@ -1120,15 +1120,24 @@ $("composer").addEventListener("submit", guarded(async (e) => {
   const input = $("body");
   const body = input.value;
   if (!body.trim()) return;
+  // Emptied at once, so what the user types while the send is on its way
+  // is not wiped when the answer comes; given back if the send fails.
+  input.value = "";
+  const view = state.view;
   // A client id makes a retried send idempotent.
   const client_id = crypto.randomUUID();
-  const m = await api("POST", historyPath(), { body, client_id });
-  input.value = "";
+  let m;
+  try {
+    m = await api("POST", historyPath(), { body, client_id });
+  } catch (err) {
+    if (state.view === view && !input.value) input.value = body;
+    throw err;
+  }
   // The message ends the notice others see; typing the next one starts a new one.
   typingSent.at = 0;
   typingSent.text = "";
-  appendLive(m);
   if (m.recipient) upsertConversation(m.recipient, { latest: true });
+  if (state.view === view) appendLive(m); // (else the stream brings it there)
 }));
 
 $("body").addEventListener("keydown", (e) => {

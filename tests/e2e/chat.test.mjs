@@ -735,11 +735,17 @@ test("the sender edits and deletes their messages in place; everyone sees it liv
   await bubbles(bob, "still here").waitFor({ timeout: LIVE });
 
   // The picture for the README: Bob in the room, with an edit, a delete,
-  // someone typing and something unread elsewhere.
-  await call(erin.token, "POST", `/rooms/${gardenId}/typing`);
+  // his own message's controls, someone typing and unread messages elsewhere.
+  const lobbyId = await bob.locator("#my-rooms li", { hasText: "lobby" }).getAttribute("data-room");
+  await call(await tokenOf(alice), "POST", `/rooms/${lobbyId}/messages`, { body: "lunch?" });
   await call(erin.token, "POST", "/users/bob/messages", { body: "got a minute?" });
-  await bob.locator("#typing", { hasText: "@erin is typing…" }).waitFor({ timeout: LIVE });
+  await unreadBadge(bob.locator("#my-rooms"), "lobby", "1").waitFor({ timeout: LIVE });
   await unreadBadge(bob.locator("#conversations"), "Erin", "1").waitFor({ timeout: LIVE });
+  await send(bob, "lovely, thanks");
+  await message(bob, "lovely, thanks").hover();
+  await message(bob, "lovely, thanks").getByRole("button", { name: "Edit message" }).waitFor();
+  await call(erin.token, "POST", `/rooms/${gardenId}/typing`);
+  await bob.locator("#typing", { hasText: "@erin is typing…" }).waitFor({ timeout: LIVE });
   await bob.screenshot({ path: join(artifacts, "chat.png") });
 
   // History says the same after a reload.
