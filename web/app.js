@@ -1092,6 +1092,7 @@ function startEdit(node) {
   });
   input.focus();
   input.setSelectionRange(input.value.length, input.value.length);
+  node.scrollIntoView({ block: "nearest" }); // its buttons too, on the last message
 }
 
 // The edit window closes while messages are on screen: their controls go.
