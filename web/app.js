@@ -11,7 +11,12 @@
 // - lists follow `next_cursor` instead of stopping at the first page;
 // - the side lists are kept up to date from the events themselves (a
 //   direct message names both people, a message its room), not by fetching
-//   a list again: a list read just after an event may not show it yet.
+//   a list again: a list read just after an event may not show it yet;
+// - unread counts start from the server's (`unread_count` in the lists) and
+//   follow events; what the user sees is marked read on the server, so the
+//   counts survive a reload and other devices follow (`read` events);
+// - typing notices are sent at most every few seconds while the text
+//   changes, never per keystroke.
 "use strict";
 
 const API = "/api/v1";
@@ -23,6 +28,13 @@ const PAGE = 100;
 const SEARCH_PAGES = 10;
 /** A room search stops early once it has this many matches. */
 const SEARCH_ENOUGH = 25;
+/** At most one typing notice per this many ms (the server takes 30 a minute
+ *  and forwards one per 2 s). */
+const TYPING_EVERY_MS = 2500;
+/** How long "… is typing" stays after a notice. */
+const TYPING_SHOWN_MS = 5000;
+/** Messages can be edited or deleted for this long after sending. */
+const EDIT_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 const state = {
   token: localStorage.getItem("confab.token"),
@@ -41,6 +53,10 @@ const state = {
   rooms: new Map(),    // room id -> the latest Room seen (in a list, an answer or an event)
   backlog: null,       // {left} while the offline backlog after `ready` is arriving
   away: null,          // what the "while you were away" notice tallies, until dismissed
+  messages: new Map(), // message id -> the latest version of each message shown
+  newest: null,        // id of the newest message shown (for read markers)
+  unread: new Map(),   // "room:<id>" | "dm:<username>" -> unread state (see `unreadOf`)
+  typing: new Map(),   // the same keys -> Map(user id -> {user, timer}) of who is typing
 };
 
 // ---------------------------------------------------------------- the API
@@ -125,6 +141,27 @@ function plural(n, word) {
 
 const sameUser = (a, b) => a.toLowerCase() === b.toLowerCase();
 
+/** The milliseconds of a message id (`<ms>-<seq>`). */
+const msOf = (id) => Number(id.split("-")[0]);
+
+/** Whether message id `a` comes after `b` (compared part by part, as numbers). */
+function newer(a, b) {
+  const [am, as] = a.split("-").map(Number);
+  const [bm, bs] = b.split("-").map(Number);
+  return am > bm || (am === bm && as > bs);
+}
+
+/** Keys of rooms and conversations, for unread counts and typing notices. */
+const roomKey = (id) => `room:${id}`;
+const dmKey = (username) => `dm:${username.toLowerCase()}`;
+const viewKey = (v) => (v.kind === "room" ? roomKey(v.id) : dmKey(v.username));
+
+/** The other person of a direct message. */
+const otherOf = (m) => (m.sender.id === state.user.id ? m.recipient : m.sender);
+
+/** The key of the room or conversation a message belongs to. */
+const keyOf = (m) => (m.room_id ? roomKey(m.room_id) : dmKey(otherOf(m).username));
+
 // ---------------------------------------------------------- sign in / out
 
 async function signedIn(token) {
@@ -159,6 +196,10 @@ function signedOut(forget = false) {
   state.readyRooms = null;
   state.rooms = new Map();
   state.backlog = state.away = null;
+  state.unread = new Map();
+  for (const who of state.typing.values()) for (const { timer } of who.values()) clearTimeout(timer);
+  state.typing = new Map();
+  typingSent.at = 0;
   for (const list of [directory, myRoomList, conversationList, onlineList, memberList]) list.clear();
   $("room-search").value = "";
   startSearch("");
@@ -240,6 +281,155 @@ function pager({ path, list, more, render, clear = true }) {
 
 const withCursor = (path, cursor) => (cursor ? `${path}&cursor=${encodeURIComponent(cursor)}` : path);
 
+// ---------------------------------------------------------- unread counts
+
+/**
+ * A room's or conversation's unread state. The server's count (`base`, from
+ * a list read) covers the messages up to `baseMs` (the room's
+ * `last_activity_at`, or the conversation's last message); `live` holds the
+ * ids of messages from others counted since, from events; `through` is the
+ * newest message seen live (so a repeat, or the offline backlog the list
+ * already counted, is not counted again); `lastRead` is the read marker.
+ */
+function unreadOf(key) {
+  let u = state.unread.get(key);
+  if (!u) {
+    u = { base: 0, baseMs: null, live: [], through: null, lastRead: null };
+    state.unread.set(key, u);
+  }
+  return u;
+}
+
+/** What a badge says: the server counts exactly up to 100 ("99+"). */
+function unreadCount(key) {
+  const u = state.unread.get(key);
+  return u ? Math.min(100, u.base + u.live.length) : 0;
+}
+
+/** Takes the server's count from a list read (`last_read_id`,
+ *  `unread_count`), unless this page has already seen newer messages than
+ *  that read did (a list answer can lag the events). */
+function serverUnread(key, count, lastRead, baseMs) {
+  if (typeof count !== "number") return;
+  const old = state.unread.get(key);
+  if (old && old.baseMs !== null && (baseMs === null || old.baseMs > baseMs)) {
+    if (lastRead) moveMarker(key, lastRead);
+    return;
+  }
+  const u = { base: count, baseMs, live: [], through: null, lastRead: lastRead || null };
+  if (old) {
+    // Messages counted live after what the server counted stay counted,
+    // and a marker this page moved stays where it is.
+    u.live = old.live.filter((id) => baseMs === null || msOf(id) > baseMs);
+    u.through = old.through;
+  }
+  state.unread.set(key, u);
+  if (old?.lastRead) moveMarker(key, old.lastRead);
+  showUnread(key);
+}
+
+/** A message arrived live: count it if it is from someone else, after the
+ *  marker, and not already counted. */
+function countMessage(key, m) {
+  const u = unreadOf(key);
+  if (u.baseMs !== null && msOf(m.id) <= u.baseMs) return; // in the server's count
+  if (u.through && !newer(m.id, u.through)) return;        // seen already
+  u.through = m.id;
+  if (m.sender.id === state.user.id || m.deleted_at) return;
+  if (u.lastRead && !newer(m.id, u.lastRead)) return;
+  u.live.push(m.id);
+  showUnread(key);
+}
+
+/** A message counted live was deleted: it is no longer unread. */
+function uncountMessage(key, id) {
+  const u = state.unread.get(key);
+  if (!u || !u.live.includes(id)) return;
+  u.live = u.live.filter((x) => x !== id);
+  showUnread(key);
+}
+
+/** Moves the read marker forward (never back); returns whether it moved. */
+function moveMarker(key, id) {
+  const u = unreadOf(key);
+  if (u.lastRead && !newer(id, u.lastRead)) return false;
+  u.lastRead = id;
+  if (u.baseMs === null || msOf(id) >= u.baseMs) u.base = 0;
+  u.live = u.live.filter((x) => newer(x, id));
+  showUnread(key);
+  return true;
+}
+
+/** Shows a key's count on every row of its room or conversation. */
+function showUnread(key) {
+  const n = unreadCount(key);
+  if (key.startsWith("room:")) {
+    for (const li of roomRows(key.slice(5))) paintBadge(li, n);
+  } else {
+    const li = conversationRow(key.slice(3));
+    if (li) paintBadge(li, n);
+  }
+}
+
+function paintBadge(li, n) {
+  const item = li.querySelector(".item");
+  let badge = item.querySelector(".badge");
+  if (!badge) {
+    badge = el("span", "badge");
+    badge.append(el("span", "n"), el("span", "sr-only", " unread"));
+    item.append(badge);
+  }
+  badge.querySelector(".n").textContent = n >= 100 ? "99+" : String(n);
+  badge.title = n >= 100 ? "99 or more unread messages" : plural(n, "unread message");
+  badge.hidden = n === 0;
+  li.classList.toggle("unread", n > 0);
+}
+
+/** Read-marker requests, one at a time per room or conversation: a newer
+ *  id asked for meanwhile goes next (the server keeps the furthest). */
+const markers = new Map();
+async function sendMarker(path, id) {
+  let m = markers.get(path);
+  if (!m) markers.set(path, (m = { busy: false, next: null }));
+  m.next = id;
+  if (m.busy) return;
+  m.busy = true;
+  try {
+    while (m.next) {
+      const message_id = m.next;
+      m.next = null;
+      // A marker that does not reach the server is set again the next time
+      // the view is read; there is nothing for the user to do about it.
+      await api("PUT", path, { message_id }).catch(() => {});
+    }
+  } finally {
+    m.busy = false;
+  }
+}
+
+/** Whether the open view is on screen: the tab is visible, the chat is
+ *  laid out (on a narrow screen the list can hide it), and it shows its
+ *  newest message. */
+function viewSeen() {
+  const box = $("messages");
+  return document.visibilityState === "visible" && box.getClientRects().length > 0 && atBottom(box);
+}
+
+/** Marks the open view read up to the newest message shown, when the user
+ *  can see it and the server does not know it yet. */
+function markViewRead() {
+  const v = state.view;
+  if (!v || !state.newest || !viewSeen()) return;
+  const key = viewKey(v);
+  if (!moveMarker(key, state.newest)) return;
+  const path = v.kind === "room"
+    ? `/rooms/${encodeURIComponent(v.id)}/read`
+    : `/users/${encodeURIComponent(v.username)}/read`;
+  sendMarker(path, state.newest);
+}
+
+document.addEventListener("visibilitychange", markViewRead);
+
 /** Every row showing this room, in any list. */
 function roomRows(id) {
   return document.querySelectorAll(`li[data-room="${CSS.escape(id)}"]`);
@@ -269,6 +459,7 @@ function fillRoomRow(li, room) {
   li.querySelector(".item").title =
     `${plural(room.member_count, "member")}, ${plural(room.message_count, "message")}`;
   li.classList.toggle("active", state.view?.kind === "room" && state.view.id === room.id);
+  paintBadge(li, unreadCount(roomKey(room.id)));
 }
 
 /** A row for `room` in `list`, made if missing (the existing one is updated). */
@@ -294,6 +485,9 @@ const myRoomList = pager({
   more: $("my-rooms-more"),
   render: (room) => {
     state.myRooms.add(room.id);
+    // The count covers the messages up to the room's latest one.
+    const through = room.last_activity_at ? Date.parse(room.last_activity_at) : null;
+    serverUnread(roomKey(room.id), room.unread_count, room.last_read_id, through);
     return renderRoomIn($("my-rooms"))(room);
   },
 });
@@ -309,6 +503,8 @@ function addToMyRooms(room) {
 function removeFromMyRooms(id) {
   state.myRooms.delete(id);
   $("my-rooms").querySelector(`li[data-room="${CSS.escape(id)}"]`)?.remove();
+  state.unread.delete(roomKey(id));
+  showUnread(roomKey(id));
 }
 
 /** A message just went to this room: it is now the most active one. */
@@ -497,6 +693,7 @@ function upsertConversation(user, { latest = false } = {}) {
   }
   if (latest) $("conversations").prepend(li);
   li.classList.toggle("active", state.view?.kind === "dm" && sameUser(state.view.username, user.username));
+  paintBadge(li, unreadCount(dmKey(user.username)));
   return li;
 }
 
@@ -509,6 +706,7 @@ const conversationList = pager({
   more: $("conversations-more"),
   clear: false,
   render: (c) => {
+    serverUnread(dmKey(c.user.username), c.unread_count, c.last_read_id, msOf(c.last_message.id));
     upsertConversation(c.user);
     return null;
   },
@@ -570,7 +768,8 @@ function historyPath() {
 
 function resetView(view, title) {
   state.view = view;
-  state.shown = new Set();
+  state.messages = new Map();
+  state.newest = null;
   state.oldest = null;
   state.hasMore = false;
   pinned = true;
@@ -580,6 +779,8 @@ function resetView(view, title) {
   memberList.clear();
   $("app").classList.add("in-chat");
   for (const li of document.querySelectorAll(".list li")) li.classList.remove("active");
+  typingSent.text = "";
+  showTyping();
   // Remember the view in the address, so a reload (or a shared link) reopens it.
   const hash = view.kind === "room" ? `#room/${encodeURIComponent(view.id)}` : `#dm/${encodeURIComponent(view.username)}`;
   if (location.hash !== hash) history.pushState(null, "", hash);
@@ -587,7 +788,10 @@ function resetView(view, title) {
 
 function closeView() {
   state.view = null;
+  state.messages = new Map();
+  state.newest = null;
   $("messages").replaceChildren();
+  showTyping();
   $("chat-title").textContent = "Pick a room or a person";
   $("room-stats").textContent = "";
   $("join").hidden = $("leave").hidden = $("members-toggle").hidden = true;
@@ -602,7 +806,7 @@ async function openRoom(room) {
   noteRoom(room);
   resetView({ kind: "room", id: room.id, name: room.name }, `# ${room.name}`);
   showRoomStats(room);
-  for (const li of roomRows(room.id)) li.classList.add("active"), li.classList.remove("unread");
+  for (const li of roomRows(room.id)) li.classList.add("active");
   $("members-toggle").hidden = false;
   $("join").hidden = $("leave").hidden = $("composer").hidden = true; // until membership is known
   const view = state.view;
@@ -622,6 +826,7 @@ async function openRoom(room) {
   $("leave").hidden = !member;
   $("composer").hidden = !member;
   if (!member) $("messages").append(el("p", "note", "Join this room to read and send messages."));
+  else markViewRead();
   if (!$("members").hidden) await loadMembers();
 }
 
@@ -629,11 +834,14 @@ async function openDm(username, displayName) {
   resetView({ kind: "dm", username, name: displayName }, `@ ${displayName}`);
   $("chat-title").append(handle(username));
   const li = conversationRow(username);
-  if (li) li.classList.add("active"), li.classList.remove("unread");
+  if (li) li.classList.add("active");
   $("join").hidden = $("leave").hidden = $("members-toggle").hidden = true;
   $("members").hidden = true;
   $("composer").hidden = false;
+  const view = state.view;
   await loadPage();
+  if (view !== state.view) return;
+  markViewRead();
   $("body").focus();
 }
 
@@ -685,6 +893,8 @@ async function loadPage(older = false) {
       if (node) box.append(node);
     }
     box.scrollTop = box.scrollHeight;
+    const last = page.messages.at(-1);
+    if (last && (!state.newest || newer(last.id, state.newest))) state.newest = last.id;
   }
   if (page.messages.length) state.oldest = page.messages[0].id;
 }
@@ -701,37 +911,209 @@ new ResizeObserver(() => {
   if (pinned) $("messages").scrollTop = $("messages").scrollHeight;
 }).observe($("messages"));
 
-$("messages").addEventListener("scroll", guarded(async () => {
+// (Not `guarded`: scrolling, which a notice appearing can cause, must not
+// take away an error the user has not read yet.)
+$("messages").addEventListener("scroll", async () => {
   const box = $("messages");
   pinned = atBottom(box);
+  if (pinned) markViewRead(); // scrolled down to what arrived meanwhile
   if (box.scrollTop < 60 && state.hasMore && !state.loadingOlder && state.oldest) {
     state.loadingOlder = true;
-    try { await loadPage(true); } finally { state.loadingOlder = false; }
+    try {
+      await loadPage(true);
+    } catch (err) {
+      showError(err);
+    } finally {
+      state.loadingOlder = false;
+    }
   }
-}));
+});
 
-/** A message element, or null when this id is already shown. */
+/** A message element, or null when this id is already shown (then the
+ *  one shown is brought up to date, if `m` is a later version of it). */
 function renderMessage(m) {
-  if (state.shown.has(m.id)) return null;
-  state.shown.add(m.id);
+  if (state.messages.has(m.id)) {
+    updateMessage(m);
+    return null;
+  }
+  state.messages.set(m.id, m);
   const node = el("div", `msg${m.sender.id === state.user?.id ? " mine" : ""}`);
   node.dataset.id = m.id;
-  const head = el("div");
+  fillMessage(node, m);
+  return node;
+}
+
+/** (Re)builds a message's element from the message. */
+function fillMessage(node, m) {
+  node.classList.remove("editing");
+  node.classList.toggle("deleted", !!m.deleted_at);
+  const head = el("div", "head");
   head.append(el("span", "who", m.sender.display_name), handle(m.sender.username));
   const time = el("time", "", new Date(m.created_at).toLocaleTimeString());
   time.dateTime = m.created_at;
   head.append(time);
-  node.append(head, el("div", "text", m.body));
-  return node;
+  if (m.edited_at && !m.deleted_at) {
+    const edited = el("span", "edited", "(edited)");
+    edited.title = `edited ${new Date(m.edited_at).toLocaleString()}`;
+    head.append(edited);
+  }
+  if (canChange(m)) head.append(messageActions(node));
+  const text = m.deleted_at ? el("div", "text deleted", "message deleted") : el("div", "text", m.body);
+  node.replaceChildren(head, text);
 }
 
+/** Whether the user may still edit or delete `m`: their own, not deleted,
+ *  within the edit window. */
+function canChange(m) {
+  return m.sender.id === state.user?.id && !m.deleted_at && Date.now() - msOf(m.id) < EDIT_WINDOW_MS;
+}
+
+/** How recent a version of a message is: a delete is final; else the
+ *  latest edit wins. */
+function version(m) {
+  return m.deleted_at ? Infinity : m.edited_at ? Date.parse(m.edited_at) : 0;
+}
+
+/** Shows a later version of a message already shown (an edit or delete
+ *  from an event, an answer, or a history page); others are ignored. */
+function updateMessage(m) {
+  const shown = state.messages.get(m.id);
+  if (!shown || version(m) <= version(shown)) return;
+  state.messages.set(m.id, m);
+  const node = $("messages").querySelector(`.msg[data-id="${CSS.escape(m.id)}"]`);
+  if (!node) return;
+  // An editor open on this message stays open for an edit made elsewhere
+  // (saving it makes a later version); a delete closes it.
+  if (node.classList.contains("editing") && !m.deleted_at) return;
+  const hadFocus = node.contains(document.activeElement);
+  fillMessage(node, m);
+  if (hadFocus) focusMessage(node);
+}
+
+/** Keeps keyboard users in place after the controls they used are rebuilt. */
+function focusMessage(node) {
+  const target = node.querySelector(".actions button") || node;
+  if (target === node) node.tabIndex = -1;
+  target.focus();
+}
+
+/** Whether an edit or delete of `m` belongs to the open view. */
+function inView(m) {
+  const v = state.view;
+  if (!v) return false;
+  return m.room_id ? v.kind === "room" && v.id === m.room_id : v.kind === "dm" && sameUser(v.username, otherOf(m).username);
+}
+
+/** The path of one of the user's messages, for PATCH and DELETE. */
+function messagePath(m) {
+  const id = encodeURIComponent(m.id);
+  return m.room_id
+    ? `/rooms/${encodeURIComponent(m.room_id)}/messages/${id}`
+    : `/users/${encodeURIComponent(m.recipient.username)}/messages/${id}`;
+}
+
+/** The Edit and Delete buttons of one of the user's messages. */
+function messageActions(node) {
+  const box = el("span", "actions");
+  const current = () => state.messages.get(node.dataset.id);
+  const edit = button("link", "Edit", () => startEdit(node));
+  edit.setAttribute("aria-label", "Edit message");
+  const del = button("link", "Delete", () => confirmDelete(node, box));
+  del.setAttribute("aria-label", "Delete message");
+  box.append(edit, del);
+  box.addEventListener("focusin", () => {
+    // Past the edit window since it was drawn: the controls go.
+    if (!canChange(current())) box.remove();
+  });
+  return box;
+}
+
+/** Replaces the buttons with "Delete this message? Delete / Cancel". */
+function confirmDelete(node, box) {
+  const m = state.messages.get(node.dataset.id);
+  const keep = [...box.childNodes];
+  const cancel = () => {
+    box.replaceChildren(...keep);
+    box.classList.remove("confirming");
+    keep[1].focus();
+  };
+  const yes = button("danger", "Delete", async () => {
+    await api("DELETE", messagePath(m));
+    const deleted = { ...state.messages.get(m.id), body: null, deleted_at: new Date().toISOString() };
+    updateMessage(deleted);
+  });
+  yes.setAttribute("aria-label", "Yes, delete the message");
+  const no = button("ghost", "Cancel", cancel);
+  for (const b of [yes, no]) {
+    b.addEventListener("keydown", (e) => { if (e.key === "Escape") cancel(); });
+  }
+  box.classList.add("confirming");
+  box.replaceChildren(el("span", "ask", "Delete this message?"), yes, no);
+  no.focus();
+}
+
+/** Opens an editor in place of the message's text: Enter saves, Shift+Enter
+ *  is a new line, Escape cancels. */
+function startEdit(node) {
+  const m = state.messages.get(node.dataset.id);
+  if (!m || !canChange(m) || node.classList.contains("editing")) return;
+  node.classList.add("editing");
+  const form = el("form", "editor");
+  const input = el("textarea");
+  input.value = m.body;
+  input.rows = Math.min(6, m.body.split("\n").length);
+  input.setAttribute("aria-label", "Edit message");
+  const save = el("button", "", "Save");
+  save.type = "submit";
+  const finish = () => {
+    fillMessage(node, state.messages.get(m.id));
+    focusMessage(node);
+  };
+  const cancel = button("ghost", "Cancel", finish);
+  form.append(input, save, cancel, el("span", "hint", "Enter to save, Esc to cancel"));
+  node.querySelector(".actions")?.remove();
+  node.querySelector(".text").replaceWith(form);
+  form.addEventListener("submit", guarded(async (e) => {
+    e.preventDefault();
+    const body = input.value;
+    if (body === state.messages.get(m.id).body) return finish();
+    updateMessage(await api("PATCH", messagePath(m), { body }));
+    // (an open editor keeps its text through updates: close it now)
+    if (node.classList.contains("editing")) finish();
+  }));
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      form.requestSubmit();
+    } else if (e.key === "Escape") {
+      e.preventDefault();
+      finish();
+    }
+  });
+  input.focus();
+  input.setSelectionRange(input.value.length, input.value.length);
+  node.scrollIntoView({ block: "nearest" }); // its buttons too, on the last message
+}
+
+// The edit window closes while messages are on screen: their controls go.
+setInterval(() => {
+  for (const box of $("messages").querySelectorAll(".msg.mine .actions")) {
+    const m = state.messages.get(box.closest(".msg").dataset.id);
+    if (m && !canChange(m) && !box.contains(document.activeElement)) box.remove();
+  }
+}, 60000);
+
+/** Adds a message that arrived while the view is open; marks it read when
+ *  the user sees it. */
 function appendLive(m) {
   const box = $("messages");
   const wasAtBottom = atBottom(box);
   const node = renderMessage(m);
   if (!node) return;
   box.append(node);
+  if (!state.newest || newer(m.id, state.newest)) state.newest = m.id;
   if (wasAtBottom || m.sender.id === state.user.id) box.scrollTop = box.scrollHeight;
+  if (m.sender.id !== state.user.id) markViewRead();
 }
 
 $("composer").addEventListener("submit", guarded(async (e) => {
@@ -739,12 +1121,24 @@ $("composer").addEventListener("submit", guarded(async (e) => {
   const input = $("body");
   const body = input.value;
   if (!body.trim()) return;
+  // Emptied at once, so what the user types while the send is on its way
+  // is not wiped when the answer comes; given back if the send fails.
+  input.value = "";
+  const view = state.view;
   // A client id makes a retried send idempotent.
   const client_id = crypto.randomUUID();
-  const m = await api("POST", historyPath(), { body, client_id });
-  input.value = "";
-  appendLive(m);
+  let m;
+  try {
+    m = await api("POST", historyPath(), { body, client_id });
+  } catch (err) {
+    if (state.view === view && !input.value) input.value = body;
+    throw err;
+  }
+  // The message ends the notice others see; typing the next one starts a new one.
+  typingSent.at = 0;
+  typingSent.text = "";
   if (m.recipient) upsertConversation(m.recipient, { latest: true });
+  if (state.view === view) appendLive(m); // (else the stream brings it there)
 }));
 
 $("body").addEventListener("keydown", (e) => {
@@ -753,6 +1147,64 @@ $("body").addEventListener("keydown", (e) => {
     $("composer").requestSubmit();
   }
 });
+
+// ------------------------------------------------------------- typing
+
+/** When the last typing notice went, and the text it was for. */
+const typingSent = { at: 0, text: "" };
+
+/** While the user types, tells the others, at most every TYPING_EVERY_MS
+ *  and only when there is text and it changed. A refusal (429 beyond the
+ *  server's rate, or anything else) is of no interest to the user. */
+$("body").addEventListener("input", () => {
+  const v = state.view;
+  const text = $("body").value;
+  if (!v || !text.trim() || text === typingSent.text) return;
+  typingSent.text = text;
+  const now = Date.now();
+  if (now - typingSent.at < TYPING_EVERY_MS) return;
+  typingSent.at = now;
+  const path = v.kind === "room"
+    ? `/rooms/${encodeURIComponent(v.id)}/typing`
+    : `/users/${encodeURIComponent(v.username)}/typing`;
+  api("POST", path).catch(() => {});
+});
+
+/** A `typing` event: show its user as typing where they type, for
+ *  TYPING_SHOWN_MS after the latest notice. */
+function someoneTyping(ev) {
+  if (ev.user.id === state.user.id) return;
+  const key = ev.room_id ? roomKey(ev.room_id) : dmKey(ev.user.username);
+  let who = state.typing.get(key);
+  if (!who) state.typing.set(key, (who = new Map()));
+  clearTimeout(who.get(ev.user.id)?.timer);
+  const timer = setTimeout(() => stoppedTyping(key, ev.user.id), TYPING_SHOWN_MS);
+  who.set(ev.user.id, { user: ev.user, timer });
+  showTyping();
+}
+
+/** `userId` is no longer typing in `key` (their notice ran out, or their
+ *  message arrived). */
+function stoppedTyping(key, userId) {
+  const who = state.typing.get(key);
+  if (!who?.has(userId)) return;
+  clearTimeout(who.get(userId).timer);
+  who.delete(userId);
+  if (!who.size) state.typing.delete(key);
+  showTyping();
+}
+
+/** "@alice is typing…", "@alice and @bob are typing…", under the open view's messages. */
+function showTyping() {
+  const who = state.view ? state.typing.get(viewKey(state.view)) : null;
+  const names = who ? [...who.values()].map(({ user }) => `@${user.username}`) : [];
+  let text = "";
+  if (names.length === 1) text = `${names[0]} is typing…`;
+  else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+  else if (names.length === 3) text = `${names[0]}, ${names[1]} and ${names[2]} are typing…`;
+  else if (names.length > 3) text = `${names[0]}, ${names[1]} and ${names.length - 2} others are typing…`;
+  $("typing").textContent = text;
+}
 
 $("join").addEventListener("click", guarded(async () => {
   const room = noteRoom(await api("PUT", `/rooms/${encodeURIComponent(state.view.id)}/members/me`));
@@ -813,10 +1265,12 @@ function startBacklog(count) {
   state.backlog = count > 0 ? { left: count } : null;
 }
 
-/** Counts one event of the backlog, if one is arriving. */
+/** Counts one event of the backlog, if one is arriving (edits and deletes
+ *  are part of it, but not news to tell). */
 function tally(kind, data) {
   if (!state.backlog) return;
   if (--state.backlog.left <= 0) state.backlog = null;
+  if (kind === "message_edited" || kind === "message_deleted") return;
   const away = state.away || (state.away = { rooms: new Map(), people: new Map(), notes: 0 });
   if (kind === "notification") away.notes += 1;
   else if (data.sender.id === state.user.id) return; // the user's own, from another device
@@ -903,20 +1357,38 @@ async function connect() {
     state.lastEventId = e.lastEventId || state.lastEventId;
     tally("message", m);
     roomActivity(m);
+    stoppedTyping(roomKey(m.room_id), m.sender.id);
+    countMessage(roomKey(m.room_id), m); // (appendLive marks it read if seen)
     if (state.view?.kind === "room" && state.view.id === m.room_id) appendLive(m);
-    else if (m.sender.id !== state.user.id) {
-      for (const li of roomRows(m.room_id)) li.classList.add("unread");
-    }
   });
   es.addEventListener("direct_message", (e) => {
     const m = JSON.parse(e.data);
     state.lastEventId = e.lastEventId || state.lastEventId;
     tally("direct_message", m);
     // The event names both people: show the conversation from it.
-    const other = m.sender.id === state.user.id ? m.recipient : m.sender;
-    const li = upsertConversation(other, { latest: true });
+    const other = otherOf(m);
+    stoppedTyping(dmKey(other.username), m.sender.id);
+    countMessage(dmKey(other.username), m);
+    upsertConversation(other, { latest: true });
     if (state.view?.kind === "dm" && sameUser(state.view.username, other.username)) appendLive(m);
-    else if (m.sender.id !== state.user.id) li.classList.add("unread");
+  });
+  // An edit or delete, by the sender on any device: shown where the message
+  // is (a message not loaded here is left alone; history has the new version).
+  for (const kind of ["message_edited", "message_deleted"]) {
+    es.addEventListener(kind, (e) => {
+      const m = JSON.parse(e.data);
+      state.lastEventId = e.lastEventId || state.lastEventId;
+      tally(kind, m);
+      if (m.deleted_at) uncountMessage(keyOf(m), m.id);
+      if (inView(m)) updateMessage(m);
+    });
+  }
+  es.addEventListener("typing", (e) => someoneTyping(JSON.parse(e.data)));
+  // The user read something on another device (or this one): follow it.
+  es.addEventListener("read", (e) => {
+    const r = JSON.parse(e.data);
+    if (r.room_id) moveMarker(roomKey(r.room_id), r.message_id);
+    else if (r.username) moveMarker(dmKey(r.username), r.message_id);
   });
   for (const kind of ["member_joined", "member_left"]) {
     es.addEventListener(kind, (e) => {

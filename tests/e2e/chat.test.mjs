@@ -230,6 +230,37 @@ function bubbles(page, text) {
   return page.locator(".msg .text", { hasText: text }).filter({ hasText: new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`) });
 }
 
+/** The message (`.msg`) whose text is exactly `text`. */
+function message(page, text) {
+  const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+  return page.locator(".msg").filter({ has: page.locator(".text", { hasText: exact }) });
+}
+
+/** A side-list row's unread badge showing `n` (a string: "2", "99+"). */
+function unreadBadge(list, name, n) {
+  const exact = new RegExp(`^${n.replace(/[+]/g, "\\+")}$`);
+  return list.locator("li", { hasText: name }).locator(".badge:not([hidden]) .n", { hasText: exact });
+}
+
+/** How many unread badges a side-list row shows (0 or 1). */
+function shownBadges(list, name) {
+  return list.locator("li", { hasText: name }).locator(".badge:not([hidden])").count();
+}
+
+/** The caller's entry for a room in `GET /users/me/rooms`, or their
+ *  conversation with `username` in `GET /conversations`. */
+async function myRoom(token, id) {
+  return (await call(token, "GET", "/users/me/rooms?limit=100")).items.find((r) => r.id === id);
+}
+async function myConversation(token, username) {
+  return (await call(token, "GET", "/conversations?limit=100")).items.find((c) => c.user.username === username);
+}
+
+async function openRoomIn(page, name) {
+  await page.locator("#my-rooms li", { hasText: name }).click();
+  await page.locator("#chat-title", { hasText: `# ${name}` }).waitFor();
+}
+
 test("two users chat in a room, live, across reloads, safely, and through a dropped stream", async () => {
   alice = await userPage("alice");
   bob = await userPage("bob");
@@ -517,6 +548,224 @@ test("the notice of what came while away says where, opens it, and never covers 
   await bob.locator("#conn[data-state=on]").waitFor();
 });
 
+let gardenId, erin; // a room of Alice's that Bob joins, and a third user there (API only)
+/** How long something sent may take to show on the other screen. */
+const LIVE = 10000;
+
+test("unread badges come from the server, count live, clear when read (here or on another device), and survive reloads", async () => {
+  const bobToken = await tokenOf(bob);
+  await openRoomIn(bob, "lobby");
+
+  // Alice makes a room; Bob joins it from another device (the API) and
+  // stays in the lobby.
+  await alice.locator("#room-form input[name=name]").fill("garden");
+  await alice.locator("#room-form button").click();
+  await alice.locator("#chat-title", { hasText: "# garden" }).waitFor();
+  gardenId = roomIdOf(alice);
+  await call(bobToken, "PUT", `/rooms/${gardenId}/members/me`);
+  const myRooms = bob.locator("#my-rooms");
+  const conversations = bob.locator("#conversations");
+  await myRooms.locator("li", { hasText: "garden" }).waitFor({ timeout: LIVE });
+  assert.equal(await shownBadges(myRooms, "garden"), 0);
+
+  // Alice writes in the garden: Bob's badge counts each message live.
+  await send(alice, "first in the garden");
+  await unreadBadge(myRooms, "garden", "1").waitFor({ timeout: LIVE });
+  await send(alice, "second in the garden");
+  await unreadBadge(myRooms, "garden", "2").waitFor({ timeout: LIVE });
+  assert.equal(await shownBadges(myRooms, "lobby"), 0, "the open room gets no badge");
+
+  // A hundred more (from Erin): the badge stops at "99+".
+  erin = await apiUser("erin");
+  await call(erin.token, "PUT", `/rooms/${gardenId}/members/me`);
+  await inParallel(Array.from({ length: 100 }, (_, i) => i), 8, (i) =>
+    call(erin.token, "POST", `/rooms/${gardenId}/messages`, { body: `busy ${i}` }));
+  await unreadBadge(myRooms, "garden", "99+").waitFor({ timeout: 10000 });
+
+  // Alice writes to Bob directly: his conversation with her counts too.
+  await alice.locator("#conversations li", { hasText: "Bob" }).click();
+  await alice.locator("#chat-title", { hasText: "@ Bob" }).waitFor();
+  await send(alice, "dm one");
+  await unreadBadge(conversations, "Alice", "1").waitFor({ timeout: LIVE });
+  await send(alice, "dm two");
+  await unreadBadge(conversations, "Alice", "2").waitFor({ timeout: LIVE });
+
+  // The counts are the server's: a reload shows them again.
+  await bob.reload();
+  await bob.locator("#chat-title", { hasText: "# lobby" }).waitFor();
+  await unreadBadge(myRooms, "garden", "99+").waitFor();
+  await unreadBadge(conversations, "Alice", "2").waitFor();
+  assert.equal((await myRoom(bobToken, gardenId)).unread_count, 100);
+
+  // Opening the room and the conversation clears their badges, and the
+  // server learns it (the marker is at the newest message shown).
+  await openRoomIn(bob, "garden");
+  await bubbles(bob, "busy 99").waitFor();
+  await myRooms.locator("li", { hasText: "garden" }).locator(".badge:not([hidden])").waitFor({ state: "detached" });
+  const newestInGarden = await bob.locator(".msg").last().getAttribute("data-id");
+  await until("Bob's marker in the garden on the server", async () => {
+    const room = await myRoom(bobToken, gardenId);
+    return room.unread_count === 0 && room.last_read_id === newestInGarden;
+  });
+  await conversations.locator("li", { hasText: "Alice" }).click();
+  await bob.locator("#chat-title", { hasText: "@ Alice" }).waitFor();
+  await bubbles(bob, "dm two").waitFor();
+  await conversations.locator("li", { hasText: "Alice" }).locator(".badge:not([hidden])").waitFor({ state: "detached" });
+  await until("Bob's marker in the conversation on the server", async () =>
+    (await myConversation(bobToken, "alice")).unread_count === 0);
+
+  // While a view is open and seen, what arrives in it is read at once.
+  await send(alice, "dm three");
+  await bubbles(bob, "dm three").waitFor({ timeout: LIVE });
+  const dmThree = await message(bob, "dm three").getAttribute("data-id");
+  await until("the marker to follow the live message", async () =>
+    (await myConversation(bobToken, "alice")).last_read_id === dmThree);
+  assert.equal(await shownBadges(conversations, "Alice"), 0);
+
+  // Elsewhere, then a reload: both stay read (the server says so).
+  await openRoomIn(bob, "lobby");
+  await bob.reload();
+  await bob.locator("#chat-title", { hasText: "# lobby" }).waitFor();
+  await myRooms.locator("li", { hasText: "garden" }).waitFor();
+  await conversations.locator("li", { hasText: "Alice" }).waitFor();
+  await bob.locator("#conn[data-state=on]").waitFor();
+  assert.equal(await shownBadges(myRooms, "garden"), 0);
+  assert.equal(await shownBadges(conversations, "Alice"), 0);
+
+  // Read on another device (here the API): the badge clears here too.
+  await call(erin.token, "POST", `/rooms/${gardenId}/messages`, { body: "one more" });
+  await unreadBadge(myRooms, "garden", "1").waitFor({ timeout: LIVE });
+  const history = await call(bobToken, "GET", `/rooms/${gardenId}/messages?limit=1`);
+  await call(bobToken, "PUT", `/rooms/${gardenId}/read`, { message_id: history.messages[0].id });
+  await myRooms.locator("li", { hasText: "garden" }).locator(".badge:not([hidden])").waitFor({ state: "detached", timeout: LIVE });
+});
+
+test("typing shows under the messages for the others, sent once per burst of keys, gone when the message arrives", async () => {
+  await openRoomIn(alice, "garden");
+  await openRoomIn(bob, "garden");
+  await bubbles(bob, "one more").waitFor();
+  const typing = bob.locator("#typing");
+  assert.equal(await typing.textContent(), "");
+
+  // Alice types a line key by key: one notice goes, Bob sees it.
+  const notices = [];
+  const onRequest = (req) => { if (req.url().endsWith("/typing")) notices.push(req.method()); };
+  alice.on("request", onRequest);
+  await alice.locator("#body").pressSequentially("hello garden", { delay: 10 });
+  await typing.filter({ hasText: /^@alice is typing…$/ }).waitFor({ timeout: LIVE });
+  alice.off("request", onRequest);
+  assert.deepEqual(notices, ["POST"], "one typing notice for a burst of keystrokes");
+  assert.equal(await alice.locator("#typing").textContent(), "", "nobody is shown their own typing");
+
+  // Erin starts typing too: both are named.
+  await call(erin.token, "POST", `/rooms/${gardenId}/typing`);
+  await typing.filter({ hasText: /^@(alice and @erin|erin and @alice) are typing…$/ }).waitFor({ timeout: LIVE });
+
+  // Alice's message ends her notice as it arrives; Erin's runs out by itself.
+  await alice.locator("#body").press("Enter");
+  await bubbles(bob, "hello garden").waitFor({ timeout: LIVE });
+  assert.equal(await typing.textContent(), "@erin is typing…");
+  await typing.filter({ hasText: /^$/ }).waitFor({ timeout: 8000 });
+
+  // In a conversation too.
+  await alice.locator("#conversations li", { hasText: "Bob" }).click();
+  await alice.locator("#chat-title", { hasText: "@ Bob" }).waitFor();
+  await bob.locator("#conversations li", { hasText: "Alice" }).click();
+  await bob.locator("#chat-title", { hasText: "@ Alice" }).waitFor();
+  await alice.locator("#body").fill("are you typing too?");
+  await typing.filter({ hasText: /^@alice is typing…$/ }).waitFor({ timeout: LIVE });
+  await alice.locator("#body").press("Enter");
+  await bubbles(bob, "are you typing too?").waitFor({ timeout: LIVE });
+  assert.equal(await typing.textContent(), "");
+});
+
+test("the sender edits and deletes their messages in place; everyone sees it live; nobody else gets the controls", async () => {
+  await openRoomIn(alice, "garden");
+  await openRoomIn(bob, "garden");
+  await send(alice, "a mesage with a typo");
+  await bubbles(bob, "a mesage with a typo").waitFor({ timeout: LIVE });
+  const id = await message(bob, "a mesage with a typo").getAttribute("data-id");
+  const bobs = bob.locator(`.msg[data-id="${id}"]`);
+  const alices = alice.locator(`.msg[data-id="${id}"]`);
+
+  // Only the sender has Edit and Delete.
+  await alices.getByRole("button", { name: "Edit message" }).waitFor();
+  await alices.getByRole("button", { name: "Delete message" }).waitFor();
+  assert.equal(await bob.locator(".msg", { has: bob.locator(".handle", { hasText: "@alice" }) }).getByRole("button").count(), 0,
+    "Bob has no controls on Alice's messages");
+  assert.equal(await bob.locator(".msg:not(.mine) .actions").count(), 0);
+
+  // Alice fixes it from the keyboard (the controls are buttons; Enter saves).
+  await alices.getByRole("button", { name: "Edit message" }).focus();
+  await alice.keyboard.press("Enter");
+  const editor = alices.locator("textarea");
+  await editor.fill("a message without a typo");
+  await editor.press("Enter");
+  await alices.locator(".edited", { hasText: "(edited)" }).waitFor();
+
+  // Bob sees the new text in its place, marked edited, without reloading.
+  await bobs.locator(".text", { hasText: /^a message without a typo$/ }).waitFor({ timeout: LIVE });
+  await bobs.locator(".edited", { hasText: "(edited)" }).waitFor();
+  assert.equal(await bubbles(bob, "a mesage with a typo").count(), 0);
+
+  // Escape cancels an edit; a blank one is refused with the server's reason.
+  await alices.getByRole("button", { name: "Edit message" }).click();
+  await editor.fill("never mind");
+  await editor.press("Escape");
+  await alices.locator(".text", { hasText: /^a message without a typo$/ }).waitFor();
+  await alices.getByRole("button", { name: "Edit message" }).click();
+  await editor.fill("   ");
+  await editor.press("Enter");
+  await alice.locator("#error", { hasText: "must not be only whitespace" }).waitFor();
+  await editor.press("Escape");
+  await bobs.locator(".text", { hasText: /^a message without a typo$/ }).waitFor();
+
+  // Alice deletes one, after confirming: Bob sees "message deleted" in its place.
+  await send(alice, "delete me");
+  await bubbles(bob, "delete me").waitFor({ timeout: LIVE });
+  const goneId = await message(bob, "delete me").getAttribute("data-id");
+  const gone = alice.locator(`.msg[data-id="${goneId}"]`);
+  await gone.getByRole("button", { name: "Delete message" }).click();
+  await gone.getByRole("button", { name: "Yes, delete the message" }).click();
+  await bob.locator(`.msg[data-id="${goneId}"] .text.deleted`, { hasText: /^message deleted$/ }).waitFor({ timeout: LIVE });
+  assert.equal(await bubbles(bob, "delete me").count(), 0);
+  await gone.locator(".text.deleted").waitFor();
+  assert.equal(await gone.getByRole("button").count(), 0, "a deleted message has no controls");
+  await send(alice, "still here");
+  await bubbles(bob, "still here").waitFor({ timeout: LIVE });
+
+  // The picture for the README: Bob in the room, with an edit, a delete,
+  // his own message's controls, someone typing and unread messages elsewhere.
+  const lobbyId = await bob.locator("#my-rooms li", { hasText: "lobby" }).getAttribute("data-room");
+  await call(await tokenOf(alice), "POST", `/rooms/${lobbyId}/messages`, { body: "lunch?" });
+  await call(erin.token, "POST", "/users/bob/messages", { body: "got a minute?" });
+  await unreadBadge(bob.locator("#my-rooms"), "lobby", "1").waitFor({ timeout: LIVE });
+  await unreadBadge(bob.locator("#conversations"), "Erin", "1").waitFor({ timeout: LIVE });
+  await send(bob, "lovely, thanks");
+  await message(bob, "lovely, thanks").hover();
+  await message(bob, "lovely, thanks").getByRole("button", { name: "Edit message" }).waitFor();
+  await call(erin.token, "POST", `/rooms/${gardenId}/typing`);
+  await bob.locator("#typing", { hasText: "@erin is typing…" }).waitFor({ timeout: LIVE });
+  await bob.screenshot({ path: join(artifacts, "chat.png") });
+
+  // History says the same after a reload.
+  await bob.reload();
+  await bob.locator(`.msg[data-id="${id}"] .edited`).waitFor();
+  await bob.locator(`.msg[data-id="${goneId}"] .text.deleted`).waitFor();
+
+  // In a conversation too: Alice edits a direct message Bob has open.
+  await bob.locator("#conversations li", { hasText: "Alice" }).click();
+  await bob.locator("#chat-title", { hasText: "@ Alice" }).waitFor();
+  await alice.locator("#conversations li", { hasText: "Bob" }).click();
+  await alice.locator("#chat-title", { hasText: "@ Bob" }).waitFor();
+  const dmTwo = alice.locator(`.msg[data-id="${await message(alice, "dm two").getAttribute("data-id")}"]`);
+  await dmTwo.getByRole("button", { name: "Edit message" }).click();
+  await dmTwo.locator("textarea").fill("dm two, edited");
+  await alice.keyboard.press("Enter");
+  await message(bob, "dm two, edited").locator(".edited").waitFor({ timeout: LIVE });
+  await bob.locator("#conn[data-state=on]").waitFor();
+});
+
 test("rooms beyond the first page are found by search and by paging, and your rooms page too", async () => {
   // Carol makes an empty room, then 101 rooms with a message each: the empty
   // one is then on neither list's first page (100 rooms), whether by
@@ -568,5 +817,5 @@ test("rooms beyond the first page are found by search and by paging, and your ro
   assert.equal(await page.locator("#my-rooms li").count(), 102);
   await context.close();
 
-  await bob.screenshot({ path: join(artifacts, "chat.png") });
+  await bob.screenshot({ path: join(artifacts, "rooms.png") });
 });
