@@ -246,13 +246,15 @@ async fn main() -> anyhow::Result<()> {
             bench.my_rooms(100, 150, 300).await?;
             bench.webhooks(10, 200, 10, 500).await?;
             // `send` again, the webhooks still there (on other rooms).
-            let label = bench.label.take();
+            let (label, run) = (bench.label.take(), bench.run.clone());
             bench.label = Some(match &label {
                 Some(l) => format!("{l}, 10 webhooks on other rooms"),
                 None => "10 webhooks on other rooms".to_owned(),
             });
+            // New users and rooms for the second run.
+            bench.run = format!("{run}w");
             bench.send(64, 8, 10).await?;
-            bench.label = label;
+            (bench.label, bench.run) = (label, run);
             bench.history(1_000_000).await?;
             bench.offline(1000).await?;
             bench.offline_rooms(50, 20).await?;

@@ -84,10 +84,11 @@ local function unread_after(count, marker_seq, own, deleted)
   return unread
 end
 
--- Adds `seq` to a ZSET of message numbers, keeping the newest `cap`.
+-- Adds `seq` to a ZSET of message numbers, keeping about the newest `cap`
+-- (trimmed every 64th number, so a send usually costs one ZADD).
 local function add_capped(key, seq, cap)
   redis.call('ZADD', key, seq, seq)
-  if redis.call('ZCARD', key) > cap then
+  if seq % 64 == 0 and redis.call('ZCARD', key) > cap then
     redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1))
   end
 end

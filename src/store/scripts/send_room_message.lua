@@ -26,7 +26,10 @@
 --
 -- Returns {'no_room'}, {'not_member'}, {'new', id} or {'dup', id,
 -- fields-or-nil} for a repeated client id.
-if redis.call('EXISTS', KEYS[1]) == 0 then
+-- The room's id, count and numbering base in one read (`id` is set on
+-- every room, so its absence means no room).
+local room = redis.call('HMGET', KEYS[1], 'id', 'message_count', 'seq_base')
+if not room[1] then
   return {'no_room'}
 end
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
@@ -42,8 +45,7 @@ if KEYS[6] then
     return {'dup', previous}
   end
 end
-local before = tonumber(redis.call('HGET', KEYS[1], 'message_count') or '0')
-redis.call('HSETNX', KEYS[1], 'seq_base', before)
+local before = tonumber(room[2] or '0')
 local seq = before + 1
 local fields = {'u', ARGV[1], 'n', ARGV[2], 'd', ARGV[3], 'b', ARGV[4], 's', seq}
 if ARGV[5] ~= '' then
@@ -56,7 +58,11 @@ if max_age > 0 then
   local ms = tonumber(string.match(id, '^(%d+)-'))
   redis.call('XTRIM', KEYS[3], 'MINID', string.format('%d-0', math.max(0, ms - max_age)))
 end
-redis.call('HSET', KEYS[1], 'message_count', seq, 'last_message_id', id)
+if room[3] then
+  redis.call('HSET', KEYS[1], 'message_count', seq, 'last_message_id', id)
+else
+  redis.call('HSET', KEYS[1], 'message_count', seq, 'last_message_id', id, 'seq_base', before)
+end
 redis.call('ZINCRBY', KEYS[4], 1, ARGV[1])
 add_capped(KEYS[5], seq, tonumber(ARGV[6]))
 if KEYS[6] then
