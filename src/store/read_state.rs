@@ -8,8 +8,11 @@
 
 use std::sync::LazyLock;
 
+use std::collections::HashMap;
+
 use redis::Script;
 
+use super::rooms::RoomRecord;
 use super::{ScriptCall, Store, StoreError, StoreResult};
 use crate::domain::MessageId;
 
@@ -89,30 +92,38 @@ impl Store {
         marker_move(&reply)
     }
 
-    /// `user_id`'s read state in each of `room_ids`, in order: one script
-    /// per room, all sent together (pipelined on one connection, or to each
-    /// room's node on a cluster), so a hundred rooms cost one round trip.
-    pub async fn room_read_states(
+    /// Each of `room_ids` with `user_id`'s read state in it, in order
+    /// (`None` where a room does not exist): one script per room, all sent
+    /// together (pipelined on one connection, or to each room's node on a
+    /// cluster), so a hundred rooms cost one round trip.
+    pub async fn rooms_with_read_state(
         &self,
         user_id: &str,
         room_ids: &[String],
-    ) -> StoreResult<Vec<ReadState>> {
+    ) -> StoreResult<Vec<Option<(RoomRecord, ReadState)>>> {
         let k = &self.keys;
         let calls = room_ids.iter().map(|room| async move {
-            let (marker, unread): (String, u64) = self
+            let (fields, members, marker, unread): (HashMap<String, String>, u64, String, u64) = self
                 .call(
                     ScriptCall::new(&ROOM_UNREAD)
                         .key(k.room(room))
+                        .key(k.room_members(room))
                         .key(k.room_read(room))
                         .key(k.room_own(room, user_id))
                         .key(k.room_deleted(room))
                         .arg(user_id),
                 )
                 .await?;
-            Ok::<_, StoreError>(ReadState {
-                last_read: MessageId::parse(&marker),
-                unread,
-            })
+            let Some(record) = RoomRecord::from_hash(&fields, members)? else {
+                return Ok::<_, StoreError>(None);
+            };
+            Ok(Some((
+                record,
+                ReadState {
+                    last_read: MessageId::parse(&marker),
+                    unread,
+                },
+            )))
         });
         futures_util::future::try_join_all(calls).await
     }

@@ -80,7 +80,10 @@ impl From<RoomRecord> for Room {
 impl RoomRecord {
     /// A room from its hash's fields and its member count; `None` for the
     /// empty hash of a room that does not exist.
-    fn from_hash(hash: &HashMap<String, String>, member_count: u64) -> StoreResult<Option<Self>> {
+    pub(super) fn from_hash(
+        hash: &HashMap<String, String>,
+        member_count: u64,
+    ) -> StoreResult<Option<Self>> {
         if hash.is_empty() {
             return Ok(None);
         }
@@ -468,8 +471,8 @@ impl Store {
     }
 
     /// A page of the rooms `user_id` belongs to, latest joined first, each
-    /// with their read state in it: the rooms and the read states are read
-    /// together, one round trip after the page's ids.
+    /// with their read state in it, read together with the room (one script
+    /// per room): one round trip after the page's ids.
     pub async fn user_rooms_with_read_state(
         &self,
         user_id: &str,
@@ -479,14 +482,8 @@ impl Store {
             .zset_page(&self.keys.user_rooms(user_id), page, None)
             .await?;
         let ids: Vec<String> = items.into_iter().map(|(id, _)| id).collect();
-        let (rooms, states) =
-            futures_util::try_join!(self.rooms(&ids), self.room_read_states(user_id, &ids))?;
-        let rooms = rooms
-            .into_iter()
-            .zip(states)
-            .filter_map(|(room, state)| Some((room?, state)))
-            .collect();
-        Ok((rooms, next_cursor))
+        let rooms = self.rooms_with_read_state(user_id, &ids).await?;
+        Ok((rooms.into_iter().flatten().collect(), next_cursor))
     }
 
     /// Every room a user belongs to (for subscribing their streams).

@@ -342,6 +342,9 @@ impl Webhooks {
                 return Next::Continue;
             }
             tokio::time::sleep(left.min(step).min(Duration::from_millis(500))).await;
+            // Checked at every step, not only when the lease is due: a
+            // webhook deleted meanwhile gets no further attempt.
+            *renewed = None;
             if let Next::Stop = self.keep_lease(room_id, webhook_id, renewed).await {
                 return Next::Stop;
             }

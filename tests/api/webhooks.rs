@@ -420,3 +420,56 @@ async fn an_instance_killed_while_delivering_loses_nothing() {
         }
     }
 }
+
+#[actix_web::test]
+async fn a_message_undelivered_for_the_give_up_time_is_counted_failed_and_the_next_goes() {
+    let app = spawn_app_configured(|s| {
+        s.webhooks.allow_private_addresses = true;
+        s.webhooks.max_backoff_secs = 1;
+        s.webhooks.give_up_after_secs = 2;
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    let (alice, _, room) = room_with_two(&app).await;
+    let hook = add_webhook(&app, &alice, &room, &receiver.url).await;
+    let hook_id = hook["id"].as_str().unwrap();
+    receiver.set_failing(true);
+
+    app.send(&alice, &room, "doomed").await.assert_status(201);
+    // Given up once it is 2 s old; then the next message goes through.
+    let path = format!("/api/v1/rooms/{room}/webhooks/{hook_id}");
+    let given_up = eventually_some(Duration::from_secs(20), || async {
+        let hook = app.get(&path, &alice.token).await;
+        let hook = hook.assert_status(200).clone();
+        (hook["failed"] == 1).then_some(hook)
+    })
+    .await;
+    receiver.set_failing(false);
+    app.send(&alice, &room, "survivor").await.assert_status(201);
+    let acked = receiver
+        .wait_acknowledged(1, Duration::from_secs(15))
+        .await;
+
+    assert!(
+        given_up["last_error"].as_str().unwrap_or("").contains("503"),
+        "{given_up}"
+    );
+    assert_eq!(acked[0].body["message"]["body"], "survivor");
+    assert!(
+        receiver
+            .all()
+            .iter()
+            .filter(|d| d.body["message"]["body"] == "doomed")
+            .all(|d| d.answered == 503)
+    );
+    let metrics = app.get_anonymous("/metrics").await;
+    for name in [
+        "confab_webhook_deliveries_total",
+        "confab_webhook_failed_attempts_total",
+        "confab_webhook_retries_total",
+        "confab_webhook_given_up_total",
+        "confab_webhook_delivery_lag_seconds_bucket",
+    ] {
+        assert!(metrics.text.contains(name), "{name} missing from /metrics");
+    }
+}
