@@ -1016,12 +1016,13 @@ test("a room's members list, add and delete its webhooks; messages reach the rec
   const bobSecret = await bobSecretBox.getByLabel("Signing secret").inputValue();
   assert.match(bobSecret, /^whsec_[0-9a-f]{64}$/);
   assert.notEqual(bobSecret, secret);
+  await bob.screenshot({ path: join(artifacts, "webhook-secret.png") });
   await bobPanel.locator("#webhook-list li:first-child", { hasText: bobUrl }).waitFor(); // newest first
   await webhooksButton(bob).click();
   await bobPanel.waitFor({ state: "hidden" });
   await webhooksButton(bob).click();
   await bobPanel.locator("#webhook-list li", { hasText: bobUrl }).waitFor();
-  assert.equal(await bobSecretBox.isHidden(), true);
+  assert.equal(await bobSecretBox.isHidden(), true, "the secret's box is gone after closing the panel");
   assert.equal(await pageHolds(bob, bobSecret), false, "closing the panel drops the secret");
 
   // Bob deletes Alice's webhook, confirming in place (Cancel keeps it).
