@@ -16,7 +16,9 @@
 //   follow events; what the user sees is marked read on the server, so the
 //   counts survive a reload and other devices follow (`read` events);
 // - typing notices are sent at most every few seconds while the text
-//   changes, never per keystroke.
+//   changes, never per keystroke;
+// - a webhook's secret, which the server shows once, is shown once here
+//   too: never stored, and gone when the user is done with it.
 "use strict";
 
 const API = "/api/v1";
@@ -65,6 +67,7 @@ class ApiError extends Error {
   constructor(problem, status) {
     super(problem.detail || problem.title || `HTTP ${status}`);
     this.code = problem.code;
+    this.field = problem.field;
     this.status = status;
   }
 }
@@ -777,6 +780,7 @@ function resetView(view, title) {
   $("chat-title").textContent = title;
   $("room-stats").textContent = "";
   memberList.clear();
+  leaveWebhooks(view);
   $("app").classList.add("in-chat");
   for (const li of document.querySelectorAll(".list li")) li.classList.remove("active");
   typingSent.text = "";
@@ -796,6 +800,9 @@ function closeView() {
   $("room-stats").textContent = "";
   $("join").hidden = $("leave").hidden = $("members-toggle").hidden = true;
   $("members").hidden = $("composer").hidden = true;
+  $("webhooks-toggle").hidden = true;
+  closeWebhooks();
+  clearWebhookForm(true);
 }
 
 function showRoomStats(room) {
@@ -809,6 +816,7 @@ async function openRoom(room) {
   for (const li of roomRows(room.id)) li.classList.add("active");
   $("members-toggle").hidden = false;
   $("join").hidden = $("leave").hidden = $("composer").hidden = true; // until membership is known
+  $("webhooks-toggle").hidden = true; // (members only)
   const view = state.view;
   // Until the stream's `ready` has listed every room of the user, a room
   // not seen among them may still be theirs: the history answers 403 if not.
@@ -827,6 +835,9 @@ async function openRoom(room) {
   $("composer").hidden = !member;
   if (!member) $("messages").append(el("p", "note", "Join this room to read and send messages."));
   else markViewRead();
+  $("webhooks-toggle").hidden = !member;
+  if (!member) closeWebhooks();
+  else if (!$("webhooks").hidden) loadWebhooks(); // (shows its own errors)
   if (!$("members").hidden) await loadMembers();
 }
 
@@ -837,6 +848,8 @@ async function openDm(username, displayName) {
   if (li) li.classList.add("active");
   $("join").hidden = $("leave").hidden = $("members-toggle").hidden = true;
   $("members").hidden = true;
+  $("webhooks-toggle").hidden = true;
+  closeWebhooks();
   $("composer").hidden = false;
   const view = state.view;
   await loadPage();
@@ -1221,9 +1234,12 @@ $("leave").addEventListener("click", guarded(async () => {
 }));
 
 $("members-toggle").addEventListener("click", guarded(async () => {
-  $("members").hidden = !$("members").hidden;
-  $("members-toggle").setAttribute("aria-expanded", String(!$("members").hidden));
-  if (!$("members").hidden) await loadMembers();
+  const show = $("members").hidden;
+  // The member and webhook panels take turns beside the chat.
+  if (show) closeWebhooks();
+  $("members").hidden = !show;
+  $("members-toggle").setAttribute("aria-expanded", String(show));
+  if (show) await loadMembers();
 }));
 
 $("back").addEventListener("click", () => $("app").classList.remove("in-chat"));
@@ -1251,6 +1267,277 @@ async function loadMembers() {
   if (state.view?.kind !== "room") return;
   await memberList.reset();
 }
+
+// ---------------------------------------------------------------- webhooks
+
+/**
+ * The open room's webhooks, for its members: a list (URL, description,
+ * delivery counts, the last error and delivery), a form to add one and a
+ * Delete button with an in-place confirmation on each. The server announces
+ * no change to webhooks, so the list is read when the panel opens, after
+ * the user adds or deletes one, and on Refresh; counts move as deliveries
+ * happen, and another member may add or delete one meanwhile.
+ *
+ * A new webhook's `secret` is in the creation answer only. It is shown once,
+ * in a box of its own (never in the list), kept nowhere else (not in
+ * localStorage, not in the list's data), and dropped when the user says they
+ * copied it, closes the panel, opens another room or reloads.
+ */
+const hooks = {
+  generation: 0,    // bumped to drop list reads on their way
+  secretRoom: null, // the room whose new webhook's secret is on screen
+};
+
+const webhooksPath = (roomId) => `/rooms/${encodeURIComponent(roomId)}/webhooks`;
+const urlInput = () => $("webhook-form").elements.url;
+
+/** Shows a problem in the panel (`box`), or clears it with null. */
+function hookProblem(box, err) {
+  box.textContent = err ? (err instanceof Error ? err.message : String(err)) : "";
+  box.hidden = !err;
+}
+
+$("webhooks-toggle").addEventListener("click", () => {
+  if (!$("webhooks").hidden) return closeWebhooks();
+  $("members").hidden = true;
+  $("members-toggle").setAttribute("aria-expanded", "false");
+  $("webhooks").hidden = false;
+  $("webhooks-toggle").setAttribute("aria-expanded", "true");
+  loadWebhooks();
+});
+
+$("webhooks-refresh").addEventListener("click", () => loadWebhooks());
+
+/** Hides the panel; a secret still shown goes with it. */
+function closeWebhooks() {
+  $("webhooks").hidden = true;
+  $("webhooks-toggle").setAttribute("aria-expanded", "false");
+  clearWebhookList();
+  forgetSecret();
+  clearWebhookForm(false);
+}
+
+/** Another view opens: the panel forgets the room it showed (a secret stays
+ *  only while its own room is the one reopened). */
+function leaveWebhooks(view) {
+  clearWebhookList();
+  if (view.kind !== "room" || view.id !== hooks.secretRoom) {
+    forgetSecret();
+    clearWebhookForm(true);
+  }
+}
+
+/** Empties the list and drops a read of it on its way. */
+function clearWebhookList() {
+  hooks.generation += 1;
+  $("webhook-list").replaceChildren();
+  $("webhook-list").setAttribute("aria-busy", "false");
+  $("webhooks-empty").hidden = true;
+  $("webhooks-status").textContent = "";
+  hookProblem($("webhooks-error"), null);
+}
+
+/** Takes the form's error away, and with `reset` what was typed too. */
+function clearWebhookForm(reset) {
+  if (reset) $("webhook-form").reset();
+  hookProblem($("webhook-form-error"), null);
+  urlInput().removeAttribute("aria-invalid");
+}
+
+/** Reads the open room's webhooks (every page: a room has a handful) and
+ *  shows them. Errors are shown in the panel. */
+async function loadWebhooks() {
+  const view = state.view;
+  if (view?.kind !== "room" || $("webhooks").hidden) return;
+  const generation = ++hooks.generation;
+  const list = $("webhook-list");
+  list.setAttribute("aria-busy", "true");
+  $("webhooks-status").textContent = "Loading…";
+  hookProblem($("webhooks-error"), null);
+  const items = [];
+  try {
+    let cursor = null;
+    do {
+      const page = await api("GET", withCursor(`${webhooksPath(view.id)}?limit=${PAGE}`, cursor));
+      if (generation !== hooks.generation) return;
+      items.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+  } catch (err) {
+    if (generation !== hooks.generation) return;
+    list.setAttribute("aria-busy", "false");
+    $("webhooks-status").textContent = "";
+    hookProblem($("webhooks-error"), err);
+    return;
+  }
+  list.replaceChildren(...items.map(webhookRow));
+  list.setAttribute("aria-busy", "false");
+  $("webhooks-empty").hidden = items.length > 0;
+  $("webhooks-status").textContent = `Updated ${new Date().toLocaleTimeString()}.`;
+}
+
+/** One webhook in the list (it never carries the secret). */
+function webhookRow(hook) {
+  const li = el("li", "hook");
+  li.dataset.webhook = hook.id;
+  li.append(el("div", "url", hook.url));
+  if (hook.description) li.append(el("div", "desc", hook.description));
+  const counts = el("div", "counts");
+  counts.append(
+    el("span", "delivered", `${hook.delivered} delivered`), " · ",
+    el("span", "pending", `${hook.pending} pending`), " · ",
+    el("span", `failed${hook.failed ? " some" : ""}`, `${hook.failed} failed`),
+  );
+  counts.title = "Delivered: acknowledged with a 2xx. Pending: waiting or being retried. Failed: given up after 24 hours of retries.";
+  li.append(counts);
+  if (hook.last_delivered_at) li.append(when("last-delivered", "Last delivered ", hook.last_delivered_at));
+  if (hook.last_error) {
+    const error = el("div", "last-error");
+    error.append(el("span", "label", "Last error: "), el("span", "", hook.last_error));
+    li.append(error);
+  }
+  const added = when("added", "Added ", hook.created_at);
+  if (hook.created_by === state.user?.id) added.append(" by you");
+  li.append(added);
+  const actions = el("div", "hook-actions");
+  const del = button("ghost", "Delete", () => confirmHookDelete(li, hook, actions));
+  del.setAttribute("aria-label", `Delete webhook ${hook.url}`);
+  actions.append(del);
+  li.append(actions);
+  return li;
+}
+
+/** "<label><time>" in a line of class `className`. */
+function when(className, label, at) {
+  const line = el("div", className, label);
+  const time = el("time", "", new Date(at).toLocaleString());
+  time.dateTime = at;
+  line.append(time);
+  return line;
+}
+
+/** Replaces a webhook's Delete button with "Delete this webhook? Delete / Cancel". */
+function confirmHookDelete(li, hook, actions) {
+  const keep = [...actions.childNodes];
+  const cancel = () => {
+    actions.replaceChildren(...keep);
+    li.classList.remove("confirming");
+    keep[0].focus();
+  };
+  const yes = button("danger", "Delete", async () => {
+    const view = state.view;
+    hookProblem($("webhooks-error"), null);
+    try {
+      await api("DELETE", `${webhooksPath(hook.room_id)}/${encodeURIComponent(hook.id)}`);
+    } catch (err) {
+      if (err.code !== "webhook_not_found") {
+        cancel();
+        hookProblem($("webhooks-error"), err);
+        return;
+      }
+      // Another member deleted it first: the outcome is the same.
+    }
+    if (state.view !== view) return;
+    const next = li.nextElementSibling || li.previousElementSibling;
+    li.remove();
+    $("webhooks-empty").hidden = $("webhook-list").children.length > 0;
+    $("webhooks-status").textContent = "Webhook deleted: nothing more is delivered to it.";
+    (next?.querySelector(".hook-actions button") || $("webhooks-refresh")).focus();
+  });
+  yes.setAttribute("aria-label", "Yes, delete the webhook");
+  const no = button("ghost", "Cancel", cancel);
+  for (const b of [yes, no]) {
+    b.addEventListener("keydown", (e) => { if (e.key === "Escape") cancel(); });
+  }
+  li.classList.add("confirming");
+  actions.replaceChildren(el("span", "ask", "Delete this webhook? Nothing more will be delivered to it."), yes, no);
+  no.focus();
+}
+
+$("webhook-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const view = state.view;
+  if (view?.kind !== "room") return;
+  const form = e.target;
+  const submit = form.querySelector("button[type=submit]");
+  const body = { url: urlInput().value.trim() };
+  const description = form.elements.description.value.trim();
+  if (description) body.description = description;
+  hookProblem($("webhook-form-error"), null);
+  urlInput().removeAttribute("aria-invalid");
+  submit.disabled = true;
+  let created;
+  try {
+    created = await api("POST", webhooksPath(view.id), body);
+  } catch (err) {
+    // The server says what is wrong (a URL that is not http(s), a private
+    // address, too many webhooks, too many tries): shown by the form.
+    hookProblem($("webhook-form-error"), err);
+    if (err.field === "url") urlInput().setAttribute("aria-invalid", "true");
+    urlInput().focus();
+    return;
+  } finally {
+    submit.disabled = false;
+  }
+  form.reset();
+  const { secret, ...hook } = created;
+  showSecret(secret, hook, view);
+  if (state.view === view && !$("webhooks").hidden) {
+    const list = $("webhook-list");
+    list.querySelector(`li[data-webhook="${CSS.escape(hook.id)}"]`)?.remove();
+    list.prepend(webhookRow(hook)); // the list is newest first
+    $("webhooks-empty").hidden = true;
+    $("webhooks-status").textContent = "Webhook added.";
+  }
+});
+
+/** Shows a new webhook's secret, once. Should the user have moved on while
+ *  the webhook was being added, the panel opens again to show it: this is
+ *  the only time it can be seen. */
+function showSecret(secret, hook, view) {
+  hooks.secretRoom = view.id;
+  $("webhook-secret-for").textContent = `For ${hook.url} in # ${view.name}`;
+  $("webhook-secret-value").value = secret;
+  $("webhook-secret-copied").textContent = "";
+  $("webhook-secret").hidden = false;
+  $("webhooks").hidden = false;
+  $("webhooks-toggle").setAttribute("aria-expanded", "true");
+  $("webhook-secret-value").focus();
+  $("webhook-secret-value").select();
+  $("webhook-secret").scrollIntoView({ block: "nearest" });
+}
+
+/** Drops the secret on screen, if any. */
+function forgetSecret() {
+  hooks.secretRoom = null;
+  $("webhook-secret-value").value = "";
+  $("webhook-secret-for").textContent = "";
+  $("webhook-secret-copied").textContent = "";
+  $("webhook-secret").hidden = true;
+}
+
+$("webhook-secret-copy").addEventListener("click", async () => {
+  const input = $("webhook-secret-value");
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(input.value);
+    copied = true;
+  } catch {
+    // No clipboard API here (or no permission): the selection way.
+    input.focus();
+    input.select();
+    try { copied = document.execCommand("copy"); } catch { copied = false; }
+  }
+  $("webhook-secret-copied").textContent = copied
+    ? "Copied to the clipboard."
+    : "Could not copy: it is selected, copy it with your keyboard.";
+  if (!copied) input.select();
+});
+
+$("webhook-secret-done").addEventListener("click", () => {
+  forgetSecret();
+  urlInput().focus();
+});
 
 // ------------------------------------------------- while you were away
 

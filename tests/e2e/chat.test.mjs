@@ -1,7 +1,8 @@
 // End-to-end test of the web client in headless Chromium: a real confab
 // (the debug binary `cargo build` made) and a real redis-server, both
 // started here on free ports, driven through two browser contexts (Alice and
-// Bob), with a few more users acting through the API from here. The tests
+// Bob), with a few more users acting through the API from here, and an
+// HTTP receiver here for the rooms' webhooks. The tests
 // run in order and share the two pages, each picking up where the last left
 // off. They wait for what a user would see (Playwright's auto-waiting
 // locators, or polling a condition), never for a fixed time.
@@ -13,7 +14,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -28,6 +31,7 @@ const chromiumPath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
 let redis, confab, browser, dataDir, redisPort, confabPort;
 let alice, bob; // the two users' pages, shared by the tests in order
+let receiver;   // the webhook receiver, once started
 const adminKey = "e2e-admin-key-e2e-admin-key";
 
 const base = () => `http://127.0.0.1:${confabPort}`;
@@ -68,6 +72,10 @@ function startConfab() {
       CONFAB_JWT_SECRET: "e2e-secret-e2e-secret-e2e-secret-e2e",
       CONFAB_KEY_PREFIX: "e2e:",
       CONFAB_ADMIN_KEY: adminKey,
+      // The webhook receiver is on 127.0.0.1, which confab refuses by default.
+      CONFAB_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES: "true",
+      // A failed delivery is retried within about a second.
+      CONFAB_WEBHOOKS__MAX_BACKOFF_SECS: "1",
       RUST_LOG: "warn",
     },
     stdio: ["ignore", "inherit", "inherit"],
@@ -108,6 +116,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await stopConfab();
+  await receiver?.close();
   redis?.kill("SIGKILL");
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
@@ -818,4 +827,237 @@ test("rooms beyond the first page are found by search and by paging, and your ro
   await context.close();
 
   await bob.screenshot({ path: join(artifacts, "rooms.png") });
+});
+
+/**
+ * An HTTP receiver for webhooks on a free port of 127.0.0.1. It records
+ * every request (path, headers, raw body) and answers 204, or 503 to the
+ * first request to a path given to `failOnce`.
+ */
+function startReceiver() {
+  const requests = [];
+  const failing = new Set();
+  const server = createHttpServer((req, res) => {
+    const chunks = [];
+    req.on("data", (chunk) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      requests.push({ path: req.url, headers: req.headers, body, text: body.toString("utf8") });
+      if (failing.delete(req.url)) {
+        res.writeHead(503, { "Content-Type": "text/plain" });
+        res.end("not ready yet");
+      } else {
+        res.writeHead(204);
+        res.end();
+      }
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve({
+      url: (path) => `http://127.0.0.1:${server.address().port}${path}`,
+      /** The requests that came to `path`, in order. */
+      to: (path) => requests.filter((r) => r.path === path),
+      failOnce: (path) => failing.add(path),
+      close: () => new Promise((done) => {
+        server.closeAllConnections(); // confab keeps its connections open
+        server.close(done);
+      }),
+    }));
+  });
+}
+
+/** Whether `header` (`Confab-Signature: t=<t>,v1=<hex>`) signs `body` (the
+ *  raw bytes) with `secret`: HMAC-SHA256 of "<t>.<body>", with a recent `t`. */
+function signedWith(secret, header, body) {
+  const fields = Object.fromEntries(String(header).split(",").map((part) => part.split("=", 2)));
+  if (!/^\d+$/.test(fields.t ?? "") || !/^[0-9a-f]{64}$/.test(fields.v1 ?? "")) return false;
+  if (Math.abs(Date.now() / 1000 - Number(fields.t)) > 300) return false;
+  const expected = createHmac("sha256", secret).update(`${fields.t}.`).update(body).digest();
+  return timingSafeEqual(expected, Buffer.from(fields.v1, "hex"));
+}
+
+/** Whether `text` is anywhere in the page: shown, in the markup, in a
+ *  field's value, or in the page's storage. */
+function pageHolds(page, text) {
+  return page.evaluate((text) => document.body.innerText.includes(text)
+    || document.documentElement.outerHTML.includes(text)
+    || [...document.querySelectorAll("input, textarea")].some((field) => field.value.includes(text))
+    || JSON.stringify({ ...localStorage }).includes(text)
+    || JSON.stringify({ ...sessionStorage }).includes(text), text);
+}
+
+/** Clicks the webhook panel's Refresh and waits for the list to be read. */
+async function refreshWebhooks(page) {
+  await page.getByRole("button", { name: "Refresh the webhooks" }).click();
+  await page.locator("#webhook-list[aria-busy=false]").waitFor({ state: "attached" });
+}
+
+const webhooksButton = (page) => page.getByRole("button", { name: "Webhooks", exact: true });
+
+test("a room's members list, add and delete its webhooks; messages reach the receiver, signed with the secret shown once", async () => {
+  receiver = await startReceiver();
+  const aliceUrl = receiver.url("/alice-hook");
+  const bobUrl = receiver.url("/bob-hook");
+
+  // Alice makes a room for bots; Bob joins it (from another device: the API).
+  await alice.locator("#room-form input[name=name]").fill("bots");
+  await alice.locator("#room-form button").click();
+  await alice.locator("#chat-title", { hasText: "# bots" }).waitFor();
+  const botsId = roomIdOf(alice);
+  await call(await tokenOf(bob), "PUT", `/rooms/${botsId}/members/me`);
+
+  // Her webhook panel opens beside the chat: none yet.
+  const panel = alice.locator("#webhooks");
+  await webhooksButton(alice).click();
+  await panel.locator("#webhooks-empty", { hasText: "No webhooks in this room." }).waitFor();
+  assert.equal(await webhooksButton(alice).getAttribute("aria-expanded"), "true");
+  const form = panel.locator("#webhook-form");
+  const urlField = form.getByLabel("URL", { exact: true });
+  const secretBox = panel.locator("#webhook-secret");
+
+  // A URL that is not http(s) is refused, with the server's reason.
+  await urlField.fill("ftp://example.com");
+  await form.getByRole("button", { name: "Add webhook" }).click();
+  await form.getByRole("alert").filter({ hasText: "must be an http or https URL" }).waitFor();
+  assert.equal(await urlField.getAttribute("aria-invalid"), "true");
+  assert.equal(await panel.locator("#webhook-list li").count(), 0);
+  assert.equal(await secretBox.isHidden(), true);
+
+  // Alice adds one for the receiver (which turns the first delivery away,
+  // to show a failed attempt): the secret is shown once, with Copy.
+  receiver.failOnce("/alice-hook");
+  await urlField.fill(aliceUrl);
+  await form.getByLabel("Description").fill("deploy bot");
+  await form.getByRole("button", { name: "Add webhook" }).click();
+  await secretBox.filter({ hasText: "It will not be shown again" }).waitFor();
+  await secretBox.filter({ hasText: `For ${aliceUrl} in # bots` }).waitFor();
+  const secret = await secretBox.getByLabel("Signing secret").inputValue();
+  assert.match(secret, /^whsec_[0-9a-f]{64}$/);
+  assert.equal(await form.getByRole("alert").isHidden(), true, "the earlier error is gone");
+  await alice.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: base() });
+  await secretBox.getByRole("button", { name: "Copy" }).click();
+  await secretBox.getByRole("status").filter({ hasText: "Copied" }).waitFor();
+  assert.equal(await alice.evaluate(() => navigator.clipboard.readText()), secret);
+
+  // The list shows the webhook, not its secret.
+  const aliceRow = panel.locator("#webhook-list li", { hasText: aliceUrl });
+  await aliceRow.locator(".desc", { hasText: /^deploy bot$/ }).waitFor();
+  await aliceRow.locator(".counts", { hasText: /^0 delivered · 0 pending · 0 failed$/ }).waitFor();
+  await aliceRow.locator(".added", { hasText: /by you$/ }).waitFor();
+  assert.equal(await panel.locator("#webhook-list li").count(), 1);
+  assert.equal((await aliceRow.textContent()).includes(secret), false);
+  const hookId = await aliceRow.getAttribute("data-webhook");
+
+  // Once she has copied it, it is gone from the page; a reload does not bring it back.
+  await secretBox.getByRole("button", { name: "I have copied it" }).click();
+  await secretBox.waitFor({ state: "hidden" });
+  assert.equal(await pageHolds(alice, secret), false, "the secret is gone once copied");
+  await alice.reload();
+  await alice.locator("#chat-title", { hasText: "# bots" }).waitFor();
+  await webhooksButton(alice).click();
+  await aliceRow.waitFor();
+  assert.equal(await secretBox.isHidden(), true);
+  assert.equal(await pageHolds(alice, secret), false, "no secret after a reload");
+
+  // A message in the room reaches the receiver: the first attempt is turned
+  // away and retried with the same delivery id, each signed with the secret
+  // Alice was shown.
+  await alice.locator("#conn[data-state=on]").waitFor();
+  await send(alice, "ship it");
+  const attempts = await until("the delivery and its retry", () => {
+    const got = receiver.to("/alice-hook");
+    return got.length >= 2 && got;
+  }, 15000);
+  for (const r of attempts) {
+    const body = JSON.parse(r.text);
+    assert.equal(body.type, "message");
+    assert.equal(body.webhook_id, hookId);
+    assert.equal(body.message.body, "ship it");
+    assert.equal(body.message.room_id, botsId);
+    assert.equal(body.message.sender.username, "alice");
+    assert.equal(r.headers["content-type"], "application/json");
+    assert.equal(r.headers["confab-webhook-id"], hookId);
+    assert.ok(signedWith(secret, r.headers["confab-signature"], r.body), `${r.headers["confab-signature"]} verifies with the secret`);
+  }
+  assert.equal(attempts[0].headers["confab-delivery-id"], attempts[1].headers["confab-delivery-id"], "a retry keeps its delivery id");
+  assert.equal(signedWith(`whsec_${"0".repeat(64)}`, attempts[0].headers["confab-signature"], attempts[0].body), false,
+    "another secret does not verify");
+
+  // Refreshed, her panel counts the delivery, with its time and the
+  // turned-away attempt's error.
+  await until("the delivery counted in Alice's panel", async () => {
+    await refreshWebhooks(alice);
+    return /^[1-9]\d* delivered · 0 pending · 0 failed$/.test(await aliceRow.locator(".counts").textContent());
+  });
+  await aliceRow.locator(".last-delivered time").waitFor();
+  await aliceRow.locator(".last-error", { hasText: "HTTP 503: not ready yet" }).waitFor();
+  await alice.screenshot({ path: join(artifacts, "webhooks.png") });
+
+  // Bob, the other member, sees it in his panel, without the secret.
+  await openRoomIn(bob, "bots");
+  const bobPanel = bob.locator("#webhooks");
+  await webhooksButton(bob).click();
+  await bobPanel.waitFor();
+  assert.equal(await bob.locator("#members").isHidden(), true, "the panels take turns");
+  const bobsView = bobPanel.locator("#webhook-list li", { hasText: aliceUrl });
+  await bobsView.locator(".desc", { hasText: /^deploy bot$/ }).waitFor();
+  await bobsView.locator(".delivered", { hasText: /^[1-9]\d* delivered$/ }).waitFor();
+  assert.equal(await bobsView.locator(".added", { hasText: "by you" }).count(), 0);
+  assert.equal(await bobPanel.locator("#webhook-secret").isHidden(), true);
+  assert.equal(await pageHolds(bob, secret), false);
+
+  // He adds one of his own (to show that deleting a webhook stops only its
+  // deliveries). Closing the panel takes its secret away.
+  await bobPanel.getByLabel("URL", { exact: true }).fill(bobUrl);
+  await bobPanel.getByRole("button", { name: "Add webhook" }).click();
+  const bobSecretBox = bobPanel.locator("#webhook-secret");
+  await bobSecretBox.filter({ hasText: "It will not be shown again" }).waitFor();
+  const bobSecret = await bobSecretBox.getByLabel("Signing secret").inputValue();
+  assert.match(bobSecret, /^whsec_[0-9a-f]{64}$/);
+  assert.notEqual(bobSecret, secret);
+  await bob.screenshot({ path: join(artifacts, "webhook-secret.png") });
+  await bobPanel.locator("#webhook-list li:first-child", { hasText: bobUrl }).waitFor(); // newest first
+  await webhooksButton(bob).click();
+  await bobPanel.waitFor({ state: "hidden" });
+  await webhooksButton(bob).click();
+  await bobPanel.locator("#webhook-list li", { hasText: bobUrl }).waitFor();
+  assert.equal(await bobSecretBox.isHidden(), true, "the secret's box is gone after closing the panel");
+  assert.equal(await pageHolds(bob, bobSecret), false, "closing the panel drops the secret");
+
+  // Bob deletes Alice's webhook, confirming in place (Cancel keeps it).
+  const deleteAlices = bobsView.getByRole("button", { name: `Delete webhook ${aliceUrl}` });
+  await deleteAlices.click();
+  await bobsView.getByText("Delete this webhook?").waitFor();
+  await bobsView.getByRole("button", { name: "Cancel" }).click();
+  await deleteAlices.click();
+  await bobsView.getByRole("button", { name: "Yes, delete the webhook" }).click();
+  await bobsView.waitFor({ state: "detached" });
+  await bobPanel.locator("#webhook-list li", { hasText: bobUrl }).waitFor();
+
+  // The next message reaches Bob's webhook, and not the deleted one.
+  const toAlicesHook = receiver.to("/alice-hook").length;
+  await send(alice, "after the delete");
+  const [bobs] = await until("Bob's webhook to receive the message", () => {
+    const got = receiver.to("/bob-hook");
+    return got.length > 0 && got;
+  });
+  assert.equal(JSON.parse(bobs.text).message.body, "after the delete");
+  assert.ok(signedWith(bobSecret, bobs.headers["confab-signature"], bobs.body));
+  assert.equal(receiver.to("/alice-hook").length, toAlicesHook, "nothing more reaches the deleted webhook");
+
+  // Alice's panel, refreshed, has only Bob's; she deletes it. Both lists
+  // are then empty.
+  await refreshWebhooks(alice);
+  await aliceRow.waitFor({ state: "detached" });
+  const bobsHook = panel.locator("#webhook-list li", { hasText: bobUrl });
+  await bobsHook.getByRole("button", { name: /^Delete webhook/ }).click();
+  await bobsHook.getByRole("button", { name: "Yes, delete the webhook" }).click();
+  await panel.locator("#webhooks-empty").waitFor();
+  for (const page of [alice, bob]) {
+    await refreshWebhooks(page);
+    await page.locator("#webhooks-empty", { hasText: "No webhooks in this room." }).waitFor();
+    assert.equal(await page.locator("#webhook-list li").count(), 0);
+  }
+  assert.deepEqual((await call(await tokenOf(alice), "GET", `/rooms/${botsId}/webhooks`)).items, []);
 });
