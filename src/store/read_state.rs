@@ -103,8 +103,8 @@ impl Store {
     ) -> StoreResult<Vec<Option<(RoomRecord, ReadState)>>> {
         let k = &self.keys;
         let calls = room_ids.iter().map(|room| async move {
-            let (fields, members, marker, unread): (HashMap<String, String>, u64, String, u64) = self
-                .call(
+            let (fields, members, marker, unread): (HashMap<String, String>, u64, String, u64) =
+                self.call(
                     ScriptCall::new(&ROOM_UNREAD)
                         .key(k.room(room))
                         .key(k.room_members(room))

@@ -446,12 +446,13 @@ async fn a_message_undelivered_for_the_give_up_time_is_counted_failed_and_the_ne
     .await;
     receiver.set_failing(false);
     app.send(&alice, &room, "survivor").await.assert_status(201);
-    let acked = receiver
-        .wait_acknowledged(1, Duration::from_secs(15))
-        .await;
+    let acked = receiver.wait_acknowledged(1, Duration::from_secs(15)).await;
 
     assert!(
-        given_up["last_error"].as_str().unwrap_or("").contains("503"),
+        given_up["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("503"),
         "{given_up}"
     );
     assert_eq!(acked[0].body["message"]["body"], "survivor");
