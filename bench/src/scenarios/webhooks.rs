@@ -7,6 +7,7 @@
 //! - drain: with the receiver failing, N messages per room pile up
 //!   undelivered; then it answers again, and the time to deliver them all
 //!   and confab's CPU over that time give deliveries/s and CPU per delivery.
+//!
 //! Then `send` runs again while the webhooks exist (on other rooms): a
 //! room without webhooks must send as fast as before.
 
