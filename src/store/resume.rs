@@ -422,6 +422,23 @@ impl Store {
         Ok(messages)
     }
 
+    /// The other users of a user's conversation index (`index`: by last
+    /// message or by last change) touched after `earliest`, latest first.
+    async fn others_since(&self, index: &str, earliest: MessageId) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn().await?;
+        let floor = earliest.ms.saturating_mul(RECENCY_PER_MS as u64);
+        self.run(
+            redis::cmd("ZRANGE")
+                .arg(index)
+                .arg("+inf")
+                .arg(format!("({floor}"))
+                .arg("BYSCORE")
+                .arg("REV")
+                .query_async(&mut conn),
+        )
+        .await
+    }
+
     /// Edits and deletes in `user_id`'s conversations after each one's start
     /// (given by `start_of`, keyed by the other user's id), in conversations
     /// changed after `earliest`, added to `missed` up to `limit` in all.
@@ -433,20 +450,8 @@ impl Store {
         limit: usize,
         missed: &mut Missed,
     ) -> StoreResult<()> {
-        let mut conn = self.conn().await?;
-        let others: Vec<String> = self
-            .run(
-                redis::cmd("ZRANGE")
-                    .arg(self.keys.user_conversation_changes(user_id))
-                    .arg("+inf")
-                    .arg(format!(
-                        "({}",
-                        earliest.ms.saturating_mul(RECENCY_PER_MS as u64)
-                    ))
-                    .arg("BYSCORE")
-                    .arg("REV")
-                    .query_async(&mut conn),
-            )
+        let others = self
+            .others_since(&self.keys.user_conversation_changes(user_id), earliest)
             .await?;
         for other in others {
             let budget = budget(missed, limit);
@@ -486,20 +491,8 @@ impl Store {
         limit: usize,
         missed: &mut Missed,
     ) -> StoreResult<()> {
-        let mut conn = self.conn().await?;
-        let others: Vec<String> = self
-            .run(
-                redis::cmd("ZRANGE")
-                    .arg(self.keys.user_conversations(user_id))
-                    .arg("+inf")
-                    .arg(format!(
-                        "({}",
-                        earliest.ms.saturating_mul(RECENCY_PER_MS as u64)
-                    ))
-                    .arg("BYSCORE")
-                    .arg("REV")
-                    .query_async(&mut conn),
-            )
+        let others = self
+            .others_since(&self.keys.user_conversations(user_id), earliest)
             .await?;
         for other in others {
             let budget = budget(missed, limit);
