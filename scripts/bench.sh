@@ -4,8 +4,9 @@
 # - builds confab and confab-bench in release mode;
 # - starts a throwaway redis-server on a free port (no persistence);
 # - starts confab with limits raised for load (send rate, streams per user);
-# - runs `confab-bench all` (ceiling, send, members, fanout, history, offline,
-#   offline-rooms, quiet-rooms, resume, idle, typing, my-rooms, webhooks);
+# - runs `confab-bench all` (ceiling, send, members, fanout at 20 and 50
+#   messages/s, typing, my-rooms, webhooks, history, offline, offline-rooms,
+#   quiet-rooms, resume, idle, idle-max);
 # - writes BENCHMARKS.md: machine, commands, results.
 # Everything runs on this machine: the load generator shares its cores with
 # confab and Redis.
@@ -21,7 +22,9 @@ CONFAB_PORT=$(free_port)
 RESULTS=target/bench-results.json
 rm -f "$RESULTS"
 
-# Streams and connections for the idle scenario.
+# Streams and connections for the idle scenarios: the soft open-file limit
+# raised to the hard one, for confab (started from this shell) and the load
+# generator. idle-max opens as many streams as both limits allow.
 ulimit -n "$(ulimit -Hn)" || true
 
 # Starts the release confab with limits raised for load, logging to $1, with
@@ -106,7 +109,7 @@ Scenarios (see \`bench/src/main.rs\`):
 - **ceiling**: confab's send script run directly on Redis by 64 concurrent clients (redis-rs, one multiplexed connection): what Redis alone allows.
 - **send**: 64 senders (each its own user) post to 8 rooms for 10 s.
 - **members**: the send load into 8 rooms that also have 8, 64 or 1,000 more members without streams (one run each; the members are written by confab's join scripts directly, registering 1,000 users over the API would take ~30 s of Argon2): Redis CPU and memory (\`used_memory\` after − before) per message should not grow with the members.
-- **fanout**: 2,000 streams in one room, 50 messages/s for 10 s; every stream must get every message once, in order.
+- **fanout**: 2,000 streams in one room, 20 messages/s for 10 s, then again at 50 messages/s; every stream must get every message once, in order. "confab CPU per delivery" is all of confab's CPU time (the sum of its threads' \`/proc/PID/task/*/schedstat\`, or \`/proc/PID/stat\` in 10 ms ticks if a thread exited meanwhile) from the first send until every stream has read its last message, divided by the messages all streams received: the sender's requests are in it too.
 - **typing**: 2,000 streams in one room while 20 other members take turns typing (one notice every 110 ms, each typist every 2.2 s, so none is throttled) for 10 s: post-to-receive latency (goal p99 < 50 ms) and every stream getting every notice.
 - **my-rooms**: a user in 100 rooms of 150 messages each (half marked read half-way) lists them with unread counts (\`GET /users/me/rooms?limit=100\`) 300 times while another user keeps posting to them (goal p99 < 10 ms).
 - **webhooks**: 10 webhooks, one per room, delivering to a receiver in the load generator: 200 messages/s for 10 s (send-to-delivery latency, every message once and in order), then 500 messages per room held back by a failing receiver and drained (deliveries/s, and confab's CPU over the drain per delivery).
@@ -117,7 +120,8 @@ Scenarios (see \`bench/src/main.rs\`):
 - **quiet-rooms**: a user in 1,000 rooms without activity since their last stream connects, 20 times: median time to \`ready\` (goal < 20 ms).
 - **resume**: 10 streams open at once with a resume token 20 rooms × 1,000 messages back (past \`sse.resume_max\`, so \`resumed: false\`): peak growth of confab's RSS and Redis's \`used_memory\` (goal < 50 MB each) and another user's requests meanwhile (goal: no 503).
 - **idle**: 10,000 idle streams; confab's resident memory (/proc/PID/status) before and after.
-- **send [cluster]**, **fanout [cluster]**: send and fanout again, with confab on a throwaway 3-master, 3-replica Redis Cluster on this same machine (\`scripts/cluster.sh\`); each node's Redis CPU is below the table.
+- **idle-max**: up to 100,000 idle streams, opened 200 at a time from 8 loopback source addresses (127.0.0.2 to 127.0.0.9, to get past one address's ~28,000 ephemeral ports); confab's resident memory before and after. Each stream takes a file descriptor in confab and one in the load generator, so the count is capped at what both processes' open-file limits leave room for (soft limit, raised to the hard one by this script, less the files already open, less 500): "streams (capped by open-file limit)" appears when that cap was below 100,000, and "streams held" is what was actually open when memory was measured. It runs right after **idle**: memory that idle's 10,000 closed streams left in confab's allocator is in "server RSS before" and is reused by the first of these streams, so its memory per stream comes out lower than idle's.
+- **send [cluster]**, **fanout [cluster]**: send and fanout (at 50 messages/s) again, with confab on a throwaway 3-master, 3-replica Redis Cluster on this same machine (\`scripts/cluster.sh\`); each node's Redis CPU is below the table.
 
 ## Results
 

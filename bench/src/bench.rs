@@ -17,7 +17,9 @@ pub struct Bench {
     pub redis_url: String,
     /// confab's keys under its `--prefix` (for seeding history).
     pub keys: Keys,
-    /// confab's process id, to read its memory (`idle`).
+    /// confab's process id, to read its memory (`idle`, `idle-max`,
+    /// `resume`), CPU time (`fanout`, `webhooks`) and open-file limit
+    /// (`idle-max`).
     pub server_pid: Option<u32>,
     /// Appended to every username and room name, so that a second run
     /// against the same server does not collide with the first.

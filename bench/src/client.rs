@@ -180,7 +180,18 @@ impl Bench {
         token: &str,
         last_event_id: Option<&str>,
     ) -> anyhow::Result<Events> {
-        let mut req = self.http.get(self.api("/events")).bearer_auth(token);
+        self.open_stream_via(&self.http, token, last_event_id).await
+    }
+
+    /// [`Bench::open_stream_after`] over the client `http` (`idle-max`
+    /// opens streams from several source addresses, one client each).
+    async fn open_stream_via(
+        &self,
+        http: &reqwest::Client,
+        token: &str,
+        last_event_id: Option<&str>,
+    ) -> anyhow::Result<Events> {
+        let mut req = http.get(self.api("/events")).bearer_auth(token);
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id);
         }
@@ -197,7 +208,12 @@ impl Bench {
 
     /// Opens a stream; returns it once `ready` has arrived.
     pub async fn stream(&self, token: &str) -> anyhow::Result<Events> {
-        let mut events = self.open_stream(token).await?;
+        self.stream_via(&self.http, token).await
+    }
+
+    /// [`Bench::stream`] over the client `http`.
+    pub async fn stream_via(&self, http: &reqwest::Client, token: &str) -> anyhow::Result<Events> {
+        let mut events = self.open_stream_via(http, token, None).await?;
         let ready = events.next().await.context("stream ended before ready")?;
         if ready.0 != "ready" {
             bail!("first event was {}", ready.0);

@@ -4,8 +4,8 @@
 //! histograms, prints a table and can write JSON.
 //!
 //! Scenarios: `send`, `members`, `fanout`, `typing`, `my-rooms`, `webhooks`, `history`,
-//! `idle`, `offline`, `offline-rooms`, `quiet-rooms`, `resume`, and `ceiling` (the send script
-//! run directly against Redis: what Redis alone allows). `all` runs every one
+//! `idle`, `idle-max`, `offline`, `offline-rooms`, `quiet-rooms`, `resume`, and `ceiling` (the
+//! send script run directly against Redis: what Redis alone allows). `all` runs every one
 //! with the goals' parameters. `scripts/bench.sh` starts Redis and a release
 //! confab and runs `all`.
 //!
@@ -16,13 +16,15 @@
 //!   event streams;
 //! - [`scenarios`]: one module per scenario;
 //! - [`stats`]: histograms and percentiles; [`redis_cpu`]: Redis's CPU
-//!   time over a scenario;
+//!   time over a scenario; [`procfs`]: confab's memory, CPU time and
+//!   open-file limit from `/proc`;
 //! - [`output`]: the printed table, the JSON file and the Markdown report.
 
 mod bench;
 mod client;
 mod events;
 mod output;
+mod procfs;
 mod redis_cpu;
 mod scenarios;
 mod stats;
@@ -45,7 +47,9 @@ struct Cli {
     /// confab's key prefix (for seeding history).
     #[arg(long, default_value = "confab:")]
     prefix: String,
-    /// confab's process id, to read its memory (`idle`, `resume`).
+    /// confab's process id, to read its memory (`idle`, `idle-max`,
+    /// `resume`), CPU time (`fanout`, `webhooks`) and open-file limit
+    /// (`idle-max`).
     #[arg(long)]
     server_pid: Option<u32>,
     /// Append results to this JSON file (an array of rows).
@@ -82,7 +86,8 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
-    /// S open streams in one room while messages are sent at a fixed rate.
+    /// S open streams in one room while messages are sent at a fixed rate;
+    /// with `--server-pid`, confab's CPU time per delivery.
     Fanout {
         #[arg(long, default_value_t = 2000)]
         streams: usize,
@@ -100,6 +105,18 @@ enum Scenario {
     Idle {
         #[arg(long, default_value_t = 10_000)]
         streams: usize,
+    },
+    /// Up to N idle streams from several loopback source addresses, as
+    /// many as both processes' open-file limits allow: the server's
+    /// resident memory per stream at that scale.
+    IdleMax {
+        /// The streams to open (fewer if the open-file limits allow fewer).
+        #[arg(long, default_value_t = 100_000)]
+        streams: usize,
+        /// Source addresses 127.0.0.2 onwards, streams spread over them in
+        /// turn (each has ~28,000 ephemeral ports).
+        #[arg(long, default_value_t = 8)]
+        sources: usize,
     },
     /// A user with N queued messages connects: time to `ready` and to the
     /// last backlog event.
@@ -209,6 +226,7 @@ async fn main() -> anyhow::Result<()> {
         } => bench.fanout(streams, rate, seconds).await?,
         Scenario::History { messages } => bench.history(messages).await?,
         Scenario::Idle { streams } => bench.idle(streams).await?,
+        Scenario::IdleMax { streams, sources } => bench.idle_max(streams, sources).await?,
         Scenario::Offline { messages } => bench.offline(messages).await?,
         Scenario::OfflineRooms { rooms, per_room } => bench.offline_rooms(rooms, per_room).await?,
         Scenario::QuietRooms { rooms, connects } => bench.quiet_rooms(rooms, connects).await?,
@@ -241,6 +259,7 @@ async fn main() -> anyhow::Result<()> {
             bench.ceiling(64, 10).await?;
             bench.send(64, 8, 10).await?;
             bench.members(&[8, 64, 1000], 64, 8, 10).await?;
+            bench.fanout(2000, 20, 10).await?;
             bench.fanout(2000, 50, 10).await?;
             bench.typing(2000, 20, 10).await?;
             bench.my_rooms(100, 150, 300).await?;
@@ -261,6 +280,7 @@ async fn main() -> anyhow::Result<()> {
             bench.quiet_rooms(1000, 20).await?;
             bench.resume(20, 1000, 10).await?;
             bench.idle(10_000).await?;
+            bench.idle_max(100_000, 8).await?;
         }
         Scenario::Report { .. } => {}
     }

@@ -1,13 +1,15 @@
 //! `fanout`: S streams in one room while one sender posts at a fixed rate
 //! for T seconds. Each message body carries its sequence number and the
 //! wall-clock time it was sent, so every stream can time its deliveries and
-//! check that it got every message once, in order.
+//! check that it got every message once, in order. With `--server-pid`,
+//! also confab's CPU time over the run per delivery.
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::bench::Bench;
+use crate::procfs::CpuClock;
 use crate::stats::{hist, now_ns};
 
 impl Bench {
@@ -43,6 +45,9 @@ impl Bench {
                 (h, seqs)
             }));
         }
+        // confab's CPU from just before the first send until every reader
+        // is done.
+        let cpu = self.server_pid.map(CpuClock::start).transpose()?;
         let started = Instant::now();
         let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
         let mut tick = tokio::time::interval(interval);
@@ -53,14 +58,17 @@ impl Bench {
         }
         let mut all = hist();
         let mut complete = 0usize;
+        let mut deliveries = 0usize;
         for r in readers {
             let (h, seqs) = r.await?;
             all.add(h)?;
+            deliveries += seqs.len();
             if seqs.len() == total && seqs.iter().enumerate().all(|(i, s)| *s == i) {
                 complete += 1;
             }
         }
         let elapsed = started.elapsed().as_secs_f64();
+        let cpu_secs = cpu.map(|c| c.used_secs("fanout")).transpose()?;
         self.row(
             "fanout",
             &params,
@@ -89,6 +97,20 @@ impl Bench {
             complete as f64,
             "streams",
         );
+        // All of confab's CPU time over the run (the sender's requests
+        // included, not only the deliveries) divided by the message events
+        // all streams received.
+        if let Some(cpu_secs) = cpu_secs
+            && deliveries > 0
+        {
+            self.row(
+                "fanout",
+                &params,
+                "confab CPU per delivery",
+                cpu_secs * 1e6 / deliveries as f64,
+                "us",
+            );
+        }
         Ok(())
     }
 }

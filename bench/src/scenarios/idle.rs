@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::bench::Bench;
+use crate::procfs;
 
 impl Bench {
     pub async fn idle(&mut self, streams: usize) -> anyhow::Result<()> {
@@ -59,16 +60,7 @@ impl Bench {
 
     /// confab's resident memory in KiB (`VmRSS` of `/proc/PID/status`);
     /// `None` without `--server-pid` or on a system without `/proc`.
-    fn rss_kib(&self) -> Option<u64> {
-        rss_kib_of(self.server_pid?)
+    pub(super) fn rss_kib(&self) -> Option<u64> {
+        procfs::rss_kib(self.server_pid?)
     }
-}
-
-/// The resident memory of process `pid` in KiB, from `/proc/PID/status`.
-pub(super) fn rss_kib_of(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }

@@ -6,9 +6,12 @@
 //!   without streams (Redis CPU and memory per message must not grow with
 //!   them);
 //! - [`fanout`]: many streams in one room receiving a fixed message rate
-//!   (delivery latency and completeness);
+//!   (delivery latency, completeness, and confab's CPU per delivery);
 //! - [`history`]: paging a very long room history end to end;
 //! - [`idle`]: many idle streams (server memory per stream);
+//! - [`idle_max`]: as many idle streams as the open-file limits allow, up
+//!   to 100,000, from several loopback source addresses (server memory per
+//!   stream at that scale);
 //! - [`offline`]: connecting with a large offline backlog;
 //! - [`offline_rooms`]: returning to 50 rooms that got 1,000 messages
 //!   meanwhile (the backlog read from the rooms' Streams);
@@ -28,6 +31,7 @@ mod ceiling;
 mod fanout;
 mod history;
 mod idle;
+mod idle_max;
 mod members;
 mod my_rooms;
 mod offline;

@@ -17,9 +17,9 @@ use anyhow::{Context, bail};
 use futures_util::future::{join_all, try_join_all};
 use serde_json::Value;
 
-use super::idle::rss_kib_of;
 use crate::bench::Bench;
 use crate::events::Events;
+use crate::procfs::rss_kib;
 use crate::redis_cpu::used_memory;
 use crate::stats::hist;
 
@@ -82,7 +82,7 @@ impl Bench {
         }))
         .await?;
 
-        let rss_before = self.server_pid.and_then(rss_kib_of);
+        let rss_before = self.server_pid.and_then(rss_kib);
         let redis_before = self.redis_used_memory().await?;
         let stop = Arc::new(AtomicBool::new(false));
         let rss_peak = tokio::spawn({
@@ -90,7 +90,7 @@ impl Bench {
             async move {
                 let mut peak = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    peak = peak.max(pid.and_then(rss_kib_of).unwrap_or(0));
+                    peak = peak.max(pid.and_then(rss_kib).unwrap_or(0));
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
                 peak

@@ -16,13 +16,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::bench::Bench;
+use crate::procfs;
 use crate::stats::{hist, now_ns};
 
 /// What the receiver has seen.
@@ -135,17 +136,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// CPU seconds (user + system) a process has used, from /proc.
-fn process_cpu_secs(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name (which may hold spaces) start after ')'.
-    let rest = stat.rsplit_once(')').context("odd /proc stat")?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).context("utime")?.parse::<f64>()?
-        + fields.get(12).context("stime")?.parse::<f64>()?;
-    Ok(ticks / 100.0)
-}
-
 impl Bench {
     pub async fn webhooks(
         &mut self,
@@ -247,7 +237,7 @@ impl Bench {
         // sit out the backoff the failing receiver earned them.
         self.wait_acknowledged(&receiver, before + 1, Duration::from_secs(120))
             .await?;
-        let cpu_before = self.server_pid.map(process_cpu_secs).transpose()?;
+        let cpu_before = self.server_pid.map(procfs::cpu_secs).transpose()?;
         let started = Instant::now();
         let want = before + (backlog * rooms.len()) as u64;
         self.wait_acknowledged(&receiver, want, Duration::from_secs(300))
@@ -263,7 +253,7 @@ impl Bench {
             "deliveries/s",
         );
         if let (Some(pid), Some(before)) = (self.server_pid, cpu_before) {
-            let cpu = process_cpu_secs(pid)? - before;
+            let cpu = procfs::cpu_secs(pid)? - before;
             self.row(
                 "webhooks",
                 &drain_params,
