@@ -6,7 +6,8 @@
 # - starts confab with limits raised for load (send rate, streams per user);
 # - runs `confab-bench all` (ceiling, send, members, fanout at 20 and 50
 #   messages/s, typing, my-rooms, webhooks, history, offline, offline-rooms,
-#   quiet-rooms, resume, idle, idle-max);
+#   quiet-rooms, resume, idle), then `idle-max` against a restarted confab
+#   (so that no memory left by earlier scenarios hides its cost);
 # - writes BENCHMARKS.md: machine, commands, results.
 # Everything runs on this machine: the load generator shares its cores with
 # confab and Redis.
@@ -53,6 +54,13 @@ start_confab "$WORK/confab.log" CONFAB_REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 
 BENCH="target/release/confab-bench --url http://127.0.0.1:$CONFAB_PORT --redis redis://127.0.0.1:$REDIS_PORT --server-pid $CONFAB_PID --json $RESULTS"
 $BENCH all
+# idle-max on a fresh confab (same Redis): its memory per stream is then
+# what the streams cost, not memory that earlier scenarios left behind.
+kill "$CONFAB_PID" 2>/dev/null || true
+wait "$CONFAB_PID" 2>/dev/null || true
+start_confab "$WORK/confab-idle.log" CONFAB_REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+target/release/confab-bench --url "http://127.0.0.1:$CONFAB_PORT" --redis "redis://127.0.0.1:$REDIS_PORT" \
+  --server-pid "$CONFAB_PID" --json "$RESULTS" idle-max
 
 # The same confab on a 3-master, 3-replica Redis Cluster: send and fan-out,
 # with each node's Redis CPU over the send run.
@@ -103,6 +111,8 @@ file; every figure below comes from that run.
 scripts/bench.sh
 # which runs, against a release confab started with raised send and stream limits:
 target/release/confab-bench --url http://127.0.0.1:PORT --redis redis://127.0.0.1:PORT --server-pid PID all
+# then, against a restarted confab:
+target/release/confab-bench --url http://127.0.0.1:PORT --redis redis://127.0.0.1:PORT --server-pid PID idle-max
 \`\`\`
 
 Scenarios (see \`bench/src/main.rs\`):
@@ -120,7 +130,7 @@ Scenarios (see \`bench/src/main.rs\`):
 - **quiet-rooms**: a user in 1,000 rooms without activity since their last stream connects, 20 times: median time to \`ready\` (goal < 20 ms).
 - **resume**: 10 streams open at once with a resume token 20 rooms × 1,000 messages back (past \`sse.resume_max\`, so \`resumed: false\`): peak growth of confab's RSS and Redis's \`used_memory\` (goal < 50 MB each) and another user's requests meanwhile (goal: no 503).
 - **idle**: 10,000 idle streams; confab's resident memory (/proc/PID/status) before and after.
-- **idle-max**: up to 100,000 idle streams, opened 200 at a time from 8 loopback source addresses (127.0.0.2 to 127.0.0.9, to get past one address's ~28,000 ephemeral ports); confab's resident memory before and after. Each stream takes a file descriptor in confab and one in the load generator, so the count is capped at what both processes' open-file limits leave room for (soft limit, raised to the hard one by this script, less the files already open, less 500): "streams (capped by open-file limit)" appears when that cap was below 100,000, and "streams held" is what was actually open when memory was measured. It runs right after **idle**: memory that idle's 10,000 closed streams left in confab's allocator is in "server RSS before" and is reused by the first of these streams, so its memory per stream comes out lower than idle's.
+- **idle-max**: up to 100,000 idle streams, opened 200 at a time from 8 loopback source addresses (127.0.0.2 to 127.0.0.9, to get past one address's ~28,000 ephemeral ports); confab's resident memory before and after. Each stream takes a file descriptor in confab and one in the load generator, so the count is capped at what both processes' open-file limits leave room for (soft limit, raised to the hard one by this script, less the files already open, less 500): "streams (capped by open-file limit)" appears when that cap was below 100,000, and "streams held" is what was actually open when memory was measured. It runs against a freshly started confab (the same Redis), so that memory earlier scenarios left in confab's allocator does not hide the streams' cost.
 - **send [cluster]**, **fanout [cluster]**: send and fanout (at 50 messages/s) again, with confab on a throwaway 3-master, 3-replica Redis Cluster on this same machine (\`scripts/cluster.sh\`); each node's Redis CPU is below the table.
 
 ## Results

@@ -280,7 +280,6 @@ async fn main() -> anyhow::Result<()> {
             bench.quiet_rooms(1000, 20).await?;
             bench.resume(20, 1000, 10).await?;
             bench.idle(10_000).await?;
-            bench.idle_max(100_000, 8).await?;
         }
         Scenario::Report { .. } => {}
     }

@@ -1,8 +1,9 @@
-//! Events as they leave on an SSE stream: the `event:` name, the `id:` of
-//! messages and one line of JSON `data:`, made once per event per instance
-//! and shared by every stream it goes to.
+//! Events as they leave on an SSE stream: the `event:` and `data:` lines
+//! (one line of JSON) encoded once per event per instance and shared by
+//! every stream it goes to; only a message's `id:` line, its resume token,
+//! is made per stream.
 
-use bytestring::ByteString;
+use actix_web::web::Bytes;
 use serde::Serialize;
 
 use super::position::{self, Fingerprint};
@@ -25,8 +26,9 @@ pub struct Outgoing {
     /// Whose streams do not get it: the typist's own, for a room's typing
     /// notice (every member's streams hear the room's channel).
     pub skip_user: Option<String>,
-    /// `data:`, one line of JSON.
-    pub data: ByteString,
+    /// The event as it is written after its `id:` line (if any):
+    /// `event: <name>\ndata: <JSON>\n\n`.
+    pub sse: Bytes,
 }
 
 impl Outgoing {
@@ -55,18 +57,18 @@ impl Outgoing {
             Event::Notification(n) => crate::clock::parse_rfc3339_ms(&n.created_at),
             _ => None,
         };
-        let (name, data) = match event {
-            Event::RoomMessage(m) => ("message", data(&Message::from(m))),
-            Event::DirectMessage(m) => ("direct_message", data(&DirectMessage::from(m))),
-            Event::MemberJoined(e) => ("member_joined", data(&e)),
-            Event::MemberLeft(e) => ("member_left", data(&e)),
-            Event::Notification(n) => ("notification", data(&n)),
-            Event::RoomMessageEdited(c) => ("message_edited", data(&c.message)),
-            Event::RoomMessageDeleted(c) => ("message_deleted", data(&c.message)),
-            Event::DirectMessageEdited(c) => ("message_edited", data(&c.message)),
-            Event::DirectMessageDeleted(c) => ("message_deleted", data(&c.message)),
-            Event::Typing(t) => ("typing", data(&t)),
-            Event::Read(r) => ("read", data(&r)),
+        let (name, sse) = match event {
+            Event::RoomMessage(m) => sse("message", &Message::from(m)),
+            Event::DirectMessage(m) => sse("direct_message", &DirectMessage::from(m)),
+            Event::MemberJoined(e) => sse("member_joined", &e),
+            Event::MemberLeft(e) => sse("member_left", &e),
+            Event::Notification(n) => sse("notification", &n),
+            Event::RoomMessageEdited(c) => sse("message_edited", &c.message),
+            Event::RoomMessageDeleted(c) => sse("message_deleted", &c.message),
+            Event::DirectMessageEdited(c) => sse("message_edited", &c.message),
+            Event::DirectMessageDeleted(c) => sse("message_deleted", &c.message),
+            Event::Typing(t) => sse("typing", &t),
+            Event::Read(r) => sse("read", &r),
             Event::Joined { .. } | Event::Left { .. } | Event::Revoked { .. } => return None,
         };
         Some(Self {
@@ -74,16 +76,23 @@ impl Outgoing {
             message,
             at_ms,
             skip_user,
-            data,
+            sse,
         })
     }
 }
 
-/// One line of JSON as shared bytes: every stream an event goes to writes
-/// the same buffer, without copying it. (The public objects hold strings,
-/// numbers and options only, so serialising cannot fail.)
-fn data<T: Serialize>(value: &T) -> ByteString {
-    ByteString::from(serde_json::to_string(value).unwrap_or_default())
+/// An event's `event:` and `data:` lines, as shared bytes: every stream it
+/// goes to writes the same buffer. serde_json's compact form escapes line
+/// breaks, so the JSON is one `data:` line. (The public objects hold
+/// strings, numbers and options only, so serialising cannot fail.)
+pub fn sse<T: Serialize>(name: &'static str, value: &T) -> (&'static str, Bytes) {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    let _ = serde_json::to_writer(&mut out, value);
+    out.extend_from_slice(b"\n\n");
+    (name, Bytes::from(out))
 }
 
 #[cfg(test)]
@@ -91,6 +100,15 @@ mod tests {
     use super::*;
     use crate::message::{DirectMessageRecord, RoomMessageRecord, UserLite};
     use crate::model::Notification;
+
+    /// The event's JSON, checking the lines around it.
+    fn data(out: &Outgoing) -> serde_json::Value {
+        let text = std::str::from_utf8(&out.sse).unwrap();
+        let rest = text
+            .strip_prefix(&format!("event: {}\ndata: ", out.event))
+            .unwrap();
+        serde_json::from_str(rest.strip_suffix("\n\n").unwrap()).unwrap()
+    }
 
     fn user(name: &str) -> UserLite {
         UserLite {
@@ -119,12 +137,29 @@ mod tests {
                 MessageId::parse("1732357500123-0").unwrap()
             ))
         );
-        let data: serde_json::Value = serde_json::from_str(&out.data).unwrap();
+        let data = data(&out);
         assert_eq!(data["body"], "hi </b>");
         assert_eq!(data["room_id"], "r1");
         assert_eq!(data["sender"]["username"], "alice");
         assert_eq!(data["client_id"], serde_json::Value::Null);
         assert_eq!(data["created_at"], "2024-11-23T10:25:00.123Z");
+    }
+
+    #[test]
+    fn a_body_with_line_breaks_stays_one_data_line() {
+        let out = Outgoing::from_event(Event::RoomMessage(RoomMessageRecord {
+            id: MessageId { ms: 1, seq: 0 },
+            room_id: "r1".into(),
+            sender: user("alice"),
+            body: "one\ntwo\r\n\nthree".into(),
+            client_id: None,
+            edit: Default::default(),
+        }))
+        .unwrap();
+        let text = std::str::from_utf8(&out.sse).unwrap();
+        assert_eq!(text.matches('\n').count(), 3, "{text}");
+        assert!(text.ends_with("\n\n"));
+        assert_eq!(data(&out)["body"], "one\ntwo\r\n\nthree");
     }
 
     #[test]
@@ -139,7 +174,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(out.event, "direct_message");
-        let data: serde_json::Value = serde_json::from_str(&out.data).unwrap();
+        let data = data(&out);
         assert_eq!(data["recipient"]["username"], "bo");
         assert_eq!(data["client_id"], "k");
     }

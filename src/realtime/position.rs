@@ -24,6 +24,7 @@
 //! truncated) is refused like garbage. At most 1 KiB, and only
 //! `A-Z a-z 0-9 - _ .`: safe in a URL unescaped.
 
+use actix_web::web::BytesMut;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -175,30 +176,53 @@ impl Position {
     /// The token, for `user_id`. Entries that would take it past 1 KiB
     /// are left out, oldest first (those containers resume from the base).
     pub fn encode(&self, key: &TokenKey, user_id: &str) -> String {
-        // 1024 characters of base64 after the prefix, less the tag.
-        const BUDGET: usize = (1024 - PREFIX.len()) / 4 * 3 - 8;
-        let mut bytes = Vec::with_capacity(16 + self.entries.len() * 12);
-        put_varint(&mut bytes, self.base_ms);
-        let mut entries: Vec<Vec<u8>> = Vec::new();
-        let mut size = bytes.len();
-        for (fp, id) in self.entries.iter().rev() {
-            let mut entry = fp.to_be_bytes()[2..].to_vec();
-            let delta = i128::from(id.ms) - i128::from(self.base_ms);
-            let zigzag = ((delta << 1) ^ (delta >> 127)) as u128;
-            put_varint(&mut entry, u64::try_from(zigzag).unwrap_or(u64::MAX));
-            put_varint(&mut entry, id.seq);
-            if size + entry.len() > BUDGET {
+        let mut out = BytesMut::with_capacity(64);
+        self.write_token(key, user_id, &mut out);
+        // Base64url and the prefix are ASCII.
+        String::from_utf8(out.to_vec()).unwrap_or_default()
+    }
+
+    /// Appends the token ([`Position::encode`]) to `out` without allocating
+    /// anything else: what a stream does for every message it sends.
+    pub fn write_token(&self, key: &TokenKey, user_id: &str, out: &mut BytesMut) {
+        let mut raw = [0u8; MAX_RAW];
+        let len = self.raw(key, user_id, &mut raw);
+        out.extend_from_slice(PREFIX.as_bytes());
+        let start = out.len();
+        // `MAX_RAW` bytes take at most 1024 - PREFIX.len() characters.
+        let chars = base64::encoded_len(len, false).unwrap_or(0);
+        out.resize(start + chars, 0);
+        let written = URL_SAFE_NO_PAD
+            .encode_slice(&raw[..len], &mut out[start..])
+            .unwrap_or(0);
+        out.truncate(start + written);
+    }
+
+    /// The token's binary form in `raw`: the base, the newest entries that
+    /// fit (oldest first), the tag; returns its length.
+    fn raw(&self, key: &TokenKey, user_id: &str, raw: &mut [u8; MAX_RAW]) -> usize {
+        const BUDGET: usize = MAX_RAW - 8;
+        let mut len = 0;
+        put_varint(raw, &mut len, self.base_ms);
+        let mut size = len;
+        let mut first = self.entries.len();
+        for (i, (_, id)) in self.entries.iter().enumerate().rev() {
+            let entry = 6 + varint_len(zigzag(id.ms, self.base_ms)) + varint_len(id.seq);
+            if size + entry > BUDGET {
                 break;
             }
-            size += entry.len();
-            entries.push(entry);
+            size += entry;
+            first = i;
         }
-        for entry in entries.iter().rev() {
-            bytes.extend_from_slice(entry);
+        for (fp, id) in &self.entries[first..] {
+            raw[len..len + 6].copy_from_slice(&fp.to_be_bytes()[2..]);
+            len += 6;
+            put_varint(raw, &mut len, zigzag(id.ms, self.base_ms));
+            put_varint(raw, &mut len, id.seq);
         }
-        let tag = key.tag(user_id, &bytes);
-        bytes.extend_from_slice(&tag);
-        format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+        let tag = key.tag(user_id, &raw[..len]);
+        raw[len..len + 8].copy_from_slice(&tag);
+        len + 8
     }
 
     /// Reads a token made for `user_id`; `None` for anything that is not
@@ -235,12 +259,30 @@ impl Position {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+/// Most bytes of a token's binary form, tag included: what 1 KiB of
+/// base64 holds after the prefix.
+const MAX_RAW: usize = (1024 - PREFIX.len()) / 4 * 3;
+
+/// `ms` as a zigzag-encoded difference from `base_ms` (small either way).
+fn zigzag(ms: u64, base_ms: u64) -> u64 {
+    let delta = i128::from(ms) - i128::from(base_ms);
+    u64::try_from(((delta << 1) ^ (delta >> 127)) as u128).unwrap_or(u64::MAX)
+}
+
+/// Writes `value` as a varint at `out[*len..]`, advancing `len`.
+fn put_varint(out: &mut [u8], len: &mut usize, mut value: u64) {
     while value >= 0x80 {
-        out.push((value as u8) | 0x80);
+        out[*len] = (value as u8) | 0x80;
+        *len += 1;
         value >>= 7;
     }
-    out.push(value as u8);
+    out[*len] = value as u8;
+    *len += 1;
+}
+
+/// How many bytes `value` takes as a varint.
+fn varint_len(value: u64) -> usize {
+    (64 - value.leading_zeros() as usize).max(1).div_ceil(7)
 }
 
 fn take_varint(input: &mut &[u8]) -> Option<u64> {

@@ -2,19 +2,25 @@
 //! queue and, on resume, what history says was missed), then live events.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web_lab::sse;
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::web::{Bytes, BytesMut};
 use serde::Serialize;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use utoipa::ToSchema;
 
 use super::Realtime;
-use super::outgoing::Outgoing;
-use super::position::{self, Fingerprint, Position, TokenKey};
+use super::hub::ConnId;
+use super::outgoing::{self, Outgoing};
+use super::position::{self, Fingerprint, Position};
 use super::presence::stream_expiry_ms;
 use crate::domain::MessageId;
 use crate::error::{ApiError, Code};
@@ -67,9 +73,9 @@ pub struct StreamLimits {
     pub ping: Duration,
     /// Streams this instance holds at most.
     pub max_per_instance: usize,
-    /// Longest the client may leave the stream's buffer full; then its
-    /// connection is cut.
-    pub write_timeout: Duration,
+    /// The `retry:` the stream starts with (how long clients wait before
+    /// reconnecting).
+    pub retry: Duration,
 }
 
 impl Realtime {
@@ -79,7 +85,7 @@ impl Realtime {
         self: &Arc<Self>,
         request: OpenRequest,
         limits: StreamLimits,
-    ) -> Result<mpsc::Receiver<Box<sse::Event>>, ApiError> {
+    ) -> Result<Feed, ApiError> {
         let store = &self.store;
         if self.open_streams() >= limits.max_per_instance {
             // Full: the client (or the load balancer) should go elsewhere.
@@ -164,49 +170,33 @@ impl Realtime {
             offline_count: backlog.offline_count,
             resumed: backlog.resumed,
         };
-        // Boxed events: a channel allocates its slots up front, and an
-        // `sse::Event` is about a hundred bytes; a pointer keeps an idle
-        // stream's channel small.
-        let (tx, rx) = mpsc::channel(16);
-        let realtime = self.clone();
-        // Counted until the task ends, which is once the connection is
-        // closed or cut: a dropped stream counts until its connection goes.
-        realtime.open_streams.fetch_add(1, Ordering::Relaxed);
-        actix_web::rt::spawn(async move {
-            let _counted = OpenStreamCount(&realtime.open_streams);
-            let mut stream = Feed {
-                tx,
-                position: backlog.position,
-                token,
-                key: realtime.token_key.clone(),
-                user_id: user_id.clone(),
-                write_timeout: limits.write_timeout,
-            };
-            stream
-                .run(
-                    ready,
-                    backlog.events,
-                    live,
-                    request.session_ends,
-                    limits.ping,
-                )
-                .await;
-            stream.finish().await;
-            let position = stream.position.encode(&realtime.token_key, &user_id);
-            // Record the close (the user may go offline, and deliveries start
-            // queueing for them) *before* unsubscribing: the other order would
-            // leave a moment in which an event is neither delivered nor
-            // queued.
-            if let Err(e) = realtime
-                .store
-                .close_stream(&user_id, Some(&stream_id), Some(&position))
-                .await
-            {
-                tracing::debug!(error = %e, "could not record a closed stream; it expires instead");
-            }
-            realtime.hub.unregister(conn);
-        });
-        Ok(rx)
+        // Counted until its body is gone and its close recorded.
+        self.open_streams.fetch_add(1, Ordering::Relaxed);
+        let mut first = BytesMut::new();
+        first.extend_from_slice(format!("retry: {}\n\n", limits.retry.as_millis()).as_bytes());
+        let (_, ready) = outgoing::sse("ready", &ready);
+        first.extend_from_slice(&ready);
+        let sent = backlog.events.iter().filter_map(|o| o.message).collect();
+        let now = Instant::now();
+        let next_ping = now + limits.ping;
+        Ok(Feed {
+            first: Some(first.freeze()),
+            backlog: backlog.events.into_iter(),
+            sent,
+            live: Some(live),
+            position: backlog.position,
+            token,
+            timer: Box::pin(tokio::time::sleep_until(
+                next_ping.min(request.session_ends),
+            )),
+            next_ping,
+            session_ends: request.session_ends,
+            ping: limits.ping,
+            over: false,
+            realtime: self.clone(),
+            conn,
+            user_id,
+        })
     }
 
     /// What a new stream sends before live events, and where it then stands.
@@ -416,142 +406,219 @@ fn keep_newest_messages(events: &mut Vec<Outgoing>, cap: usize) {
     });
 }
 
-/// Counts a stream in [`Realtime::open_streams`] while it lives.
-struct OpenStreamCount<'a>(&'a AtomicUsize);
-
-impl Drop for OpenStreamCount<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A stream being fed.
-struct Feed {
-    /// To the SSE response.
-    tx: mpsc::Sender<Box<sse::Event>>,
-    /// Where the stream stands: the messages sent so far.
+/// A stream's response body: `retry:` and `ready`, the backlog, then live
+/// events until the client goes, the session ends, or the hub drops the
+/// stream (revoked, too slow, shutdown).
+///
+/// The connection's own task (actix's dispatcher) polls it, so between the
+/// hub and the socket an event costs no task, channel or wake of its own:
+/// the hub's `try_send` wakes the connection, which takes everything queued
+/// at once into one buffer and writes it with one system call. Each event's
+/// `event:` and `data:` lines are the bytes shared by every stream it goes
+/// to ([`Outgoing::sse`]); a message's `id:` line, the resume token after
+/// it, is the only part made per stream.
+///
+/// A client that stops reading stops the dispatcher polling the body: the
+/// hub's buffer for the stream fills and the hub drops it, and the kernel
+/// cuts the connection once what was written stays unread for the write
+/// deadline (`crate::connection`). When the body goes (the response ended,
+/// or the connection did), the stream's close is recorded and it leaves the
+/// hub, in that order ([`Feed::drop`]).
+pub struct Feed {
+    /// `retry:` and `ready`, until written.
+    first: Option<Bytes>,
+    /// The backlog not yet written, in order.
+    backlog: std::vec::IntoIter<Outgoing>,
+    /// The backlog's messages: skipped when they also arrive live.
+    sent: HashSet<(Fingerprint, MessageId)>,
+    /// Live events from the hub; `None` once the hub dropped the stream.
+    live: Option<mpsc::Receiver<Arc<Outgoing>>>,
+    /// Where the stream stands: the messages written so far.
     position: Position,
     /// The stream's resume token, shared with the hub for the heartbeat
     /// (which stores it as the user's position in case this instance dies):
     /// refreshed at every ping, not every event, to keep deliveries cheap.
     token: Arc<Mutex<String>>,
-    /// Signs the tokens.
-    key: Arc<TokenKey>,
+    /// Fires at the next ping or at the session's end, whichever is first.
+    timer: Pin<Box<Sleep>>,
+    /// When the next `: ping` is due.
+    next_ping: Instant,
+    /// When the session ends (the stream ends with it).
+    session_ends: Instant,
+    /// Interval of `: ping` comments.
+    ping: Duration,
+    /// Ended: the next poll ends the body.
+    over: bool,
+    /// The instance's realtime side (the hub, the store, the token key).
+    realtime: Arc<Realtime>,
+    /// The stream's number in the hub.
+    conn: ConnId,
     /// Whose stream it is (tokens are good for them only).
     user_id: String,
-    /// How long the client may leave the buffer full.
-    write_timeout: Duration,
 }
+
+/// Most bytes one poll of a stream hands to the connection: more waits
+/// for the next (the dispatcher polls again once this is buffered).
+const MAX_BATCH: usize = 64 * 1024;
 
 impl Feed {
     /// Shares where the stream stands with the heartbeat.
     fn share_position(&self) {
-        let token = self.position.encode(&self.key, &self.user_id);
+        let token = self
+            .position
+            .encode(&self.realtime.token_key, &self.user_id);
         if let Ok(mut shared) = self.token.lock() {
             *shared = token;
         }
     }
 
-    /// One event in SSE form; messages carry the resume token after them.
-    fn sse_event(&mut self, event: &Outgoing) -> Box<sse::Event> {
-        let data = sse::Data::new(event.data.clone()).event(event.event);
-        Box::new(match event.message {
+    /// Appends one event in SSE form to `out`; a message carries the resume
+    /// token after it.
+    fn write(&mut self, event: &Outgoing, out: &mut BytesMut) {
+        match event.message {
             Some((container, id)) => {
                 self.position.advance(container, id);
-                data.id(self.position.encode(&self.key, &self.user_id))
-                    .into()
+                out.reserve(event.sse.len() + 80);
+                out.extend_from_slice(b"id: ");
+                self.position
+                    .write_token(&self.realtime.token_key, &self.user_id, out);
+                out.extend_from_slice(b"\n");
             }
-            None => data.into(),
-        })
+            None => out.reserve(event.sse.len()),
+        }
+        out.extend_from_slice(&event.sse);
     }
 
-    /// Hands one event to the response. False when the stream is over: the
-    /// client went, or took nothing for the write deadline (its socket
-    /// stayed full). The stream then ends; its connection is cut by the
-    /// kernel (`crate::connection`) unless the client reads again.
-    async fn send(&self, event: Box<sse::Event>) -> bool {
-        match tokio::time::timeout(self.write_timeout, self.tx.send(event)).await {
-            Ok(sent) => sent.is_ok(),
-            Err(_) => {
-                self.stalled();
-                false
+    /// Runs the timer: true once the session is over; sets `ping` when a
+    /// `: ping` is due. Leaves the timer armed for what comes next.
+    fn poll_timer(&mut self, cx: &mut Context<'_>, ping: &mut bool) -> bool {
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            if now >= self.session_ends {
+                return true;
             }
+            if now >= self.next_ping {
+                *ping = true;
+                self.next_ping = now + self.ping;
+            }
+            let next = self.next_ping.min(self.session_ends);
+            self.timer.as_mut().reset(next);
         }
+        false
+    }
+}
+
+impl MessageBody for Feed {
+    type Error = Infallible;
+
+    fn size(&self) -> BodySize {
+        BodySize::Stream
     }
 
-    /// Notes a client that stopped reading.
-    fn stalled(&self) {
-        tracing::info!(user_id = %self.user_id, "ending a stream whose client stopped reading");
-        metrics::inc(&metrics::STREAMS_CUT);
-    }
-
-    /// Once the stream is over: its client gets the write deadline to take
-    /// what is still buffered, and the stream's task (which keeps it counted
-    /// toward the caps) ends only then or once the connection is gone.
-    async fn finish(&self) {
-        if self.tx.is_closed() {
-            return;
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let this = self.get_mut();
+        if let Some(first) = this.first.take() {
+            return Poll::Ready(Some(Ok(first)));
         }
-        let everything = self.tx.max_capacity();
-        if tokio::time::timeout(self.write_timeout, self.tx.reserve_many(everything))
-            .await
-            .is_err()
+        let mut ping = false;
+        if this.over || this.poll_timer(cx, &mut ping) {
+            this.over = true;
+            return Poll::Ready(None);
+        }
+        let mut out = BytesMut::new();
+        let mut delivered = 0;
+        // The backlog, before anything live.
+        if this.backlog.len() > 0 {
+            while out.len() < MAX_BATCH
+                && let Some(event) = this.backlog.next()
+            {
+                this.write(&event, &mut out);
+                delivered += 1;
+            }
+            if this.backlog.len() == 0 {
+                this.share_position();
+            }
+            metrics::add(&metrics::EVENTS_DELIVERED, delivered);
+            return Poll::Ready(Some(Ok(out.freeze())));
+        }
+        // Everything queued, in one buffer.
+        while out.len() < MAX_BATCH
+            && let Some(live) = &mut this.live
         {
-            self.stalled();
-        }
-    }
-
-    /// Writes `ready`, the backlog, then live events until the client goes,
-    /// the session ends, or the hub drops the stream (revoked, too slow,
-    /// shutdown). `self.position` then says where the stream stood.
-    async fn run(
-        &mut self,
-        ready: Ready,
-        backlog: Vec<Outgoing>,
-        mut live: mpsc::Receiver<Arc<Outgoing>>,
-        session_ends: Instant,
-        ping: Duration,
-    ) {
-        let Ok(ready) = sse::Data::new_json(&ready) else {
-            return;
-        };
-        if !self.send(Box::new(ready.event("ready").into())).await {
-            return;
-        }
-        // Live events already sent as backlog are skipped.
-        let sent: HashSet<(Fingerprint, MessageId)> =
-            backlog.iter().filter_map(|o| o.message).collect();
-        for event in &backlog {
-            let sse = self.sse_event(event);
-            if !self.send(sse).await {
-                return;
+            match live.poll_recv(cx) {
+                Poll::Ready(Some(event)) => {
+                    if this.sent.is_empty()
+                        || !event.message.is_some_and(|m| this.sent.contains(&m))
+                    {
+                        this.write(&event, &mut out);
+                        delivered += 1;
+                    }
+                }
+                Poll::Ready(None) => {
+                    this.live = None;
+                    this.over = true;
+                }
+                Poll::Pending => break,
             }
-            metrics::inc(&metrics::EVENTS_DELIVERED);
         }
-        self.share_position();
-        let mut pings = tokio::time::interval_at(Instant::now() + ping, ping);
-        loop {
-            tokio::select! {
-                biased;
-                _ = self.tx.closed() => return,
-                _ = tokio::time::sleep_until(session_ends) => return,
-                event = live.recv() => {
-                    let Some(event) = event else { return };
-                    if !sent.is_empty() && event.message.is_some_and(|m| sent.contains(&m)) {
-                        continue;
-                    }
-                    let sse = self.sse_event(&event);
-                    if !self.send(sse).await {
-                        return;
-                    }
-                    metrics::inc(&metrics::EVENTS_DELIVERED);
-                }
-                _ = pings.tick() => {
-                    self.share_position();
-                    if !self.send(Box::new(sse::Event::Comment("ping".into()))).await {
-                        return;
-                    }
-                }
+        if ping {
+            this.share_position();
+            out.extend_from_slice(b": ping\n\n");
+        }
+        metrics::add(&metrics::EVENTS_DELIVERED, delivered);
+        if out.is_empty() {
+            return if this.over {
+                Poll::Ready(None)
+            } else {
+                Poll::Pending
+            };
+        }
+        Poll::Ready(Some(Ok(out.freeze())))
+    }
+}
+
+impl Drop for Feed {
+    /// The stream is over: its close is recorded (the user may go offline,
+    /// and deliveries start queueing for them), *then* it leaves the hub
+    /// and stops counting; the other order would leave a moment in which
+    /// an event is neither delivered nor queued. Its live receiver is kept
+    /// until then, so the hub still finds it open.
+    fn drop(&mut self) {
+        let live = self.live.take();
+        if live.as_ref().is_some_and(|l| !l.is_empty()) {
+            // Events were waiting: the client stopped reading (its
+            // connection was cut) or went without taking them.
+            tracing::info!(user_id = %self.user_id, "a stream's connection ended with events waiting for it");
+            metrics::inc(&metrics::STREAMS_CUT);
+        }
+        let realtime = self.realtime.clone();
+        let conn = self.conn;
+        let user_id = std::mem::take(&mut self.user_id);
+        let position = self.position.encode(&realtime.token_key, &user_id);
+        let close = async move {
+            let stream_id = realtime.stream_id(conn);
+            if let Err(e) = realtime
+                .store
+                .close_stream(&user_id, Some(&stream_id), Some(&position))
+                .await
+            {
+                tracing::debug!(error = %e, "could not record a closed stream; it expires instead");
+            }
+            drop(live);
+            realtime.hub.unregister(conn);
+            realtime.open_streams.fetch_sub(1, Ordering::Relaxed);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(close);
+            }
+            // No runtime (the process is ending): the record expires.
+            Err(_) => {
+                self.realtime.hub.unregister(conn);
+                self.realtime.open_streams.fetch_sub(1, Ordering::Relaxed);
             }
         }
     }

@@ -1,10 +1,8 @@
 //! The realtime stream (`GET /events`) and the tickets that open it from
 //! browsers.
 
-use std::time::Duration;
-
-use actix_web::{HttpRequest, HttpResponse, Responder, get, post, web};
-use actix_web_lab::sse::Sse;
+use actix_web::http::header::ContentEncoding;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -149,7 +147,7 @@ pub async fn open_events(
     req: HttpRequest,
     state: web::Data<AppState>,
     ApiQuery(params): ApiQuery<EventsParams>,
-) -> Result<impl Responder, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let credential = match params.ticket {
         Some(ticket) => Credential::Ticket(ticket),
         None => Credential::Bearer(bearer_token(&req).map(str::to_owned)),
@@ -160,13 +158,11 @@ pub async fn open_events(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_owned())
         .or(params.last_event_id);
-    let rx = service::realtime::open_stream(&state, credential, last_event_id).await?;
-    let events = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|event| (*event, rx))
-    });
-    Ok(Sse::from_infallible_stream(events)
-        .with_retry_duration(Duration::from_millis(state.settings.sse.retry_ms))
-        .customize()
+    let feed = service::realtime::open_stream(&state, credential, last_event_id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(ContentEncoding::Identity)
+        .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .insert_header(("Cache-Control", "no-cache")))
+        .body(feed))
 }

@@ -2,15 +2,13 @@
 
 use std::time::Duration;
 
-use actix_web_lab::sse;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use tokio::sync::mpsc;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::model::Ticket;
-use crate::realtime::stream::{OpenRequest, StreamLimits};
+use crate::realtime::stream::{Feed, OpenRequest, StreamLimits};
 use crate::state::AppState;
 use crate::store::rate_limit::{Limited, Rate};
 
@@ -54,7 +52,7 @@ pub async fn open_stream(
     state: &AppState,
     credential: Credential,
     last_event_id: Option<String>,
-) -> Result<mpsc::Receiver<Box<sse::Event>>, ApiError> {
+) -> Result<Feed, ApiError> {
     let auth = match credential {
         Credential::Ticket(ticket) => {
             let (user_id, session_id) = state
@@ -83,7 +81,7 @@ pub async fn open_stream(
         resume_max: settings.sse.resume_max,
         ping: Duration::from_secs(settings.sse.ping_secs),
         max_per_instance: settings.limits.max_streams_per_instance,
-        write_timeout: Duration::from_millis(settings.sse.write_timeout_ms),
+        retry: Duration::from_millis(settings.sse.retry_ms),
     };
     state
         .realtime
