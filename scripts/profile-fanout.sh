@@ -43,7 +43,10 @@ BENCH_PID=$!
 # Wait for every stream to be open (the metric counts them).
 wait_until 120 "$STREAMS streams to open" bash -c \
   "curl -sf http://127.0.0.1:$CONFAB_PORT/metrics | grep -q '^confab_open_streams $STREAMS\$'"
-perf record -F 999 -g -o "$OUT/perf.data" -p "$CONFAB_PID" -- sleep 10 2> "$OUT/perf-record.log"
+perf record -F 999 ${PERF_CALL_GRAPH:--g} -o "$OUT/perf.data" -p "$CONFAB_PID" -- sleep 10 2> "$OUT/perf-record.log"
 wait "$BENCH_PID"
 perf report -i "$OUT/perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null |
-  grep -v '^#' | grep -v '^$' | head -n 40
+  grep -v "^#" | grep -v "^$" | head -n 40 | cut -c1-110 || true
+echo "Where the time went (kernel, confab, libc):"
+perf report -i "$OUT/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null |
+  grep -v "^#" | grep -v "^$" | head -n 5 || true
