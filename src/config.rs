@@ -114,8 +114,8 @@ pub struct SseSettings {
     pub resume_max: usize,
     /// A connection whose client leaves what was sent unacknowledged (or
     /// its receive window shut) this long is cut by the kernel
-    /// (`TCP_USER_TIMEOUT`); a stream waits this long for its client to take
-    /// more before it ends (the client resumes with `Last-Event-ID`).
+    /// (`TCP_USER_TIMEOUT`), and its stream ends with it (the client resumes
+    /// with `Last-Event-ID`).
     pub write_timeout_ms: u64,
 }
 

@@ -63,9 +63,10 @@ pub struct Realtime {
     offline_cap: usize,
     /// Signs and checks resume tokens (shared by every stream).
     token_key: Arc<position::TokenKey>,
-    /// Streams whose feeding task runs: from a successful open until the
-    /// stream's connection is closed or cut. (The hub forgets a stream it
-    /// drops at once; this still counts it until its connection is gone.)
+    /// Streams whose response body lives: from a successful open until the
+    /// response ends or its connection is closed or cut, and the close is
+    /// recorded. (The hub forgets a stream it drops at once; this still
+    /// counts it until then.)
     open_streams: AtomicUsize,
 }
 
