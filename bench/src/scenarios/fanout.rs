@@ -15,9 +15,10 @@ use crate::stats::{hist, now_ns};
 impl Bench {
     pub async fn fanout(&mut self, streams: usize, rate: u64, seconds: u64) -> anyhow::Result<()> {
         let params = format!("{streams} streams, {rate} msg/s, {seconds} s");
-        let (sender, _) = self.user("fansender").await?;
-        let (reader, _) = self.user("fanreader").await?;
-        let room = self.room(&sender, "fanout").await?;
+        // Names per rate: `all` runs the scenario at two rates.
+        let (sender, _) = self.user(&format!("fansender{rate}-")).await?;
+        let (reader, _) = self.user(&format!("fanreader{rate}-")).await?;
+        let room = self.room(&sender, &format!("fanout{rate}-")).await?;
         self.join(&reader, &room).await?;
         // One reader user holding every stream (the server is started with
         // a high per-user cap); delivery work per stream is the same.
