@@ -5,7 +5,7 @@
 # - starts a throwaway redis-server on a free port (no persistence);
 # - starts confab with limits raised for load (send rate, streams per user);
 # - runs `confab-bench all` (ceiling, send, members, fanout at 20 and 50
-#   messages/s, typing, my-rooms, webhooks, history, offline, offline-rooms,
+#   messages/s, floor, typing, my-rooms, webhooks, history, offline, offline-rooms,
 #   quiet-rooms, resume, idle), then `idle-max` against a restarted confab
 #   (so that no memory left by earlier scenarios hides its cost);
 # - writes BENCHMARKS.md: machine, commands, results.
@@ -120,6 +120,7 @@ Scenarios (see \`bench/src/main.rs\`):
 - **send**: 64 senders (each its own user) post to 8 rooms for 10 s.
 - **members**: the send load into 8 rooms that also have 8, 64 or 1,000 more members without streams (one run each; the members are written by confab's join scripts directly, registering 1,000 users over the API would take ~30 s of Argon2): Redis CPU and memory (\`used_memory\` after − before) per message should not grow with the members.
 - **fanout**: 2,000 streams in one room, 20 messages/s for 10 s, then again at 50 messages/s; every stream must get every message once, in order. "confab CPU per delivery" is all of confab's CPU time (the sum of its threads' \`/proc/PID/task/*/schedstat\`, or \`/proc/PID/stat\` in 10 ms ticks if a thread exited meanwhile) from the first send until every stream has read its last message, divided by the messages all streams received: the sender's requests are in it too.
+- **floor**: no confab: one thread of the load generator writes a 450-byte buffer (a typical message event) to each of 2,000 loopback TCP connections 20 times a second for 10 s while its other threads read them; the writing thread's CPU time per write. That is the least a delivery can cost on this machine (one small socket write; on loopback the receiving side's TCP processing runs in the writer's system call, as it does in confab's), the figure to hold fanout's "confab CPU per delivery" against.
 - **typing**: 2,000 streams in one room while 20 other members take turns typing (one notice every 110 ms, each typist every 2.2 s, so none is throttled) for 10 s: post-to-receive latency (goal p99 < 50 ms) and every stream getting every notice.
 - **my-rooms**: a user in 100 rooms of 150 messages each (half marked read half-way) lists them with unread counts (\`GET /users/me/rooms?limit=100\`) 300 times while another user keeps posting to them (goal p99 < 10 ms).
 - **webhooks**: 10 webhooks, one per room, delivering to a receiver in the load generator: 200 messages/s for 10 s (send-to-delivery latency, every message once and in order), then 500 messages per room held back by a failing receiver and drained (deliveries/s, and confab's CPU over the drain per delivery).

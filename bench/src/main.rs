@@ -3,7 +3,7 @@
 //! own rooms, logs in and opens streams), records latencies in HDR
 //! histograms, prints a table and can write JSON.
 //!
-//! Scenarios: `send`, `members`, `fanout`, `typing`, `my-rooms`, `webhooks`, `history`,
+//! Scenarios: `send`, `members`, `fanout`, `floor`, `typing`, `my-rooms`, `webhooks`, `history`,
 //! `idle`, `idle-max`, `offline`, `offline-rooms`, `quiet-rooms`, `resume`, and `ceiling` (the
 //! send script run directly against Redis: what Redis alone allows). `all` runs every one
 //! with the goals' parameters. `scripts/bench.sh` starts Redis and a release
@@ -92,6 +92,16 @@ enum Scenario {
         #[arg(long, default_value_t = 2000)]
         streams: usize,
         #[arg(long, default_value_t = 50)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// One thread writes an event-sized buffer to S loopback connections R
+    /// times a second: its CPU per write, the floor of a delivery.
+    Floor {
+        #[arg(long, default_value_t = 2000)]
+        streams: usize,
+        #[arg(long, default_value_t = 20)]
         rate: u64,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
@@ -224,6 +234,11 @@ async fn main() -> anyhow::Result<()> {
             rate,
             seconds,
         } => bench.fanout(streams, rate, seconds).await?,
+        Scenario::Floor {
+            streams,
+            rate,
+            seconds,
+        } => bench.floor(streams, rate, seconds).await?,
         Scenario::History { messages } => bench.history(messages).await?,
         Scenario::Idle { streams } => bench.idle(streams).await?,
         Scenario::IdleMax { streams, sources } => bench.idle_max(streams, sources).await?,
@@ -261,6 +276,7 @@ async fn main() -> anyhow::Result<()> {
             bench.members(&[8, 64, 1000], 64, 8, 10).await?;
             bench.fanout(2000, 20, 10).await?;
             bench.fanout(2000, 50, 10).await?;
+            bench.floor(2000, 20, 10).await?;
             bench.typing(2000, 20, 10).await?;
             bench.my_rooms(100, 150, 300).await?;
             bench.webhooks(10, 200, 10, 500).await?;

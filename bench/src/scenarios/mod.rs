@@ -7,6 +7,8 @@
 //!   them);
 //! - [`fanout`]: many streams in one room receiving a fixed message rate
 //!   (delivery latency, completeness, and confab's CPU per delivery);
+//! - [`floor`]: the same writes with nothing but a socket write each (what
+//!   a delivery costs at the least on this machine);
 //! - [`history`]: paging a very long room history end to end;
 //! - [`idle`]: many idle streams (server memory per stream);
 //! - [`idle_max`]: as many idle streams as the open-file limits allow, up
@@ -29,6 +31,7 @@
 
 mod ceiling;
 mod fanout;
+mod floor;
 mod history;
 mod idle;
 mod idle_max;
