@@ -44,7 +44,8 @@ pub static RESUMES_OK: AtomicU64 = AtomicU64::new(0);
 pub static RESUMES_FAILED: AtomicU64 = AtomicU64::new(0);
 /// Streams dropped for falling behind.
 pub static SLOW_STREAMS_DROPPED: AtomicU64 = AtomicU64::new(0);
-/// Stream connections cut because their client stopped reading.
+/// Streams whose connection ended with events still waiting for them: the
+/// client stopped reading (and was cut) or went without taking them.
 pub static STREAMS_CUT: AtomicU64 = AtomicU64::new(0);
 /// Requests refused by a rate limit.
 pub static RATE_LIMITED: AtomicU64 = AtomicU64::new(0);
@@ -302,7 +303,7 @@ pub fn render(open_streams: usize, open_connections: usize) -> String {
         ),
         (
             "confab_streams_cut_total",
-            "Stream connections cut because their client stopped reading.",
+            "Streams whose connection ended with events still waiting for them (the client stopped reading, or went).",
             &STREAMS_CUT,
         ),
         (
