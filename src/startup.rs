@@ -196,20 +196,25 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then shuts down gracefully: stops
     /// accepting, ends every event stream (clients reconnect elsewhere and
-    /// resume), lets other requests finish for up to 10 s, and returns.
+    /// resume), lets other requests finish for up to 10 s, waits up to 5 s
+    /// more for the streams' closes to be recorded, and returns.
     pub async fn run_until_signalled(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let realtime = self.realtime.clone();
         let webhooks = self.webhooks.clone();
+        let stopper = realtime.clone();
         actix_web::rt::spawn(async move {
             shutdown_signal().await;
-            tracing::info!(streams = realtime.hub.len(), "shutting down");
+            tracing::info!(streams = stopper.hub.len(), "shutting down");
             let stopping = handle.stop(true);
-            realtime.shutdown();
+            stopper.shutdown();
             webhooks.shutdown();
             stopping.await;
         });
-        self.run_until_stopped().await
+        let served = self.run_until_stopped().await;
+        // The streams' closes, recorded on this runtime, finish first.
+        realtime.all_closed(std::time::Duration::from_secs(5)).await;
+        served
     }
 
     /// A handle to stop the server (tests use it).

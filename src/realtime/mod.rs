@@ -42,7 +42,7 @@ pub mod stream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::config::Settings;
 use crate::domain::new_id;
@@ -68,6 +68,13 @@ pub struct Realtime {
     /// recorded. (The hub forgets a stream it drops at once; this still
     /// counts it until then.)
     open_streams: AtomicUsize,
+    /// Told when `open_streams` drops to zero (shutdown waits for it).
+    all_closed: Notify,
+    /// The runtime streams' closes are recorded on: the one the instance
+    /// started on, which outlives the server's workers, so that a stream
+    /// ended by a graceful shutdown still records its close (and its user
+    /// goes offline at once rather than when the presence sweeper notices).
+    closer: tokio::runtime::Handle,
 }
 
 impl Realtime {
@@ -93,6 +100,8 @@ impl Realtime {
                 .unwrap_or(usize::MAX),
             token_key: Arc::new(position::TokenKey::derive(settings.auth.secret_bytes())),
             open_streams: AtomicUsize::new(0),
+            all_closed: Notify::new(),
+            closer: tokio::runtime::Handle::current(),
         });
         actix_web::rt::spawn(presence::run(realtime.clone()));
         Ok(realtime)
@@ -102,6 +111,34 @@ impl Realtime {
     /// connection is not closed yet.
     pub fn open_streams(&self) -> usize {
         self.open_streams.load(Ordering::Relaxed)
+    }
+
+    /// A stream's close is recorded: it stops counting.
+    fn stream_closed(&self) {
+        if self.open_streams.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.all_closed.notify_waiters();
+        }
+    }
+
+    /// Waits until every stream's close is recorded, or for `timeout`
+    /// (shutdown: the process should not end with closes unrecorded).
+    pub async fn all_closed(&self, timeout: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.all_closed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.open_streams() == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                tracing::warn!(
+                    streams = self.open_streams(),
+                    "shutting down before every stream's close was recorded (they expire instead)"
+                );
+                return;
+            }
+        }
     }
 
     /// The id a local stream has in Redis.

@@ -609,18 +609,9 @@ impl Drop for Feed {
             }
             drop(live);
             realtime.hub.unregister(conn);
-            realtime.open_streams.fetch_sub(1, Ordering::Relaxed);
+            realtime.stream_closed();
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(close);
-            }
-            // No runtime (the process is ending): the record expires.
-            Err(_) => {
-                self.realtime.hub.unregister(conn);
-                self.realtime.open_streams.fetch_sub(1, Ordering::Relaxed);
-            }
-        }
+        self.realtime.closer.spawn(close);
     }
 }
 
