@@ -72,14 +72,16 @@ pub async fn mark_conversation_read(
 ///
 /// The other members' streams get a `typing` event; it is not stored or
 /// queued. Send it every few seconds while typing: at most one per user
-/// and room every 2 seconds is forwarded, and clients show it for 5.
+/// and room every 2 seconds is forwarded (a message the user sends there
+/// ends that wait, so typing the next one is announced at once), and
+/// clients show it for 5.
 /// More than `limits.typing_per_min` (30) a minute get 429.
 #[utoipa::path(
     tag = "messages",
     security(("bearer" = [])),
     params(("room_id" = String, Path, description = "Room id")),
     responses(
-        (status = 204, description = "Forwarded, or held back because one went less than 2 s ago"),
+        (status = 204, description = "Forwarded, or held back because one went less than 2 s ago (and no message from you since)"),
         (status = 403, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`room_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`, with `Retry-After`; nothing forwarded", body = Problem, content_type = "application/problem+json"),
@@ -105,7 +107,7 @@ pub async fn send_room_typing(
     security(("bearer" = [])),
     params(("username" = String, Path, description = "The other user's username, any case")),
     responses(
-        (status = 204, description = "Forwarded, or held back because one went less than 2 s ago"),
+        (status = 204, description = "Forwarded, or held back because one went less than 2 s ago (and no message from you since)"),
         (status = 400, description = "`validation_failed`: that is you", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`user_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`, with `Retry-After`; nothing forwarded", body = Problem, content_type = "application/problem+json"),

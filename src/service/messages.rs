@@ -16,6 +16,7 @@ use crate::state::AppState;
 use crate::store::messages::{ChangeRequest, Changed, Found, HistoryQuery, RoomSend};
 use crate::store::pagination::PageRequest;
 use crate::store::rate_limit::{Rate, SessionLimit};
+use crate::store::typing::TypingIn;
 
 use super::{find_room_as_member, find_user};
 
@@ -54,10 +55,14 @@ pub struct HistoryPage {
 /// The caller as a message sender, once their session is found live (401
 /// otherwise) and their send rate allows another message (429
 /// `rate_limited` otherwise, with nothing stored): one Redis call for both.
-async fn sender_rate_limited(state: &AppState, token: &SignedToken) -> Result<UserLite, ApiError> {
+async fn sender_rate_limited(
+    state: &AppState,
+    token: &SignedToken,
+    ends_typing: Option<TypingIn<'_>>,
+) -> Result<UserLite, ApiError> {
     let limits = &state.settings.limits;
     let rate = Rate::per_sec(limits.send_rate_per_sec, limits.send_burst);
-    acting_user_rate_limited(state, token, "send", rate).await
+    acting_user_limited(state, token, "send", rate, ends_typing).await
 }
 
 /// The caller, once their session is found live (401 otherwise) and their
@@ -66,13 +71,25 @@ async fn sender_rate_limited(state: &AppState, token: &SignedToken) -> Result<Us
 /// (profiles never change), saving a look-up.
 pub(super) async fn acting_user_rate_limited(
     state: &AppState,
-    SignedToken(auth): &SignedToken,
+    token: &SignedToken,
     action: &str,
     rate: Rate,
 ) -> Result<UserLite, ApiError> {
+    acting_user_limited(state, token, action, rate, None).await
+}
+
+/// [`acting_user_rate_limited`], ending the user's typing throttle at
+/// `ends_typing` in the same call when allowed (a message sent there).
+async fn acting_user_limited(
+    state: &AppState,
+    SignedToken(auth): &SignedToken,
+    action: &str,
+    rate: Rate,
+    ends_typing: Option<TypingIn<'_>>,
+) -> Result<UserLite, ApiError> {
     let limit = state
         .store
-        .rate_limit_in_session(&auth.user_id, &auth.session_id, action, rate)
+        .rate_limit_in_session(&auth.user_id, &auth.session_id, action, rate, ends_typing)
         .await?;
     match limit {
         SessionLimit::Allowed => {}
@@ -105,7 +122,7 @@ pub async fn send_to_room_rate_limited(
     room_id: &str,
     message: NewMessage,
 ) -> Result<Sent<Message>, ApiError> {
-    let sender = sender_rate_limited(state, token).await?;
+    let sender = sender_rate_limited(state, token, Some(TypingIn::Room(room_id))).await?;
     if !is_valid_id(room_id) {
         return Err(ApiError::room_not_found(room_id));
     }
@@ -156,7 +173,7 @@ pub async fn send_direct_rate_limited(
     username: &str,
     message: NewMessage,
 ) -> Result<Sent<DirectMessage>, ApiError> {
-    let sender = sender_rate_limited(state, token).await?;
+    let sender = sender_rate_limited(state, token, None).await?;
     let recipient = find_user(state, username).await?;
     if recipient.id == sender.id {
         return Err(ApiError::validation(
@@ -173,8 +190,15 @@ pub async fn send_direct_rate_limited(
         edit: EditState::default(),
     };
     let sent = state.store.send_direct_message(record).await?;
-    if let Sent::New(_) = sent {
+    if let Sent::New(m) = &sent {
         metrics::inc(&metrics::DIRECT_MESSAGES);
+        // The message ends the notice the recipient saw: the sender's next
+        // one goes out at once. (The recipient is known only now, so this
+        // is a call of its own; failing it only delays that notice.)
+        let to = TypingIn::Conversation(&m.recipient.id);
+        if let Err(e) = state.store.end_typing(&m.sender.id, to).await {
+            tracing::debug!(error = %e, "could not end a typing throttle");
+        }
     }
     Ok(sent.map(DirectMessage::from))
 }
@@ -297,7 +321,7 @@ pub async fn change_room_message_rate_limited(
     message_id: &str,
     change: MessageChange,
 ) -> Result<Message, ApiError> {
-    let caller = sender_rate_limited(state, token).await?;
+    let caller = sender_rate_limited(state, token, None).await?;
     if !is_valid_id(room_id) {
         return Err(ApiError::room_not_found(room_id));
     }
@@ -369,7 +393,7 @@ pub async fn change_direct_message_rate_limited(
     message_id: &str,
     change: MessageChange,
 ) -> Result<DirectMessage, ApiError> {
-    let caller = sender_rate_limited(state, token).await?;
+    let caller = sender_rate_limited(state, token, None).await?;
     let other = find_user(state, username).await?;
     let id = self::message_id(message_id)?;
     let (mut message, number) = match state

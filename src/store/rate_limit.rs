@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use redis::{AsyncCommands, Script};
 
+use super::typing::TypingIn;
 use super::{ScriptCall, Store, StoreResult};
 
 static RATE_LIMIT: LazyLock<Script> =
@@ -124,16 +125,23 @@ impl Store {
 
     /// Checks that a user's session lives and counts one `action` of theirs
     /// against `rate`, in one round trip (both keys are in the user's slot).
+    /// With `ends_typing` (a send), an allowed request also ends the user's
+    /// typing throttle there, so that their next typing notice goes out at
+    /// once: the message ended the one others saw.
     pub async fn rate_limit_in_session(
         &self,
         user_id: &str,
         session_id: &str,
         action: &str,
         rate: Rate,
+        ends_typing: Option<TypingIn<'_>>,
     ) -> StoreResult<SessionLimit> {
         let mut call = ScriptCall::new(&RATE_LIMIT);
         call.key(self.keys.rate_limit(user_id, action))
             .key(self.keys.session(user_id, session_id));
+        if let Some(to) = ends_typing {
+            call.key(self.keys.typing(user_id, &to.target()));
+        }
         self.limit(&mut call, rate).await
     }
 

@@ -1,5 +1,6 @@
 //! Typing notices: never stored or queued, only published; at most one per
-//! user and room (or conversation) every two seconds goes out.
+//! user and room (or conversation) every two seconds goes out, and a
+//! message the user sends there ends that wait.
 
 use super::{Store, StoreResult};
 use crate::event::Event;
@@ -16,6 +17,16 @@ pub enum TypingIn<'a> {
     Conversation(&'a str),
 }
 
+impl TypingIn<'_> {
+    /// Names the place in the typist's throttle key.
+    pub fn target(&self) -> String {
+        match self {
+            TypingIn::Room(room) => format!("r:{room}"),
+            TypingIn::Conversation(other) => format!("d:{other}"),
+        }
+    }
+}
+
 impl Store {
     /// Publishes a typing notice unless one from `user_id` went to the same
     /// place less than two seconds ago; returns whether it went.
@@ -26,10 +37,11 @@ impl Store {
         event: &Event,
     ) -> StoreResult<bool> {
         let k = &self.keys;
-        let (target, channel) = match to {
-            TypingIn::Room(room) => (format!("r:{room}"), k.room_channel(room)),
-            TypingIn::Conversation(other) => (format!("d:{other}"), k.user_channel(other)),
+        let channel = match to {
+            TypingIn::Room(room) => k.room_channel(room),
+            TypingIn::Conversation(other) => k.user_channel(other),
         };
+        let target = to.target();
         let mut conn = self.conn().await?;
         let first: Option<String> = self
             .run(
@@ -47,5 +59,17 @@ impl Store {
         }
         self.publish(&[(channel, event)]).await?;
         Ok(true)
+    }
+
+    /// Ends `user_id`'s typing throttle at `to` (they sent a message there):
+    /// their next notice goes out at once.
+    pub async fn end_typing(&self, user_id: &str, to: TypingIn<'_>) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        self.run(
+            redis::cmd("DEL")
+                .arg(self.keys.typing(user_id, &to.target()))
+                .query_async::<()>(&mut conn),
+        )
+        .await
     }
 }

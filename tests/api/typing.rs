@@ -136,3 +136,49 @@ async fn typing_needs_a_room_you_are_in_or_another_user() {
         .await
         .assert_problem(400, "validation_failed");
 }
+
+#[actix_web::test]
+async fn a_sent_message_ends_the_wait_so_the_next_notice_goes_out_at_once() {
+    // Alice types, sends, and starts typing the next message at once: the
+    // message ended the notice Bob saw, so her new one reaches him too
+    // (rather than being held back for the rest of two seconds).
+    let app = spawn_app().await;
+    let (alice, bob, room) = room_with_two(&app).await;
+    let mut bobs = app.live_events(&bob).await;
+
+    typing_in_room(&app, &alice, &room).await.assert_status(204);
+    app.send(&alice, &room, "first").await.assert_status(201);
+    typing_in_room(&app, &alice, &room).await.assert_status(204);
+    app.send(&alice, &room, "second").await.assert_status(201);
+
+    bobs.expect("typing").await;
+    assert_eq!(bobs.expect("message").await.data["body"], "first");
+    assert_eq!(bobs.expect("typing").await.data["user"], lite(&alice));
+    assert_eq!(bobs.expect("message").await.data["body"], "second");
+}
+
+#[actix_web::test]
+async fn a_sent_direct_message_ends_the_wait_in_the_conversation() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let mut bobs = app.live_events(&bob).await;
+    let typing = || app.post("/api/v1/users/bob/typing", &alice.token, json!({}));
+    let send = |body: &'static str| {
+        app.post(
+            "/api/v1/users/bob/messages",
+            &alice.token,
+            json!({ "body": body }),
+        )
+    };
+
+    typing().await.assert_status(204);
+    send("first").await.assert_status(201);
+    typing().await.assert_status(204);
+    send("second").await.assert_status(201);
+
+    bobs.expect("typing").await;
+    assert_eq!(bobs.expect("direct_message").await.data["body"], "first");
+    assert_eq!(bobs.expect("typing").await.data["room_id"], json!(null));
+    assert_eq!(bobs.expect("direct_message").await.data["body"], "second");
+}

@@ -3,7 +3,10 @@
 -- theoretical arrival time (TAT) and expires once it has passed.
 -- With a session key as KEYS[2] (in the same user's slot), the session is
 -- checked in the same call: a request then costs one round trip for both.
--- KEYS[1] limiter key, KEYS[2] session key (optional)
+-- With KEYS[3] (the user's too), that key is deleted when the request is
+-- allowed: a sent message ends the sender's typing throttle where it went.
+-- KEYS[1] limiter key, KEYS[2] session key (optional), KEYS[3] a key to
+-- delete when allowed (optional)
 -- ARGV[1] interval between requests (ms), ARGV[2] burst, ARGV[3] 'peek'
 -- to only look (nothing is counted; for limits that count failures, checked
 -- before the attempt and counted after it fails)
@@ -26,4 +29,7 @@ if ARGV[3] == 'peek' then
 end
 local new_tat = tat + interval
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.max(1, new_tat - now))
+if KEYS[3] then
+  redis.call('DEL', KEYS[3])
+end
 return 0
