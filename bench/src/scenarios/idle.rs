@@ -31,31 +31,47 @@ impl Bench {
             held.len() as f64 / open_secs,
             "streams/s",
         );
-        if let (Some(b), Some(a)) = (before, after) {
+        self.memory_rows("idle", &params, before, after, held.len());
+        drop(held);
+        Ok(())
+    }
+
+    /// confab's resident memory before and with `held` streams, and their
+    /// cost each (with any streams held), when both readings were taken.
+    pub(super) fn memory_rows(
+        &mut self,
+        scenario: &str,
+        params: &str,
+        before: Option<u64>,
+        after: Option<u64>,
+        held: usize,
+    ) {
+        let (Some(b), Some(a)) = (before, after) else {
+            return;
+        };
+        self.row(
+            scenario,
+            params,
+            "server RSS before",
+            b as f64 / 1024.0,
+            "MiB",
+        );
+        self.row(
+            scenario,
+            params,
+            "server RSS with streams",
+            a as f64 / 1024.0,
+            "MiB",
+        );
+        if held > 0 {
             self.row(
-                "idle",
-                &params,
-                "server RSS before",
-                b as f64 / 1024.0,
-                "MiB",
-            );
-            self.row(
-                "idle",
-                &params,
-                "server RSS with streams",
-                a as f64 / 1024.0,
-                "MiB",
-            );
-            self.row(
-                "idle",
-                &params,
+                scenario,
+                params,
                 "server memory per idle stream",
-                (a.saturating_sub(b)) as f64 / held.len() as f64,
+                a.saturating_sub(b) as f64 / held as f64,
                 "KiB",
             );
         }
-        drop(held);
-        Ok(())
     }
 
     /// confab's resident memory in KiB (`VmRSS` of `/proc/PID/status`);

@@ -116,31 +116,7 @@ impl Bench {
             held.len() as f64,
             "streams",
         );
-        if let (Some(b), Some(a)) = (before, after) {
-            self.row(
-                "idle-max",
-                &params,
-                "server RSS before",
-                b as f64 / 1024.0,
-                "MiB",
-            );
-            self.row(
-                "idle-max",
-                &params,
-                "server RSS with streams",
-                a as f64 / 1024.0,
-                "MiB",
-            );
-            if !held.is_empty() {
-                self.row(
-                    "idle-max",
-                    &params,
-                    "server memory per idle stream",
-                    a.saturating_sub(b) as f64 / held.len() as f64,
-                    "KiB",
-                );
-            }
-        }
+        self.memory_rows("idle-max", &params, before, after, held.len());
         self.row(
             "idle-max",
             &params,
