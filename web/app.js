@@ -1044,24 +1044,39 @@ function messageActions(node) {
 /** Replaces the buttons with "Delete this message? Delete / Cancel". */
 function confirmDelete(node, box) {
   const m = state.messages.get(node.dataset.id);
-  const keep = [...box.childNodes];
-  const cancel = () => {
-    box.replaceChildren(...keep);
-    box.classList.remove("confirming");
-    keep[1].focus();
-  };
-  const yes = button("danger", "Delete", async () => {
-    await api("DELETE", messagePath(m));
-    const deleted = { ...state.messages.get(m.id), body: null, deleted_at: new Date().toISOString() };
-    updateMessage(deleted);
+  askToDelete({
+    actions: box,
+    marked: box,
+    question: "Delete this message?",
+    label: "Yes, delete the message",
+    refocus: 1,
+    onYes: async () => {
+      await api("DELETE", messagePath(m));
+      const deleted = { ...state.messages.get(m.id), body: null, deleted_at: new Date().toISOString() };
+      updateMessage(deleted);
+    },
   });
-  yes.setAttribute("aria-label", "Yes, delete the message");
+}
+
+/** Asks in place of the buttons in `actions`: `question`, then "Delete"
+ * (labelled `label`), which runs `onYes(cancel)`, and "Cancel". `marked`
+ * carries the `confirming` class meanwhile; Cancel or Escape puts the
+ * buttons back and focuses the one at `refocus`. */
+function askToDelete({ actions, marked, question, label, refocus, onYes }) {
+  const keep = [...actions.childNodes];
+  const cancel = () => {
+    actions.replaceChildren(...keep);
+    marked.classList.remove("confirming");
+    keep[refocus].focus();
+  };
+  const yes = button("danger", "Delete", () => onYes(cancel));
+  yes.setAttribute("aria-label", label);
   const no = button("ghost", "Cancel", cancel);
   for (const b of [yes, no]) {
     b.addEventListener("keydown", (e) => { if (e.key === "Escape") cancel(); });
   }
-  box.classList.add("confirming");
-  box.replaceChildren(el("span", "ask", "Delete this message?"), yes, no);
+  marked.classList.add("confirming");
+  actions.replaceChildren(el("span", "ask", question), yes, no);
   no.focus();
 }
 
@@ -1418,40 +1433,33 @@ function when(className, label, at) {
 
 /** Replaces a webhook's Delete button with "Delete this webhook? Delete / Cancel". */
 function confirmHookDelete(li, hook, actions) {
-  const keep = [...actions.childNodes];
-  const cancel = () => {
-    actions.replaceChildren(...keep);
-    li.classList.remove("confirming");
-    keep[0].focus();
-  };
-  const yes = button("danger", "Delete", async () => {
-    const view = state.view;
-    hookProblem($("webhooks-error"), null);
-    try {
-      await api("DELETE", `${webhooksPath(hook.room_id)}/${encodeURIComponent(hook.id)}`);
-    } catch (err) {
-      if (err.code !== "webhook_not_found") {
-        cancel();
-        hookProblem($("webhooks-error"), err);
-        return;
+  askToDelete({
+    actions,
+    marked: li,
+    question: "Delete this webhook? Nothing more will be delivered to it.",
+    label: "Yes, delete the webhook",
+    refocus: 0,
+    onYes: async (cancel) => {
+      const view = state.view;
+      hookProblem($("webhooks-error"), null);
+      try {
+        await api("DELETE", `${webhooksPath(hook.room_id)}/${encodeURIComponent(hook.id)}`);
+      } catch (err) {
+        if (err.code !== "webhook_not_found") {
+          cancel();
+          hookProblem($("webhooks-error"), err);
+          return;
+        }
+        // Another member deleted it first: the outcome is the same.
       }
-      // Another member deleted it first: the outcome is the same.
-    }
-    if (state.view !== view) return;
-    const next = li.nextElementSibling || li.previousElementSibling;
-    li.remove();
-    $("webhooks-empty").hidden = $("webhook-list").children.length > 0;
-    $("webhooks-status").textContent = "Webhook deleted: nothing more is delivered to it.";
-    (next?.querySelector(".hook-actions button") || $("webhooks-refresh")).focus();
+      if (state.view !== view) return;
+      const next = li.nextElementSibling || li.previousElementSibling;
+      li.remove();
+      $("webhooks-empty").hidden = $("webhook-list").children.length > 0;
+      $("webhooks-status").textContent = "Webhook deleted: nothing more is delivered to it.";
+      (next?.querySelector(".hook-actions button") || $("webhooks-refresh")).focus();
+    },
   });
-  yes.setAttribute("aria-label", "Yes, delete the webhook");
-  const no = button("ghost", "Cancel", cancel);
-  for (const b of [yes, no]) {
-    b.addEventListener("keydown", (e) => { if (e.key === "Escape") cancel(); });
-  }
-  li.classList.add("confirming");
-  actions.replaceChildren(el("span", "ask", "Delete this webhook? Nothing more will be delivered to it."), yes, no);
-  no.focus();
 }
 
 $("webhook-form").addEventListener("submit", async (e) => {
